@@ -1,0 +1,58 @@
+//! Exit codes and error reporting.
+//!
+//! Scripts rely on these numbers; they never change meaning. A subcommand signals a specific code by returning
+//! an error that wraps [`Failure`]; any other error exits with [`GENERAL`].
+
+use std::process::ExitCode;
+
+/// Any error not listed below (bad input, I/O, RPC, ...).
+pub(crate) const GENERAL: u8 = 1;
+/// Command-line usage error (clap's own code).
+#[allow(dead_code)]
+pub(crate) const USAGE: u8 = 2;
+
+/// The text appended to `ocean --help`.
+pub(crate) const HELP: &str = "\
+Exit codes:
+  0    success
+  1    error (bad input, I/O, RPC or chain failure); the message on stderr says which
+  2    command-line usage error
+  101  internal bug (a panic); please report it
+
+Logs go to stderr; set OCEAN_LOG (e.g. OCEAN_LOG=debug) or pass -v to see more.";
+
+/// An error that chooses the process's exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct Failure {
+    /// The exit code.
+    pub(crate) code: u8,
+    /// What went wrong, for the user.
+    pub(crate) message: String,
+}
+
+/// Prints an error chain on stderr and returns its exit code.
+pub(crate) fn report(err: &eyre::Report) -> ExitCode {
+    let code = err.chain().find_map(|e| e.downcast_ref::<Failure>()).map_or(GENERAL, |f| f.code);
+    let mut text = format!("error: {err}");
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{text}");
+    }
+    ExitCode::from(code)
+}
+
+/// Turns panics into a clear "this is a bug" message (exit code 101, Rust's default for panics).
+pub(crate) fn install_panic_hook() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("ocean hit an internal bug (a panic); please report it with the message below.");
+        }
+        default(info);
+    }));
+}

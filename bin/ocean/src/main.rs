@@ -1,0 +1,66 @@
+//! `ocean`: the one command-line tool of Ocean AI.
+//!
+//! The binary is thin: it parses flags ([`clap`]), resolves the layered [`config::Config`] (defaults <
+//! `ocean.toml` < `OCEAN_*` environment < flags), sets up `tracing` on stderr, and hands each subcommand to its
+//! module under `cmd/`, which calls into the library crates. Everything a script reads goes to stdout;
+//! logs, progress bars and errors go to stderr.
+//!
+//! Exit codes (also in `ocean --help`): see [`exit`].
+
+mod cmd;
+mod config;
+mod exit;
+
+use clap::{Parser, Subcommand};
+
+/// Ocean AI: a decentralized compute network paid in OCAT.
+#[derive(Debug, Parser)]
+#[command(name = "ocean", version, about, long_about = None, after_long_help = exit::HELP)]
+struct Cli {
+    #[command(flatten)]
+    global: config::Flags,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the resolved configuration (defaults < ocean.toml < OCEAN_* env < flags).
+    Config(cmd::config::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    exit::install_panic_hook();
+    init_tracing(cli.global.verbose);
+    let config = match config::Config::resolve(&cli.global) {
+        Ok(c) => c,
+        Err(err) => return exit::report(&err),
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => return exit::report(&eyre::Report::new(err).wrap_err("starting the async runtime")),
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Config(args) => cmd::config::run(args, &config).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => exit::report(&err),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn,ocean=info",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("OCEAN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
