@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @notice The Foundry cheatcodes these tests use. forge-std is not on npm in a current version, so the tests
+///         declare the (stable) cheatcode interface themselves; forge implements it at `VM_ADDRESS`.
+interface Vm {
+    function warp(uint256 newTimestamp) external;
+    function roll(uint256 newHeight) external;
+    function prank(address msgSender) external;
+    function startPrank(address msgSender) external;
+    function stopPrank() external;
+    function deal(address account, uint256 newBalance) external;
+    function addr(uint256 privateKey) external pure returns (address);
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+    function label(address account, string calldata newLabel) external;
+    function assume(bool condition) external pure;
+    function expectRevert() external;
+    function expectRevert(bytes4 revertData) external;
+    function expectRevert(bytes calldata revertData) external;
+    function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+    function assertTrue(bool condition, string calldata error) external pure;
+    function assertFalse(bool condition, string calldata error) external pure;
+    function assertEq(uint256 left, uint256 right, string calldata error) external pure;
+    function assertEq(address left, address right, string calldata error) external pure;
+    function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
+    function assertLe(uint256 left, uint256 right, string calldata error) external pure;
+    function assertGe(uint256 left, uint256 right, string calldata error) external pure;
+}
