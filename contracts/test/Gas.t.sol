@@ -30,13 +30,12 @@ contract GasTest is Fixture {
 
     /// @dev The first job of the network pays for every account's first storage write (zero to non-zero).
     function test_gas_lifecycle_first_job() public {
-        uint256 total = runSignedLifecycle("first_job_");
+        runSignedLifecycle("first_job_");
         vm.prank(providers[0]);
         market.withdraw();
         vm.snapshotGasLastCall("withdraw");
         uint256 net = PRICE - PRICE * FEE_BPS / 10_000;
         vm.assertEq(token.balanceOf(providers[0]), STAKE + net, "provider 0 withdrew its pay");
-        vm.assertGe(total, 300_000, "first job pays for cold storage: see the steady-state test");
     }
 
     /// @dev Steady state: providers, treasury and requester already have balances in the market.

@@ -6,5 +6,7 @@
 //! client, the store, the runtime and the CLI agree on what a value means.
 
 mod amount;
+pub mod manifest;
 
 pub use amount::{Amount, AmountError, DECIMALS};
+pub use manifest::{Manifest, ManifestError};
