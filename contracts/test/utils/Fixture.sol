@@ -165,4 +165,59 @@ abstract contract Fixture {
             sum += token.balanceOf(providers[i]);
         }
     }
+
+    // ---- helpers added for the unit, fuzz and invariant suites ----
+
+    /// @dev forge-std's `bound` (not a cheatcode): maps `x` into [lo, hi] without discarding fuzz runs.
+    function bound(uint256 x, uint256 lo, uint256 hi) internal pure returns (uint256) {
+        require(lo <= hi, "bound: lo > hi");
+        if (x >= lo && x <= hi) return x;
+        uint256 size = hi - lo + 1;
+        if (size == 0) return x; // full uint256 range
+        return lo + (x % size);
+    }
+
+    function noCommits() internal pure returns (JobMarket.SignedCommit[] memory) {
+        return new JobMarket.SignedCommit[](0);
+    }
+
+    function noOffers() internal pure returns (JobMarket.Offer[] memory) {
+        return new JobMarket.Offer[](0);
+    }
+
+    /// @dev A signed offer by providers[who] for `jobId` at `price`, valid for 10 minutes.
+    function offerBy(bytes32 jobId, uint256 who, uint96 price) internal view returns (JobMarket.Offer memory) {
+        uint40 expiry = uint40(block.timestamp + 10 minutes);
+        bytes32 digest = market.offerDigest(jobId, providers[who], price, expiry);
+        return JobMarket.Offer(providers[who], price, expiry, sign(providerKeys[who], digest));
+    }
+
+    /// @dev The signed commitment of providers[who], sitting at `index` in the job's assignment, to `cid`.
+    function signedCommitBy(bytes32 jobId, uint8 index, uint256 who, bytes memory cid)
+        internal
+        view
+        returns (JobMarket.SignedCommit memory)
+    {
+        bytes32 c = commitmentOf(cid, providers[who]);
+        return JobMarket.SignedCommit(index, c, sign(providerKeys[who], market.commitDigest(jobId, c)));
+    }
+
+    /// @dev Commits `cid` on chain as providers[who].
+    function commitOnChain(bytes32 jobId, uint256 who, bytes memory cid) internal {
+        vm.prank(providers[who]);
+        market.commit(jobId, commitmentOf(cid, providers[who]));
+    }
+
+    function stateOf(bytes32 jobId) internal view returns (JobMarket.State state) {
+        (,,,,, state,,,,,,) = market.jobs(jobId);
+    }
+
+    /// @dev The (commit, reveal) deadlines of a job.
+    function deadlinesOf(bytes32 jobId) internal view returns (uint40 commitDeadline, uint40 revealDeadline) {
+        (, commitDeadline,,,,,,, revealDeadline,,,) = market.jobs(jobId);
+    }
+
+    function stakeOf(address node) internal view returns (uint96 staked, uint96 unbonding) {
+        (staked, unbonding,,) = registry.stakes(node);
+    }
 }

@@ -25,4 +25,19 @@ interface Vm {
     function assertEq(bytes32 left, bytes32 right, string calldata error) external pure;
     function assertLe(uint256 left, uint256 right, string calldata error) external pure;
     function assertGe(uint256 left, uint256 right, string calldata error) external pure;
+    function expectEmit() external;
+    function expectEmit(address emitter) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
+    function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter)
+        external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
+    function assertEq(bool left, bool right, string calldata error) external pure;
+    function assertEq(bytes calldata left, bytes calldata right, string calldata error) external pure;
+    function assertEq(string calldata left, string calldata right, string calldata error) external pure;
+    function assertNotEq(uint256 left, uint256 right, string calldata error) external pure;
+    function assertNotEq(bytes32 left, bytes32 right, string calldata error) external pure;
+    function assertLt(uint256 left, uint256 right, string calldata error) external pure;
+    function assertGt(uint256 left, uint256 right, string calldata error) external pure;
+    function assertApproxEqAbs(uint256 left, uint256 right, uint256 maxDelta, string calldata error) external pure;
 }
