@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Fixture} from "./utils/Fixture.sol";
+import {JobMarket} from "../src/JobMarket.sol";
+import {Rewards} from "../src/Rewards.sol";
+
+/// @notice Fuzzed prices, replica/quorum combinations, timings and fee/slash rates. Every run checks that the
+///         escrow is split exactly (paid + fees + refund = budget), that slashed providers are never paid and
+///         that the validity rules for r, q and deadlines are exactly the documented ones.
+contract JobMarketFuzzTest is Fixture {
+    bytes internal constant RESULT = hex"0155122011223344556677889900aabbccddeeff11223344556677889900aabbccddeeff";
+    bytes internal constant WRONG = hex"01551220deadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeef";
+
+    struct Case {
+        uint8 r;
+        uint8 q;
+        uint96 cap;
+        uint16 feeBps;
+        uint16 slashBps;
+        bytes32 jobId;
+        uint256 honest;
+        uint256 paidGross;
+        uint256 budget;
+        bool complete;
+        uint8[5] behaviour;
+        uint96[5] stakeBefore;
+        JobMarket.Assignment[] a;
+        JobMarket.SignedCommit[] sc;
+    }
+
+    /// @dev Behaviour of provider i: 0 = no-show, 1 = honest, 2 = dishonest; bit 2 = commit on chain (else signed).
+    function testFuzz_settlement_splitsEscrowExactly(
+        uint8 rSeed,
+        uint8 qSeed,
+        uint96 capSeed,
+        uint96[5] memory priceSeeds,
+        uint16 feeSeed,
+        uint16 slashSeed,
+        uint8[5] memory behaviour,
+        bool late
+    ) public {
+        Case memory c;
+        c.r = uint8(bound(rSeed, 1, 5));
+        c.q = uint8(bound(qSeed, c.r / 2 + 1, c.r));
+        c.cap = uint96(bound(capSeed, 1, 10_000 ether));
+        c.feeBps = uint16(bound(feeSeed, 0, 10_000));
+        c.slashBps = uint16(bound(slashSeed, 0, 10_000));
+        c.behaviour = behaviour;
+        vm.startPrank(address(timelock));
+        market.setFeeBps(c.feeBps);
+        market.setSlashBps(c.slashBps);
+        vm.stopPrank();
+
+        createFuzzJob(c, priceSeeds);
+        commitAll(c);
+        (uint40 cd, uint40 rd) = deadlinesOf(c.jobId);
+        if (late || !c.complete) vm.warp(bound(uint256(keccak256(abi.encode(behaviour))), cd + 1, rd));
+        for (uint256 i; i < c.r; ++i) {
+            (c.stakeBefore[i],) = stakeOf(providers[i]);
+        }
+
+        if (c.honest < c.q) {
+            vm.prank(requester);
+            vm.expectRevert(abi.encodeWithSelector(JobMarket.QuorumNotReached.selector, c.honest, c.q));
+            market.reveal(c.jobId, c.a, RESULT, c.sc);
+            vm.warp(rd + 1);
+            market.expire(c.jobId);
+            vm.assertEq(market.owed(requester), c.budget, "no verdict: full refund");
+            for (uint256 i; i < c.r; ++i) {
+                vm.assertEq(market.owed(providers[i]), 0, "no verdict: nobody paid");
+                (uint96 s,) = stakeOf(providers[i]);
+                vm.assertEq(s, c.stakeBefore[i], "no verdict: nobody slashed");
+            }
+            return;
+        }
+
+        uint256 marketBefore = token.balanceOf(address(market));
+        uint256 treasuryTokensBefore = token.balanceOf(treasury);
+        vm.prank(requester);
+        market.reveal(c.jobId, c.a, RESULT, c.sc);
+        checkSettlement(c, marketBefore, treasuryTokensBefore);
+    }
+
+    function createFuzzJob(Case memory c, uint96[5] memory priceSeeds) internal {
+        JobMarket.JobRequest memory req = request(c.r, c.q);
+        req.pricePerReplica = c.cap;
+        c.jobId = market.jobIdOf(requester, req.salt);
+        c.budget = uint256(c.cap) * c.r;
+        JobMarket.Offer[] memory o = new JobMarket.Offer[](c.r);
+        c.a = new JobMarket.Assignment[](c.r);
+        for (uint256 i; i < c.r; ++i) {
+            uint96 price = uint96(bound(priceSeeds[i], 0, c.cap));
+            o[i] = offerBy(c.jobId, i, price);
+            c.a[i] = JobMarket.Assignment(providers[i], price);
+        }
+        vm.prank(requester);
+        market.createJob(req, o);
+    }
+
+    function commitAll(Case memory c) internal {
+        uint256 nSigned;
+        c.complete = true;
+        for (uint256 i; i < c.r; ++i) {
+            if (c.behaviour[i] % 3 == 0) c.complete = false;
+            else if (c.behaviour[i] & 4 == 0) ++nSigned;
+        }
+        c.sc = new JobMarket.SignedCommit[](nSigned);
+        nSigned = 0;
+        for (uint256 i; i < c.r; ++i) {
+            uint8 kind = c.behaviour[i] % 3;
+            if (kind == 0) continue;
+            bytes memory cid = kind == 1 ? RESULT : WRONG;
+            if (kind == 1) {
+                ++c.honest;
+                c.paidGross += c.a[i].price;
+            }
+            if (c.behaviour[i] & 4 != 0) commitOnChain(c.jobId, i, cid);
+            else c.sc[nSigned++] = signedCommitBy(c.jobId, uint8(i), i, cid);
+        }
+    }
+
+    function checkSettlement(Case memory c, uint256 marketBefore, uint256 treasuryTokensBefore) internal view {
+        uint256 fees;
+        uint256 slashedTotal;
+        uint256 providersOwed;
+        for (uint256 i; i < c.r; ++i) {
+            uint8 kind = c.behaviour[i] % 3;
+            uint256 owed = market.owed(providers[i]);
+            (uint96 s,) = stakeOf(providers[i]);
+            if (kind == 1) {
+                uint256 fee = uint256(c.a[i].price) * c.feeBps / 10_000;
+                fees += fee;
+                vm.assertEq(owed, c.a[i].price - fee, "honest paid its offer minus the fee");
+                vm.assertEq(s, c.stakeBefore[i], "honest not slashed");
+            } else if (kind == 2) {
+                vm.assertEq(owed, 0, "dishonest not paid");
+                vm.assertEq(
+                    s, c.stakeBefore[i] - uint256(c.stakeBefore[i]) * c.slashBps / 10_000, "dishonest slashed"
+                );
+                slashedTotal += c.stakeBefore[i] - s;
+            } else {
+                vm.assertEq(owed, 0, "no-show not paid");
+                vm.assertEq(s, c.stakeBefore[i], "no-show not slashed");
+            }
+            providersOwed += owed;
+        }
+        vm.assertEq(market.owed(treasury), fees, "fees owed to treasury");
+        vm.assertEq(market.owed(requester), c.budget - c.paidGross, "refund = budget - gross pay");
+        vm.assertEq(providersOwed + fees + market.owed(requester), c.budget, "escrow split exactly");
+        vm.assertEq(token.balanceOf(address(market)), marketBefore, "settlement moves no tokens out of the market");
+        vm.assertEq(token.balanceOf(treasury) - treasuryTokensBefore, slashedTotal, "slash goes to the treasury");
+        vm.assertEq(token.totalSupply(), SUPPLY, "supply");
+        vm.assertEq(trackedBalance(), SUPPLY, "all tokens accounted for");
+    }
+
+    /// @dev createJob accepts exactly 1 <= r <= 16, r/2 < q <= r, and (for None/Proof) r == 1.
+    function testFuzz_createJob_replicasAndQuorum(uint8 r, uint8 q, uint8 modeSeed) public {
+        JobMarket.JobRequest memory req = request(r, q);
+        req.mode = JobMarket.Mode(modeSeed % 3);
+        bytes memory err;
+        if (r == 0) err = abi.encodeWithSelector(JobMarket.ZeroReplicas.selector);
+        else if (r > 16) err = abi.encodeWithSelector(JobMarket.TooManyReplicas.selector, r);
+        else if (q == 0 || q > r || 2 * uint256(q) <= r) {
+            err = abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, q, r);
+        } else if (req.mode != JobMarket.Mode.Quorum && r != 1) {
+            err = abi.encodeWithSelector(JobMarket.ModeNeedsOneReplica.selector, req.mode);
+        }
+        vm.prank(requester);
+        if (err.length != 0) {
+            vm.expectRevert(err);
+            market.createJob(req, noOffers());
+        } else {
+            bytes32 jobId = market.createJob(req, noOffers());
+            vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Open), "created");
+            vm.assertEq(token.balanceOf(address(market)), uint256(PRICE) * r, "escrow = r * price");
+        }
+    }
+
+    /// @dev The commit deadline must lie in (now, now + maxJobDuration]; the reveal deadline follows it.
+    function testFuzz_createJob_deadline(uint40 start, uint40 offset) public {
+        start = uint40(bound(start, 1, 1e10));
+        vm.warp(start);
+        JobMarket.JobRequest memory req = request(1, 1);
+        req.commitDeadline = uint40(bound(offset, start - 1, uint256(start) + 2 * uint256(MAX_JOB)));
+        vm.prank(requester);
+        if (req.commitDeadline <= start || req.commitDeadline > start + MAX_JOB) {
+            vm.expectRevert(abi.encodeWithSelector(JobMarket.DeadlineOutOfRange.selector, req.commitDeadline));
+            market.createJob(req, noOffers());
+        } else {
+            bytes32 jobId = market.createJob(req, noOffers());
+            (uint40 cd, uint40 rd) = deadlinesOf(jobId);
+            vm.assertEq(rd, cd + REVEAL_WINDOW, "reveal deadline");
+        }
+    }
+
+    /// @dev For any moment: before the deadline expire reverts, after it the job fails with a full refund.
+    function testFuzz_expire_timing(uint256 t, bool assigned, uint96 price) public {
+        price = uint96(bound(price, 1, uint256(1_000_000 ether) / 3));
+        JobMarket.JobRequest memory req = request(3, 2);
+        req.pricePerReplica = price;
+        bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory o = assigned ? offers(jobId, 3, price) : noOffers();
+        vm.prank(requester);
+        market.createJob(req, o);
+        (uint40 cd, uint40 rd) = deadlinesOf(jobId);
+        uint256 deadline = assigned ? rd : cd;
+        t = bound(t, block.timestamp, uint256(rd) + 365 days);
+        vm.warp(t);
+        if (t <= deadline) {
+            vm.expectRevert(abi.encodeWithSelector(JobMarket.NotExpired.selector, deadline));
+            market.expire(jobId);
+        } else {
+            market.expire(jobId);
+            vm.assertEq(market.owed(requester), uint256(price) * 3, "full refund");
+            vm.prank(requester);
+            market.withdraw();
+            vm.assertEq(token.balanceOf(address(market)), 0, "market empty");
+        }
+    }
+
+    /// @dev Commits are accepted until the commit deadline inclusive, never after.
+    function testFuzz_commit_timing(uint256 t) public {
+        (bytes32 jobId,) = createAssigned(3, 2);
+        (uint40 cd,) = deadlinesOf(jobId);
+        t = bound(t, block.timestamp, uint256(cd) + 30 days);
+        vm.warp(t);
+        bytes32 c = commitmentOf(RESULT, providers[0]);
+        vm.prank(providers[0]);
+        if (t > cd) vm.expectRevert(abi.encodeWithSelector(JobMarket.CommitClosed.selector, cd));
+        market.commit(jobId, c);
+    }
+
+    /// @dev Slashing takes exactly bps of active + unbonding stake, active first.
+    function testFuzz_slash_amount(uint96 unbondSeed, uint16 bpsSeed) public {
+        uint96 unbond = uint96(bound(unbondSeed, 0, STAKE));
+        uint256 bps = bound(bpsSeed, 0, 10_000);
+        address p = providers[0];
+        if (unbond != 0) {
+            vm.prank(p);
+            registry.unbond(unbond);
+        }
+        uint256 treasuryBefore = token.balanceOf(treasury);
+        vm.prank(address(market));
+        uint256 slashed = registry.slash(p, bps, treasury);
+        vm.assertEq(slashed, uint256(STAKE) * bps / 10_000, "bps of total stake");
+        (uint96 staked, uint96 unbonding) = stakeOf(p);
+        vm.assertEq(uint256(staked) + unbonding, STAKE - slashed, "stake reduced by the slash");
+        if (slashed <= STAKE - unbond) vm.assertEq(unbonding, unbond, "active stake first");
+        vm.assertEq(token.balanceOf(treasury) - treasuryBefore, slashed, "sent");
+    }
+
+    /// @dev Rewards of one epoch are proportional to units, rounded down, and never exceed the emission.
+    function testFuzz_rewards_split(uint96 u1, uint96 u2, uint96 u3) public {
+        u1 = uint96(bound(u1, 1, 1e30));
+        u2 = uint96(bound(u2, 0, 1e30));
+        u3 = uint96(bound(u3, 0, 1e30));
+        address[] memory who = new address[](3);
+        uint96[] memory units = new uint96[](3);
+        (who[0], who[1], who[2]) = (address(0xA1), address(0xA2), address(0xA3));
+        (units[0], units[1], units[2]) = (u1, u2, u3);
+        vm.prank(address(market));
+        rewards.recordWork(who, units);
+        vm.warp(block.timestamp + EPOCH);
+        uint256 total = uint256(u1) + u2 + u3;
+        uint256 sum;
+        for (uint256 i; i < 3; ++i) {
+            uint256 expected = uint256(EMISSION) * units[i] / total;
+            vm.assertEq(rewards.claimable(who[i]), expected, "proportional share");
+            if (expected != 0) {
+                vm.prank(who[i]);
+                rewards.claim();
+            } else {
+                vm.prank(who[i]);
+                vm.expectRevert(Rewards.NothingToClaim.selector);
+                rewards.claim();
+            }
+            sum += token.balanceOf(who[i]);
+        }
+        vm.assertLe(sum, EMISSION, "never more than the emission");
+        vm.assertLe(EMISSION - sum, 3, "at most one wei of dust per worker");
+        vm.assertEq(rewards.reserved(), EMISSION - sum, "dust stays reserved");
+    }
+}
