@@ -12,12 +12,12 @@ export PATH := $(FOUNDRY_BIN):$(PATH)
 export OCEAN_FOUNDRY_BIN := $(FOUNDRY_BIN)
 CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast"; else echo "cargo test --workspace --no-fail-fast"; fi)
 
-.PHONY: all deps deps-node deps-rust contracts build test test-contracts test-rust lint fmt demo snapshot guests clean
+.PHONY: artifacts all deps deps-node deps-store deps-rust contracts build test test-contracts test-rust lint fmt demo snapshot guests clean
 
 all: build
 
 ## Toolchain -------------------------------------------------------------------------------------------------
-deps: deps-node deps-rust
+deps: deps-node deps-rust deps-store
 
 deps-node: $(CONTRACTS)/node_modules/.installed
 
@@ -25,14 +25,29 @@ $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package.json $(CONTRACTS)/pac
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Real IPFS implementations (ipfs-unixfs-importer, @ipld/car, @helia/verified-fetch) for ocean-store's interop tests.
+STORE_INTEROP := crates/store/interop
+deps-store: $(STORE_INTEROP)/node_modules/.installed
+
+$(STORE_INTEROP)/node_modules/.installed: $(STORE_INTEROP)/package.json $(STORE_INTEROP)/package-lock.json
+	cd $(STORE_INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 deps-rust:
 	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip1$$' || rustup target add wasm32-wasip1
+
+## Guests: example WASM programs (their own workspace, wasm32-wasip1), copied to guests/wasm/ for tests and demos
+GUESTS := wordcount sha256sum pi matmul
+guests: deps-rust
+	cd guests && cargo build --release --locked --target wasm32-wasip1 --target-dir $(CARGO_TARGET_DIR)/guests
+	@mkdir -p guests/wasm
+	@for g in $(GUESTS); do cp $(CARGO_TARGET_DIR)/guests/wasm32-wasip1/release/$$g.wasm guests/wasm/; done
 
 ## Build -----------------------------------------------------------------------------------------------------
 contracts: deps-node
 	cd $(CONTRACTS) && forge build
 
-build: deps contracts
+build: deps contracts guests
 	cargo build --workspace
 
 ## Tests -----------------------------------------------------------------------------------------------------
@@ -40,8 +55,14 @@ test: deps test-contracts test-rust
 
 test-contracts: deps-node
 	cd $(CONTRACTS) && forge test
+	@# The Rust bindings compile against committed copies of the artifacts: they must match this build.
+	cd $(CONTRACTS) && node tools/export-artifacts.js --check
 
-test-rust: deps contracts
+# Refresh crates/chain/artifacts after changing contracts/src.
+artifacts: contracts
+	cd $(CONTRACTS) && node tools/export-artifacts.js
+
+test-rust: deps contracts guests
 	$(CARGO_TEST)
 	cargo test --workspace --doc
 

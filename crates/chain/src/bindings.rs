@@ -1,0 +1,39 @@
+//! Contract bindings generated from the committed Foundry artifacts in `artifacts/`.
+#![allow(missing_docs, unreachable_pub, clippy::too_many_arguments)]
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    OceanToken,
+    "artifacts/OceanToken.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    NodeRegistry,
+    "artifacts/NodeRegistry.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    JobMarket,
+    "artifacts/JobMarket.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Rewards,
+    "artifacts/Rewards.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    OceanGovernor,
+    "artifacts/OceanGovernor.json"
+);
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    TimelockController,
+    "artifacts/TimelockController.json"
+);

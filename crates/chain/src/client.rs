@@ -1,0 +1,369 @@
+//! A typed client for one account on one deployment.
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, Bytes, U256, Uint},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{Eip712Domain, SolStruct, eip712_domain},
+};
+
+use crate::{
+    Deployment, Error, Result,
+    bindings::{JobMarket, NodeRegistry, OceanToken},
+    deploy::send,
+    eip712,
+};
+
+/// How a job's result is verified (JobMarket `Mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// One provider, result accepted as is.
+    None = 0,
+    /// r providers, a majority of matching commitments decides.
+    Quorum = 1,
+    /// One provider, paid when a verifier contract accepts its proof.
+    Proof = 2,
+}
+
+/// Where a job is in its life (JobMarket `State`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// No such job.
+    Nonexistent,
+    /// Created, waiting for providers.
+    Open,
+    /// Every replica has a provider; commitments and reveal pending.
+    Assigned,
+    /// Settled: providers paid, dissenters slashed, remainder refunded.
+    Finalized,
+    /// Cancelled or expired: budget refunded.
+    Failed,
+}
+
+impl State {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Self::Open,
+            2 => Self::Assigned,
+            3 => Self::Finalized,
+            4 => Self::Failed,
+            _ => Self::Nonexistent,
+        }
+    }
+
+    /// Whether the job can no longer change.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Finalized | Self::Failed)
+    }
+}
+
+/// What a requester asks for when creating a job.
+#[derive(Clone, Debug)]
+pub struct JobRequest {
+    /// Chosen by the requester; with its address it determines the job id (see [`eip712::job_id`]).
+    pub salt: B256,
+    /// Binary CID of the job manifest.
+    pub manifest_cid: Vec<u8>,
+    /// Number of providers.
+    pub replicas: u8,
+    /// Matching results needed (a strict majority of `replicas`).
+    pub quorum: u8,
+    /// Verification mode.
+    pub mode: Mode,
+    /// Most a provider is paid (wei); the escrow is `replicas` times this.
+    pub price_per_replica: u128,
+    /// Unix time by which providers must commit.
+    pub commit_deadline: u64,
+    /// For [`Mode::Proof`]: what the verifier checks against (e.g. a model commitment).
+    pub proof_spec: B256,
+}
+
+/// A job as stored on chain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct JobView {
+    /// Who pays.
+    pub requester: Address,
+    /// Unix time by which providers must commit.
+    pub commit_deadline: u64,
+    /// Number of providers.
+    pub replicas: u8,
+    /// Matching results needed.
+    pub quorum: u8,
+    /// Current state.
+    pub state: State,
+    /// Providers assigned so far.
+    pub assigned: u8,
+    /// Most a provider is paid (wei).
+    pub price_per_replica: u128,
+    /// Unix time after which an unsettled job can be expired.
+    pub reveal_deadline: u64,
+}
+
+/// The part of a transaction receipt callers account for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// Transaction hash.
+    pub tx: B256,
+    /// Gas used, including the 21,000 intrinsic gas and calldata.
+    pub gas_used: u64,
+    /// Block it was mined in.
+    pub block: u64,
+}
+
+impl From<&TransactionReceipt> for Receipt {
+    fn from(r: &TransactionReceipt) -> Self {
+        Self { tx: r.transaction_hash, gas_used: r.gas_used, block: r.block_number.unwrap_or_default() }
+    }
+}
+
+mod permit {
+    #![allow(missing_docs, unreachable_pub)]
+    alloy::sol! {
+        struct Permit { address owner; address spender; uint256 value; uint256 nonce; uint256 deadline; }
+    }
+}
+
+/// One account's handle on the protocol.
+#[derive(Clone, Debug)]
+pub struct Client {
+    provider: DynProvider,
+    signer: PrivateKeySigner,
+    deployment: Deployment,
+    domain: Eip712Domain,
+}
+
+fn u96(v: u128) -> Result<Uint<96, 2>> {
+    Uint::<96, 2>::try_from(v).map_err(|_| Error::InvalidArgument(format!("{v} wei exceeds uint96")))
+}
+
+fn u40(v: u64) -> Result<Uint<40, 1>> {
+    Uint::<40, 1>::try_from(v).map_err(|_| Error::InvalidArgument(format!("{v} exceeds uint40")))
+}
+
+impl Client {
+    /// Connects to `rpc_url` as `signer` and checks that `deployment` is live on that chain.
+    pub async fn connect(rpc_url: &str, signer: PrivateKeySigner, deployment: Deployment) -> Result<Self> {
+        let url = rpc_url.parse().map_err(|e| Error::InvalidArgument(format!("RPC URL `{rpc_url}`: {e}")))?;
+        let provider =
+            ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url).erased();
+        let actual = provider.get_chain_id().await?;
+        if actual != deployment.chain_id {
+            return Err(Error::WrongChain { expected: deployment.chain_id, actual });
+        }
+        if provider.get_code_at(deployment.market).await?.is_empty() {
+            return Err(Error::NotDeployed(deployment.market));
+        }
+        let domain = eip712::domain(deployment.chain_id, deployment.market);
+        Ok(Self { provider, signer, deployment, domain })
+    }
+
+    /// This client's account.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// The deployment this client talks to.
+    pub fn deployment(&self) -> &Deployment {
+        &self.deployment
+    }
+
+    /// The underlying provider (for event subscriptions and raw calls).
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The JobMarket's EIP-712 domain.
+    pub fn domain(&self) -> &Eip712Domain {
+        &self.domain
+    }
+
+    fn token(&self) -> OceanToken::OceanTokenInstance<&DynProvider> {
+        OceanToken::new(self.deployment.token, &self.provider)
+    }
+
+    fn registry(&self) -> NodeRegistry::NodeRegistryInstance<&DynProvider> {
+        NodeRegistry::new(self.deployment.registry, &self.provider)
+    }
+
+    fn market(&self) -> JobMarket::JobMarketInstance<&DynProvider> {
+        JobMarket::new(self.deployment.market, &self.provider)
+    }
+
+    /// Timestamp of the latest block (deadlines are compared against chain time, not the local clock).
+    pub async fn chain_time(&self) -> Result<u64> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| Error::InvalidArgument("the chain has no latest block".into()))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// OCAT balance of `who` (wei).
+    pub async fn ocat_balance(&self, who: Address) -> Result<u128> {
+        let v = self.token().balanceOf(who).call().await.map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?;
+        eip712::to_u128(v)
+    }
+
+    /// OCAT the JobMarket owes `who` (wei), withdrawable with [`Client::withdraw`].
+    pub async fn owed(&self, who: Address) -> Result<u128> {
+        let v = self.market().owed(who).call().await.map_err(|e| Error::from_contract("JobMarket", "owed", e))?;
+        eip712::to_u128(v)
+    }
+
+    /// Sends `amount` OCAT (wei) to `to`.
+    pub async fn transfer(&self, to: Address, amount: u128) -> Result<Receipt> {
+        let r = send(self.token().transfer(to, U256::from(amount)), "OceanToken", "transfer").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// Registers this account as a provider with `stake` (approving the registry first if needed).
+    pub async fn register_node(
+        &self,
+        stake: u128,
+        capabilities: NodeRegistry::Capabilities,
+        encryption_key: B256,
+        endpoint: String,
+    ) -> Result<Vec<Receipt>> {
+        let mut receipts = Vec::new();
+        let allowance = self
+            .token()
+            .allowance(self.address(), self.deployment.registry)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("OceanToken", "allowance", e))?;
+        if allowance < U256::from(stake) {
+            let r = send(self.token().approve(self.deployment.registry, U256::from(stake)), "OceanToken", "approve")
+                .await?;
+            receipts.push(Receipt::from(&r));
+        }
+        let registry = self.registry();
+        let call = registry.register(u96(stake)?, capabilities, encryption_key, endpoint);
+        let r = send(call, "NodeRegistry", "register").await?;
+        receipts.push(Receipt::from(&r));
+        Ok(receipts)
+    }
+
+    /// Whether `node` is registered with at least the minimum stake.
+    pub async fn is_active(&self, node: Address) -> Result<bool> {
+        self.registry().isActive(node).call().await.map_err(|e| Error::from_contract("NodeRegistry", "isActive", e))
+    }
+
+    /// The id a job with `salt` from this account will get.
+    pub fn job_id(&self, salt: B256) -> B256 {
+        eip712::job_id(self.address(), salt)
+    }
+
+    /// Signs an offer to run `job_id` for `price` wei until `expiry` (this account as provider).
+    pub fn sign_offer(&self, job_id: B256, price: u128, expiry: u64) -> Result<JobMarket::Offer> {
+        eip712::sign_offer(&self.signer, &self.domain, job_id, price, expiry)
+    }
+
+    /// Signs this provider's commitment to `result_cid` for `job_id` (it is at `index` in the assignment).
+    pub fn sign_commit(&self, job_id: B256, index: u8, result_cid: &[u8]) -> Result<JobMarket::SignedCommit> {
+        eip712::sign_commit(&self.signer, &self.domain, job_id, index, result_cid)
+    }
+
+    /// Creates a job and escrows its budget in one transaction (an EIP-2612 permit signed here).
+    pub async fn create_job(&self, req: &JobRequest, offers: Vec<JobMarket::Offer>) -> Result<(B256, Receipt)> {
+        let budget = U256::from(req.price_per_replica) * U256::from(req.replicas);
+        let nonce =
+            self.token().nonces(self.address()).call().await.map_err(|e| Error::from_contract("OceanToken", "nonces", e))?;
+        let deadline = U256::from(req.commit_deadline);
+        let token_domain = eip712_domain! {
+            name: "Ocean AI",
+            version: "1",
+            chain_id: self.deployment.chain_id,
+            verifying_contract: self.deployment.token,
+        };
+        let digest = permit::Permit {
+            owner: self.address(),
+            spender: self.deployment.market,
+            value: budget,
+            nonce,
+            deadline,
+        }
+        .eip712_signing_hash(&token_domain);
+        let sig = self.signer.sign_hash_sync(&digest)?;
+        let request = JobMarket::JobRequest {
+            salt: req.salt,
+            manifestCid: Bytes::from(req.manifest_cid.clone()),
+            replicas: req.replicas,
+            quorum: req.quorum,
+            mode: req.mode as u8,
+            pricePerReplica: u96(req.price_per_replica)?,
+            commitDeadline: u40(req.commit_deadline)?,
+            proofSpec: req.proof_spec,
+        };
+        let v = 27 + u8::from(sig.v());
+        let market = self.market();
+        let call = market.createJobWithPermit(
+            request,
+            offers,
+            deadline,
+            v,
+            B256::from(sig.r()),
+            B256::from(sig.s()),
+        );
+        let r = send(call, "JobMarket", "createJobWithPermit").await?;
+        Ok((self.job_id(req.salt), Receipt::from(&r)))
+    }
+
+    /// Commits on chain to `result_cid` (the fallback when the requester does not settle in time).
+    pub async fn commit(&self, job_id: B256, result_cid: &[u8]) -> Result<Receipt> {
+        let c = eip712::commitment(result_cid, self.address());
+        let r = send(self.market().commit(job_id, c), "JobMarket", "commit").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// Reveals `result_cid` with the providers' signed commitments; settles the job on quorum.
+    pub async fn reveal(
+        &self,
+        job_id: B256,
+        assignment: Vec<JobMarket::Assignment>,
+        result_cid: &[u8],
+        signed: Vec<JobMarket::SignedCommit>,
+    ) -> Result<Receipt> {
+        let market = self.market();
+        let call = market.reveal(job_id, assignment, Bytes::copy_from_slice(result_cid), signed);
+        let r = send(call, "JobMarket", "reveal").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// Moves an overdue job to Failed and refunds its requester.
+    pub async fn expire(&self, job_id: B256) -> Result<Receipt> {
+        let r = send(self.market().expire(job_id), "JobMarket", "expire").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// Cancels this requester's job that is still Open.
+    pub async fn cancel(&self, job_id: B256) -> Result<Receipt> {
+        let r = send(self.market().cancel(job_id), "JobMarket", "cancel").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// Withdraws everything the JobMarket owes this account.
+    pub async fn withdraw(&self) -> Result<Receipt> {
+        let r = send(self.market().withdraw(), "JobMarket", "withdraw").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// Reads a job.
+    pub async fn job(&self, job_id: B256) -> Result<JobView> {
+        let j = self.market().jobs(job_id).call().await.map_err(|e| Error::from_contract("JobMarket", "jobs", e))?;
+        Ok(JobView {
+            requester: j.requester,
+            commit_deadline: j.commitDeadline.to::<u64>(),
+            replicas: j.replicas,
+            quorum: j.quorum,
+            state: State::from_u8(j.state),
+            assigned: j.assigned,
+            price_per_replica: j.pricePerReplica.to::<u128>(),
+            reveal_deadline: j.revealDeadline.to::<u64>(),
+        })
+    }
+}

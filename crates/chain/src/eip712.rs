@@ -1,0 +1,132 @@
+//! The protocol's EIP-712 messages: a provider's offer to run a job and its commitment to a result.
+//!
+//! Providers sign these off chain; the requester submits them inside `createJob` and `reveal`, so a 3-replica
+//! job needs two transactions instead of eight. The domain is the JobMarket's (`"Ocean AI JobMarket"`, `"1"`).
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{Eip712Domain, SolStruct, eip712_domain},
+};
+
+use crate::bindings::JobMarket;
+
+mod typed {
+    #![allow(missing_docs, unreachable_pub)]
+    alloy::sol! {
+        struct Offer { bytes32 jobId; address provider; uint96 price; uint40 expiry; }
+        struct Commit { bytes32 jobId; bytes32 commitment; }
+    }
+}
+
+/// The JobMarket's EIP-712 domain on `chain_id`.
+pub fn domain(chain_id: u64, market: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "Ocean AI JobMarket",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: market,
+    }
+}
+
+/// `keccak256(abi.encodePacked(resultCid, provider))`: what a provider commits to.
+pub fn commitment(result_cid: &[u8], provider: Address) -> B256 {
+    let mut packed = Vec::with_capacity(result_cid.len() + 20);
+    packed.extend_from_slice(result_cid);
+    packed.extend_from_slice(provider.as_slice());
+    keccak256(packed)
+}
+
+/// The digest a provider signs to offer to run `job_id` for `price` (wei) until `expiry` (unix seconds).
+pub fn offer_digest(domain: &Eip712Domain, job_id: B256, provider: Address, price: u128, expiry: u64) -> B256 {
+    typed::Offer {
+        jobId: job_id,
+        provider,
+        price: alloy::primitives::Uint::<96, 2>::saturating_from(price),
+        expiry: alloy::primitives::Uint::<40, 1>::saturating_from(expiry),
+    }
+    .eip712_signing_hash(domain)
+}
+
+/// Signs an offer; the result goes straight into `createJob`.
+pub fn sign_offer(
+    signer: &PrivateKeySigner,
+    domain: &Eip712Domain,
+    job_id: B256,
+    price: u128,
+    expiry: u64,
+) -> crate::Result<JobMarket::Offer> {
+    let provider = signer.address();
+    let digest = offer_digest(domain, job_id, provider, price, expiry);
+    let signature = signer.sign_hash_sync(&digest)?;
+    Ok(JobMarket::Offer {
+        provider,
+        price: alloy::primitives::Uint::<96, 2>::saturating_from(price),
+        expiry: alloy::primitives::Uint::<40, 1>::saturating_from(expiry),
+        signature: Bytes::from(signature.as_bytes().to_vec()),
+    })
+}
+
+/// The digest a provider signs to commit to `commitment` for `job_id`.
+pub fn commit_digest(domain: &Eip712Domain, job_id: B256, commitment: B256) -> B256 {
+    typed::Commit { jobId: job_id, commitment }.eip712_signing_hash(domain)
+}
+
+/// Signs the commitment to `result_cid` for the provider at `index` of the job's assignment.
+pub fn sign_commit(
+    signer: &PrivateKeySigner,
+    domain: &Eip712Domain,
+    job_id: B256,
+    index: u8,
+    result_cid: &[u8],
+) -> crate::Result<JobMarket::SignedCommit> {
+    let c = commitment(result_cid, signer.address());
+    let signature = signer.sign_hash_sync(&commit_digest(domain, job_id, c))?;
+    Ok(JobMarket::SignedCommit { index, commitment: c, signature: Bytes::from(signature.as_bytes().to_vec()) })
+}
+
+/// `keccak256(abi.encode(requester, salt))`: the id a job will get, known before it is created.
+pub fn job_id(requester: Address, salt: B256) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[12..32].copy_from_slice(requester.as_slice());
+    buf[32..].copy_from_slice(salt.as_slice());
+    keccak256(buf)
+}
+
+/// Converts a `U256` read from the chain into `u128`, which holds any OCAT amount the protocol can mint.
+pub fn to_u128(value: U256) -> crate::Result<u128> {
+    u128::try_from(value).map_err(|_| crate::Error::InvalidArgument(format!("{value} does not fit in u128")))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn signatures_recover_to_the_provider() {
+        let signer = PrivateKeySigner::random();
+        let d = domain(31337, Address::repeat_byte(7));
+        let job = B256::repeat_byte(1);
+        let offer = sign_offer(&signer, &d, job, 10, 1000).unwrap();
+        let sig = alloy::signers::Signature::try_from(offer.signature.as_ref()).unwrap();
+        let digest = offer_digest(&d, job, signer.address(), 10, 1000);
+        assert_eq!(sig.recover_address_from_prehash(&digest).unwrap(), signer.address());
+
+        let sc = sign_commit(&signer, &d, job, 2, b"cid").unwrap();
+        assert_eq!(sc.commitment, commitment(b"cid", signer.address()));
+        let sig = alloy::signers::Signature::try_from(sc.signature.as_ref()).unwrap();
+        assert_eq!(sig.recover_address_from_prehash(&commit_digest(&d, job, sc.commitment)).unwrap(), signer.address());
+    }
+
+    #[test]
+    fn job_id_is_abi_encoded_pair() {
+        let a = Address::repeat_byte(0xaa);
+        let s = B256::repeat_byte(0x01);
+        let mut manual = Vec::new();
+        manual.extend_from_slice(&[0u8; 12]);
+        manual.extend_from_slice(a.as_slice());
+        manual.extend_from_slice(s.as_slice());
+        assert_eq!(job_id(a, s), keccak256(manual));
+    }
+}

@@ -1,0 +1,183 @@
+//! Deploy the protocol on Anvil and drive one 3-replica job from creation to payout.
+
+use alloy::{
+    network::EthereumWallet,
+    node_bindings::AnvilInstance,
+    primitives::{Address, B256},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use ocean_chain::{
+    Client, Deployment, JobRequest, Mode, Params, State, anvil,
+    bindings::{JobMarket, NodeRegistry},
+    deploy,
+};
+
+const OCAT: u128 = 1_000_000_000_000_000_000;
+
+struct Net {
+    anvil: AnvilInstance,
+    deployment: Deployment,
+    deployer: Client,
+}
+
+async fn net() -> Net {
+    let anvil = anvil::spawn().expect("anvil (run `make deps`)");
+    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
+    let deployer_addr = key.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let treasury = Address::repeat_byte(0x7e);
+    let deployment = deploy::deploy(&provider, deployer_addr, &Params::devnet(treasury)).await.unwrap();
+    let deployer = Client::connect(&anvil.endpoint(), key, deployment.clone()).await.unwrap();
+    Net { anvil, deployment, deployer }
+}
+
+impl Net {
+    async fn account(&self, index: usize, ocat: u128) -> Client {
+        let key: PrivateKeySigner = self.anvil.keys()[index].clone().into();
+        let client = Client::connect(&self.anvil.endpoint(), key, self.deployment.clone()).await.unwrap();
+        self.deployer.transfer(client.address(), ocat * OCAT).await.unwrap();
+        client
+    }
+}
+
+fn caps() -> NodeRegistry::Capabilities {
+    NodeRegistry::Capabilities {
+        cores: 2,
+        memoryMiB: 4096,
+        gpuVramMiB: 0,
+        benchmarkScore: 100,
+        gpuModel: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn deployment_is_deterministic_and_idempotent() {
+    let n = net().await;
+    // A second run finds every contract at the same CREATE2 address and skips the wiring already done.
+    let key: PrivateKeySigner = n.anvil.keys()[0].clone().into();
+    let provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(key.clone())).connect_http(n.anvil.endpoint_url()).erased();
+    let again = deploy::deploy(&provider, key.address(), &Params::devnet(n.deployment.treasury)).await.unwrap();
+    assert_eq!(again.market, n.deployment.market);
+    assert_eq!(again.token, n.deployment.token);
+    assert_eq!(again.governor, n.deployment.governor);
+
+    // A fresh chain gives the same addresses: they depend only on the deployer and the parameters.
+    let other = net().await;
+    assert_eq!(other.deployment.market, n.deployment.market);
+    assert_eq!(other.deployment.registry, n.deployment.registry);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deployment.json");
+    n.deployment.save(&path).unwrap();
+    assert_eq!(Deployment::load(&path).unwrap(), n.deployment);
+}
+
+/// Creates and settles one 3-replica job; returns the gas of (createJobWithPermit, reveal).
+async fn run_job(requester: &Client, providers: &[Client], salt: u8, prices: [u128; 3]) -> (u64, u64) {
+    let now = requester.chain_time().await.unwrap();
+    let req = JobRequest {
+        salt: B256::repeat_byte(salt),
+        manifest_cid: b"\x01\x70\x12\x20manifest".to_vec(),
+        replicas: 3,
+        quorum: 2,
+        mode: Mode::Quorum,
+        price_per_replica: 10 * OCAT,
+        commit_deadline: now + 600,
+        proof_spec: B256::ZERO,
+    };
+    let job_id = requester.job_id(req.salt);
+    let offers: Vec<_> =
+        providers.iter().zip(prices).map(|(p, price)| p.sign_offer(job_id, price, now + 300).unwrap()).collect();
+    let before = requester.ocat_balance(requester.address()).await.unwrap();
+    let (created_id, create) = requester.create_job(&req, offers).await.unwrap();
+    assert_eq!(created_id, job_id);
+    assert_eq!(requester.job(job_id).await.unwrap().state, State::Assigned);
+    assert_eq!(requester.ocat_balance(requester.address()).await.unwrap(), before - 30 * OCAT);
+
+    // Providers hand their signed commitments to the requester, which settles in one transaction.
+    let result = b"\x01\x55\x12\x20result-bytes".to_vec();
+    let signed: Vec<_> =
+        providers.iter().enumerate().map(|(i, p)| p.sign_commit(job_id, i as u8, &result).unwrap()).collect();
+    let assignment: Vec<_> = providers
+        .iter()
+        .zip(prices)
+        .map(|(p, price)| JobMarket::Assignment {
+            provider: p.address(),
+            price: alloy::primitives::Uint::<96, 2>::from(price),
+        })
+        .collect();
+    let reveal = requester.reveal(job_id, assignment, &result, signed).await.unwrap();
+    assert_eq!(requester.job(job_id).await.unwrap().state, State::Finalized);
+    (create.gas_used, reveal.gas_used)
+}
+
+#[tokio::test]
+async fn three_replica_job_is_paid_and_refunded() {
+    let n = net().await;
+    let requester = n.account(1, 1_000).await;
+    let mut providers = Vec::new();
+    for i in 0..3 {
+        let p = n.account(2 + i, 500).await;
+        p.register_node(200 * OCAT, caps(), B256::repeat_byte(i as u8), format!("http://127.0.0.1:{}", 7000 + i))
+            .await
+            .unwrap();
+        assert!(p.is_active(p.address()).await.unwrap());
+        providers.push(p);
+    }
+
+    // Provider 2 offers below the cap: it is paid its own price and the difference is refunded.
+    let prices = [10 * OCAT, 10 * OCAT, 8 * OCAT];
+    let before_requester = requester.ocat_balance(requester.address()).await.unwrap();
+    let first = run_job(&requester, &providers, 1, prices).await;
+    // Steady state: every account already has a balance in the market and a rewards slot.
+    let second = run_job(&requester, &providers, 2, prices).await;
+
+    let fee = |p: u128| p * 250 / 10_000;
+    for (p, price) in providers.iter().zip(prices) {
+        assert_eq!(p.owed(p.address()).await.unwrap(), 2 * (price - fee(price)));
+        let before = p.ocat_balance(p.address()).await.unwrap();
+        p.withdraw().await.unwrap();
+        assert_eq!(p.ocat_balance(p.address()).await.unwrap(), before + 2 * (price - fee(price)));
+    }
+    assert_eq!(requester.owed(requester.address()).await.unwrap(), 4 * OCAT);
+    requester.withdraw().await.unwrap();
+    assert_eq!(requester.ocat_balance(requester.address()).await.unwrap(), before_requester - 56 * OCAT);
+    let fees: u128 = 2 * prices.iter().map(|p| fee(*p)).sum::<u128>();
+    assert_eq!(requester.owed(n.deployment.treasury).await.unwrap(), fees);
+
+    for (label, (create, reveal)) in [("first job", first), ("steady state", second)] {
+        eprintln!(
+            "gas (real receipts, {label}): createJobWithPermit {create} + reveal {reveal} = {} for one 3-replica job",
+            create + reveal
+        );
+    }
+}
+
+#[tokio::test]
+async fn reverts_are_decoded_into_custom_errors() {
+    let n = net().await;
+    let requester = n.account(1, 100).await;
+    let now = requester.chain_time().await.unwrap();
+    let req = JobRequest {
+        salt: B256::repeat_byte(1),
+        manifest_cid: vec![1, 2, 3],
+        replicas: 0,
+        quorum: 0,
+        mode: Mode::Quorum,
+        price_per_replica: OCAT,
+        commit_deadline: now + 600,
+        proof_spec: B256::ZERO,
+    };
+    let err = requester.create_job(&req, vec![]).await.unwrap_err();
+    assert!(err.to_string().contains("ZeroReplicas"), "{err}");
+    assert!(!err.is_retryable());
+
+    let stranger = PrivateKeySigner::random();
+    let bad = Client::connect(&n.anvil.endpoint(), stranger, Deployment { chain_id: 1, ..n.deployment.clone() }).await;
+    assert!(matches!(bad, Err(ocean_chain::Error::WrongChain { expected: 1, .. })));
+}
