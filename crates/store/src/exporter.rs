@@ -1,0 +1,301 @@
+//! The UnixFS exporter: walks a DAG back into bytes ([`FileReader`]), directory trees ([`get`]) and block
+//! sequences in depth-first order ([`walk`], used by CAR export and the gateway).
+//!
+//! Everything is lazy: a file reader holds one block and one link list per tree level, never the file.
+
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::Error;
+use crate::blockstore::Blockstore;
+use crate::cid::{Cid, DAG_PB, RAW};
+use crate::dagpb::Node;
+use crate::unixfs::{Data, Kind};
+
+/// A decoded block: raw bytes, or a dag-pb node with its UnixFS data (if it has any).
+#[derive(Debug)]
+pub(crate) enum Decoded {
+    Raw(Vec<u8>),
+    Pb { node: Node, unixfs: Option<Data> },
+}
+
+pub(crate) fn load(store: &dyn Blockstore, cid: &Cid) -> Result<Vec<u8>, Error> {
+    if cid.hash_code() == crate::cid::IDENTITY {
+        return Ok(cid.digest().to_vec());
+    }
+    store.get(cid)?.ok_or(Error::NotFound(*cid))
+}
+
+pub(crate) fn decode(cid: &Cid, block: Vec<u8>) -> Result<Decoded, Error> {
+    match cid.codec() {
+        RAW => Ok(Decoded::Raw(block)),
+        DAG_PB => {
+            let node = Node::decode(&block).map_err(|e| Error::Block { cid: *cid, source: e })?;
+            let unixfs = match &node.data {
+                Some(d) => Some(Data::decode(d).map_err(|e| Error::Block { cid: *cid, source: e })?),
+                None => None,
+            };
+            Ok(Decoded::Pb { node, unixfs })
+        }
+        other => Err(Error::Cid(crate::cid::Error::Codec(other))),
+    }
+}
+
+/// Reads a UnixFS file (or a byte range of it) block by block.
+pub struct FileReader {
+    store: Arc<dyn Blockstore>,
+    /// Children still to read, per tree level: (cid, file bytes under it).
+    stack: Vec<std::vec::IntoIter<(Cid, u64)>>,
+    current: Vec<u8>,
+    pos: usize,
+    /// Bytes still to skip before the range starts.
+    skip: u64,
+    /// Bytes still to return (u64::MAX: to the end).
+    remaining: u64,
+    size: u64,
+}
+
+impl std::fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileReader").field("size", &self.size).field("remaining", &self.remaining).finish()
+    }
+}
+
+impl FileReader {
+    /// Opens the file `cid` and positions it at `offset`, returning at most `len` bytes.
+    pub(crate) fn open(
+        store: Arc<dyn Blockstore>,
+        cid: &Cid,
+        offset: u64,
+        len: Option<u64>,
+    ) -> Result<Self, Error> {
+        let mut r = FileReader {
+            store,
+            stack: Vec::new(),
+            current: Vec::new(),
+            pos: 0,
+            skip: offset,
+            remaining: len.unwrap_or(u64::MAX),
+            size: 0,
+        };
+        let block = load(r.store.as_ref(), cid)?;
+        r.size = match decode(cid, block)? {
+            Decoded::Raw(b) => b.len() as u64,
+            Decoded::Pb { unixfs: Some(d), .. } => {
+                if !matches!(d.kind, Kind::File | Kind::Raw) {
+                    return Err(Error::NotAFile(*cid));
+                }
+                let inline = d.data.as_ref().map_or(0, Vec::len) as u64;
+                d.filesize.unwrap_or_else(|| inline + d.blocksizes.iter().sum::<u64>())
+            }
+            Decoded::Pb { unixfs: None, .. } => return Err(Error::NotAFile(*cid)),
+        };
+        r.enter(cid)?;
+        Ok(r)
+    }
+
+    /// Size of the whole file in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Loads `cid` and makes its inline bytes current and its children the next level.
+    fn enter(&mut self, cid: &Cid) -> Result<(), Error> {
+        let block = load(self.store.as_ref(), cid)?;
+        match decode(cid, block)? {
+            Decoded::Raw(b) => self.set_current(b),
+            Decoded::Pb { node, unixfs } => {
+                let d = unixfs.ok_or(Error::NotAFile(*cid))?;
+                if !matches!(d.kind, Kind::File | Kind::Raw) {
+                    return Err(Error::NotAFile(*cid));
+                }
+                if node.links.len() != d.blocksizes.len() {
+                    return Err(Error::Invalid(format!(
+                        "{cid}: {} links but {} blocksizes",
+                        node.links.len(),
+                        d.blocksizes.len()
+                    )));
+                }
+                let children: Vec<(Cid, u64)> = node.links.iter().map(|l| l.cid).zip(d.blocksizes).collect();
+                self.stack.push(children.into_iter());
+                self.set_current(d.data.unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+
+    fn set_current(&mut self, b: Vec<u8>) {
+        let skip = self.skip.min(b.len() as u64);
+        self.skip -= skip;
+        self.pos = skip as usize;
+        self.current = b;
+    }
+
+    /// Moves to the next block with bytes to return; false at the end.
+    fn advance(&mut self) -> Result<bool, Error> {
+        loop {
+            let Some(level) = self.stack.last_mut() else { return Ok(false) };
+            match level.next() {
+                None => {
+                    self.stack.pop();
+                }
+                Some((_, size)) if size <= self.skip => self.skip -= size,
+                Some((cid, _)) => {
+                    self.enter(&cid)?;
+                    if self.pos < self.current.len() {
+                        return Ok(true);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Read for FileReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        if self.pos >= self.current.len() && !self.advance().map_err(io::Error::other)? {
+            return Ok(0);
+        }
+        let avail = &self.current[self.pos..];
+        let n = avail.len().min(buf.len()).min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.pos += n;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// Which blocks of a DAG a traversal visits (the gateway's `dag-scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// Every block reachable from the root.
+    #[default]
+    All,
+    /// The blocks needed to read the root entity: a whole file, or a directory's own node(s) only.
+    Entity,
+    /// Only the root block.
+    Block,
+}
+
+/// A callback that receives each visited block.
+pub(crate) type Visit<'a> = dyn FnMut(&Cid, &[u8]) -> Result<(), Error> + 'a;
+
+/// Visits the blocks of the DAG under `root` in depth-first pre-order (the order CAR files use),
+/// restricted to `scope` and, for files, to the byte range `range` (`entity-bytes`).
+pub(crate) fn walk(
+    store: &dyn Blockstore,
+    root: &Cid,
+    scope: Scope,
+    range: Option<(u64, Option<u64>)>,
+    visit: &mut Visit<'_>,
+) -> Result<(), Error> {
+    // Stack of (cid, file offset of its first byte, whether it is inside the root entity of a file).
+    let mut stack: Vec<(Cid, u64, bool)> = vec![(*root, 0, false)];
+    let mut first = true;
+    while let Some((cid, offset, in_file)) = stack.pop() {
+        let block = load(store, &cid)?;
+        visit(&cid, &block)?;
+        let is_root = std::mem::replace(&mut first, false);
+        if scope == Scope::Block || cid.codec() != DAG_PB {
+            continue;
+        }
+        let Decoded::Pb { node, unixfs } = decode(&cid, block)? else { continue };
+        let kind = unixfs.as_ref().map(|d| d.kind);
+        let file_like = matches!(kind, Some(Kind::File | Kind::Raw)) || in_file;
+        if scope == Scope::Entity && !file_like && !is_root && kind != Some(Kind::HamtShard) {
+            continue;
+        }
+        let mut children: Vec<(Cid, u64, bool)> = Vec::new();
+        if file_like {
+            let d = unixfs.unwrap_or_else(|| Data::new(Kind::File));
+            let mut start = offset + d.data.as_ref().map_or(0, Vec::len) as u64;
+            for (link, size) in
+                node.links.iter().zip(d.blocksizes.iter().copied().chain(std::iter::repeat(0)))
+            {
+                let end = start + size;
+                let wanted = match range {
+                    None => true,
+                    Some((from, to)) => end > from && to.is_none_or(|t| start <= t),
+                };
+                if wanted {
+                    children.push((link.cid, start, true));
+                }
+                start = end;
+            }
+        } else if scope == Scope::All {
+            children.extend(node.links.iter().map(|l| (l.cid, 0, false)));
+        } else if kind == Some(Kind::HamtShard) {
+            // A sharded directory's entity is its shard nodes, not the entries below them.
+            children.extend(
+                node.links
+                    .iter()
+                    .filter(|l| l.name.as_ref().is_some_and(|n| n.len() == 2))
+                    .map(|l| (l.cid, 0, false)),
+            );
+        }
+        stack.extend(children.into_iter().rev());
+    }
+    Ok(())
+}
+
+/// Writes the DAG `root` under `out`: a file becomes the file `out`, a directory the directory `out`.
+pub(crate) fn get(store: &Arc<dyn Blockstore>, root: &Cid, out: &Path) -> Result<(), Error> {
+    let mut stack = vec![(*root, out.to_path_buf())];
+    while let Some((cid, path)) = stack.pop() {
+        let block = load(store.as_ref(), &cid)?;
+        match decode(&cid, block)? {
+            Decoded::Raw(_) => write_file(store, &cid, &path)?,
+            Decoded::Pb { node, unixfs } => match unixfs.map(|d| (d.kind, d.data)) {
+                Some((Kind::File | Kind::Raw, _)) => write_file(store, &cid, &path)?,
+                Some((Kind::Directory, _)) => {
+                    std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+                    for link in node.links {
+                        let name = link.name.unwrap_or_default();
+                        crate::importer::check_name(&name).map_err(|_| {
+                            Error::Invalid(format!(
+                                "{cid}: entry name {name:?} would escape the output directory"
+                            ))
+                        })?;
+                        stack.push((link.cid, path.join(name)));
+                    }
+                }
+                Some((Kind::HamtShard, _)) => {
+                    std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+                    for (name, child) in crate::hamt::entries(store.as_ref(), &cid, &node)? {
+                        crate::importer::check_name(&name).map_err(|_| {
+                            Error::Invalid(format!(
+                                "{cid}: entry name {name:?} would escape the output directory"
+                            ))
+                        })?;
+                        stack.push((child, path.join(name)));
+                    }
+                }
+                Some((Kind::Symlink, target)) => symlink(&target.unwrap_or_default(), &path)?,
+                Some((Kind::Metadata, _)) | None => return Err(Error::NotAFile(cid)),
+            },
+        }
+    }
+    Ok(())
+}
+
+fn write_file(store: &Arc<dyn Blockstore>, cid: &Cid, path: &Path) -> Result<(), Error> {
+    let mut reader = FileReader::open(store.clone(), cid, 0, None)?;
+    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    io::copy(&mut reader, &mut file).map_err(|e| Error::from_read(e, path))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn symlink(target: &[u8], path: &Path) -> Result<(), Error> {
+    use std::os::unix::ffi::OsStrExt;
+    std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &[u8], path: &Path) -> Result<(), Error> {
+    Err(Error::Invalid(format!("{}: symlinks are not supported on this platform", path.display())))
+}

@@ -1,0 +1,366 @@
+//! The UnixFS importer: bytes → chunks → leaves → a balanced DAG, exactly as kubo and `ipfs-unixfs-importer`
+//! build it, so the root CID is the same everywhere.
+//!
+//! Streaming: [`FileBuilder`] holds at most one batch of chunks plus one pending link list per tree level
+//! (≤ `max_links` links each), so memory is flat in the file size. Leaves of a batch are hashed on all cores.
+//! Blocks go to a [`Sink`]: the store's write transaction, or nothing for `--only-hash`.
+
+use std::io::Read;
+
+use crate::Error;
+use crate::cid::{Cid, DAG_PB, RAW, Version};
+use crate::dagpb::{Link, Node};
+use crate::unixfs::{Data, Kind};
+
+/// kubo's default chunk size (`size-262144`).
+pub const KUBO_CHUNK: usize = 256 * 1024;
+/// kubo's default links per node in the balanced layout.
+pub const KUBO_LINKS: usize = 174;
+/// kubo's (and Helia's) HAMT threshold: a directory whose estimated block size exceeds this is sharded.
+pub const HAMT_THRESHOLD: usize = 256 * 1024;
+
+/// How to import: chunking, layout width, CID version, leaves. `Default` is kubo `ipfs add --cid-version=1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// CID version of dag-pb nodes (v0 also implies dag-pb leaves, as kubo does).
+    pub cid_version: Version,
+    /// Fixed chunk size in bytes.
+    pub chunk_size: usize,
+    /// Maximum links per node of the balanced layout.
+    pub max_links: usize,
+    /// Leaves are raw blocks (true) or UnixFS dag-pb `File` nodes (false).
+    pub raw_leaves: bool,
+    /// Pin the root after importing (kubo's `--pin`, default true).
+    pub pin: bool,
+    /// Include files whose name starts with `.` when importing a directory (kubo's `--hidden`).
+    pub hidden: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            cid_version: Version::V1,
+            chunk_size: KUBO_CHUNK,
+            max_links: KUBO_LINKS,
+            raw_leaves: true,
+            pin: true,
+            hidden: false,
+        }
+    }
+}
+
+/// Named import profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// kubo `ipfs add --cid-version=1`: CIDv1, raw leaves, 256 KiB chunks, 174 links.
+    KuboV1,
+    /// IPIP-499 `unixfs-v1-2025`: CIDv1, raw leaves, 1 MiB chunks, 1024 links.
+    UnixfsV1_2025,
+    /// kubo `ipfs add` (legacy): CIDv0, dag-pb leaves, 256 KiB chunks, 174 links.
+    KuboV0,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Profile, Error> {
+        match s {
+            "kubo-v1" | "default" => Ok(Profile::KuboV1),
+            "unixfs-v1-2025" => Ok(Profile::UnixfsV1_2025),
+            "kubo-v0" | "unixfs-v0-2015" => Ok(Profile::KuboV0),
+            other => Err(Error::Invalid(format!(
+                "unknown profile {other:?} (expected unixfs-v1-2025, kubo-v1 or kubo-v0)"
+            ))),
+        }
+    }
+}
+
+impl ImportOptions {
+    /// The options of a profile.
+    pub fn profile(p: Profile) -> ImportOptions {
+        match p {
+            Profile::KuboV1 => ImportOptions::default(),
+            Profile::UnixfsV1_2025 => {
+                ImportOptions { chunk_size: 1024 * 1024, max_links: 1024, ..ImportOptions::default() }
+            }
+            Profile::KuboV0 => ImportOptions::default().with_cid_version(Version::V0),
+        }
+    }
+
+    /// Sets the CID version; v0 switches to dag-pb leaves (as kubo's `--cid-version=0` does).
+    pub fn with_cid_version(mut self, v: Version) -> ImportOptions {
+        self.cid_version = v;
+        self.raw_leaves = v == Version::V1;
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.chunk_size == 0 || self.chunk_size > 4 * 1024 * 1024 {
+            return Err(Error::Invalid(format!("chunk size {} is not in 1..=4 MiB", self.chunk_size)));
+        }
+        if self.max_links < 2 {
+            return Err(Error::Invalid("max links must be at least 2".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Where the importer puts blocks.
+pub(crate) trait Sink {
+    fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), Error>;
+}
+
+/// Keeps nothing (`--only-hash`).
+pub(crate) struct NullSink;
+
+impl Sink for NullSink {
+    fn put(&mut self, _: &Cid, _: &[u8]) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl Sink for Box<dyn crate::blockstore::Writer + '_> {
+    fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), Error> {
+        Ok(crate::blockstore::Writer::put(self.as_mut(), cid, data)?)
+    }
+}
+
+/// A link under construction: the child, its cumulative block size and its file size.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Child {
+    pub(crate) cid: Cid,
+    pub(crate) tsize: u64,
+    pub(crate) filesize: u64,
+}
+
+/// What an import produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Added {
+    /// Root CID.
+    pub cid: Cid,
+    /// Cumulative size of the DAG's blocks (the `Tsize` a parent link would carry).
+    pub tsize: u64,
+    /// Bytes of file content (0 for directories).
+    pub size: u64,
+}
+
+/// Chunks per parallel hashing batch.
+const BATCH: usize = 16;
+
+/// Builds one file's balanced DAG from a reader.
+pub(crate) struct FileBuilder<'o> {
+    opts: &'o ImportOptions,
+    levels: Vec<Vec<Child>>,
+}
+
+impl<'o> FileBuilder<'o> {
+    pub(crate) fn new(opts: &'o ImportOptions) -> Self {
+        FileBuilder { opts, levels: vec![Vec::new()] }
+    }
+
+    /// Reads `r` to the end, writing every block to `sink`; `progress` gets the bytes of each chunk.
+    pub(crate) fn import(
+        mut self,
+        r: &mut dyn Read,
+        sink: &mut dyn Sink,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Added, Error> {
+        let chunk = self.opts.chunk_size;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(BATCH);
+        let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(chunk)).collect();
+        let mut total_chunks = 0u64;
+        loop {
+            // Fill up to BATCH chunks; each is exactly `chunk` bytes except the last one of the file.
+            let mut n = 0;
+            let mut eof = false;
+            while n < BATCH {
+                let buf = &mut bufs[n];
+                buf.clear();
+                fill(r, buf, chunk)?;
+                if buf.is_empty() && (n > 0 || total_chunks > 0) {
+                    eof = true;
+                    break;
+                }
+                n += 1;
+                total_chunks += 1;
+                if buf.len() < chunk {
+                    eof = true;
+                    break;
+                }
+            }
+            let leaves = make_leaves(&bufs[..n], self.opts, threads);
+            for (leaf, buf) in leaves.into_iter().zip(&bufs[..n]) {
+                let (child, block) = leaf;
+                match &block {
+                    Some(encoded) => sink.put(&child.cid, encoded)?,
+                    None => sink.put(&child.cid, buf)?,
+                }
+                progress(buf.len() as u64);
+                self.push(0, child, sink)?;
+            }
+            if eof {
+                break;
+            }
+        }
+        self.finish(sink)
+    }
+
+    fn push(&mut self, level: usize, child: Child, sink: &mut dyn Sink) -> Result<(), Error> {
+        if self.levels.len() <= level {
+            self.levels.push(Vec::new());
+        }
+        self.levels[level].push(child);
+        if self.levels[level].len() == self.opts.max_links {
+            let full = std::mem::take(&mut self.levels[level]);
+            let parent = self.parent(&full, sink)?;
+            self.push(level + 1, parent, sink)?;
+        }
+        Ok(())
+    }
+
+    fn parent(&self, children: &[Child], sink: &mut dyn Sink) -> Result<Child, Error> {
+        let filesize: u64 = children.iter().map(|c| c.filesize).sum();
+        let data = Data {
+            filesize: Some(filesize),
+            blocksizes: children.iter().map(|c| c.filesize).collect(),
+            ..Data::new(Kind::File)
+        };
+        let links = children
+            .iter()
+            .map(|c| Link { cid: c.cid, name: Some(String::new()), tsize: Some(c.tsize) })
+            .collect();
+        let block = Node { links, data: Some(data.encode()) }.encode();
+        let cid = Cid::hash_block(self.opts.cid_version, DAG_PB, &block);
+        sink.put(&cid, &block)?;
+        let tsize = block.len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
+        Ok(Child { cid, tsize, filesize })
+    }
+
+    /// Closes the partial groups bottom-up; the one node left on top is the root.
+    fn finish(mut self, sink: &mut dyn Sink) -> Result<Added, Error> {
+        let mut level = 0;
+        loop {
+            let higher_empty = self.levels.iter().skip(level + 1).all(Vec::is_empty);
+            let items = std::mem::take(&mut self.levels[level]);
+            if higher_empty && items.len() == 1 {
+                let root = items[0];
+                return Ok(Added { cid: root.cid, tsize: root.tsize, size: root.filesize });
+            }
+            if !items.is_empty() {
+                let parent = self.parent(&items, sink)?;
+                if self.levels.len() <= level + 1 {
+                    self.levels.push(Vec::new());
+                }
+                self.levels[level + 1].push(parent);
+            }
+            level += 1;
+            if level >= self.levels.len() {
+                // Unreachable: the first chunk always yields a leaf, so some level holds a node.
+                return Err(Error::Invalid("importer produced no root".into()));
+            }
+        }
+    }
+}
+
+/// Reads until `buf` holds `want` bytes or the reader ends.
+fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> Result<(), Error> {
+    buf.resize(want, 0);
+    let mut got = 0;
+    while got < want {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io { context: "reading input".into(), source: e }),
+        }
+    }
+    buf.truncate(got);
+    Ok(())
+}
+
+/// Hashes (and for dag-pb leaves, encodes) a batch of chunks on up to `threads` threads.
+fn make_leaves(chunks: &[Vec<u8>], opts: &ImportOptions, threads: usize) -> Vec<(Child, Option<Vec<u8>>)> {
+    let one = |c: &Vec<u8>| leaf(c, opts);
+    if threads <= 1 || chunks.len() <= 1 {
+        return chunks.iter().map(one).collect();
+    }
+    let per = chunks.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let mut parts = chunks.chunks(per);
+        let first = parts.next().unwrap_or_default();
+        let handles: Vec<_> =
+            parts.map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>())).collect();
+        let mut out: Vec<_> = first.iter().map(one).collect();
+        for h in handles {
+            // A panic in a hashing thread is a bug in this module; propagate it.
+            out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        out
+    })
+}
+
+fn leaf(chunk: &[u8], opts: &ImportOptions) -> (Child, Option<Vec<u8>>) {
+    let len = chunk.len() as u64;
+    if opts.raw_leaves {
+        let cid = Cid::hash_block(Version::V1, RAW, chunk);
+        (Child { cid, tsize: len, filesize: len }, None)
+    } else {
+        let data = Data {
+            data: if chunk.is_empty() { None } else { Some(chunk.to_vec()) },
+            filesize: Some(len),
+            ..Data::new(Kind::File)
+        };
+        let block = Node { links: Vec::new(), data: Some(data.encode()) }.encode();
+        let cid = Cid::hash_block(opts.cid_version, DAG_PB, &block);
+        (Child { cid, tsize: block.len() as u64, filesize: len }, Some(block))
+    }
+}
+
+/// One entry of a directory being built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Entry name: UTF-8, not empty, no `/`, not `.` or `..`.
+    pub name: String,
+    /// The entry's root.
+    pub cid: Cid,
+    /// Cumulative size of the entry's DAG (see [`Added::tsize`]).
+    pub tsize: u64,
+}
+
+/// Checks a directory entry name (also used by the exporter against path escapes).
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
+        return Err(Error::Invalid(format!("invalid directory entry name {name:?}")));
+    }
+    Ok(())
+}
+
+/// Builds a (non-sharded) UnixFS directory node from entries; returns the node's block.
+pub(crate) fn directory_block(entries: &[Entry], opts: &ImportOptions) -> Result<(Cid, Vec<u8>, u64), Error> {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    // dag-pb orders links by the bytes of their names.
+    sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    for w in sorted.windows(2) {
+        if w[0].name == w[1].name {
+            return Err(Error::Invalid(format!("duplicate directory entry {:?}", w[0].name)));
+        }
+    }
+    for e in &sorted {
+        check_name(&e.name)?;
+    }
+    let links = sorted
+        .iter()
+        .map(|e| Link { cid: e.cid, name: Some(e.name.clone()), tsize: Some(e.tsize) })
+        .collect();
+    let block = Node { links, data: Some(Data::new(Kind::Directory).encode()) }.encode();
+    let cid = Cid::hash_block(opts.cid_version, DAG_PB, &block);
+    let tsize = block.len() as u64 + entries.iter().map(|e| e.tsize).sum::<u64>();
+    Ok((cid, block, tsize))
+}
+
+/// The UnixFS symlink node for `target`.
+pub(crate) fn symlink_block(target: &[u8], opts: &ImportOptions) -> (Cid, Vec<u8>) {
+    let data = Data { data: Some(target.to_vec()), ..Data::new(Kind::Symlink) };
+    let block = Node { links: Vec::new(), data: Some(data.encode()) }.encode();
+    (Cid::hash_block(opts.cid_version, DAG_PB, &block), block)
+}

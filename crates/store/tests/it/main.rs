@@ -1,0 +1,8 @@
+//! Integration tests of `ocean-store`: against the real IPFS implementations from npm (see `interop/`),
+//! the store's own round trips, the gateway in-process, and fuzzing of the decoders.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
+
+mod common;
+mod interop_car;
+mod interop_importer;
+mod roundtrip;
