@@ -9,7 +9,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {INodeRegistry} from "./NodeRegistry.sol";
 import {IResultVerifier} from "./IResultVerifier.sol";
-import {IRewards} from "./Rewards.sol";
+import {IWorkLedger} from "./Rewards.sol";
 
 /// @title JobMarket
 /// @notice Escrow, assignment, commit/reveal verification and payment of Ocean AI jobs.
@@ -24,8 +24,11 @@ import {IRewards} from "./Rewards.sol";
 ///   Every non-final state has a deadline after which anyone can move it to a final one, so no job and no token
 ///   is stuck. Payments are pull-based (`withdraw`). To keep a 3-replica job cheap, only three storage slots are
 ///   written per job: the provider list lives in calldata and events and is bound by `assignmentHash`, and
-///   commitments may arrive as EIP-712 signatures inside the reveal instead of one transaction per provider.
-contract JobMarket is Ownable, EIP712 {
+///   commitments may arrive as EIP-712 signatures (compact, EIP-2098) inside the reveal instead of one
+///   transaction per provider. The market is also the ledger of verified work for `Rewards`: each account's
+///   balance and its work units of the current epoch share one storage slot, so recording work costs nothing
+///   beyond paying for it.
+contract JobMarket is Ownable, EIP712, IWorkLedger {
     using SafeERC20 for IERC20;
 
     enum Mode {
@@ -72,14 +75,23 @@ contract JobMarket is Ownable, EIP712 {
         address provider;
         uint96 price;
         uint40 expiry;
-        bytes signature;
+        bytes32 r;
+        bytes32 vs;
     }
 
     /// @notice A provider's signed commitment (EIP-712 `Commit`), delivered off-chain and submitted by the revealer.
     struct SignedCommit {
         uint8 index;
         bytes32 commitment;
-        bytes signature;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @dev One slot per account: what the market owes it, and its verified work units in `epoch`.
+    struct Account {
+        uint128 owed;
+        uint96 units;
+        uint32 epoch;
     }
 
     /// @notice What a requester asks for.
@@ -101,7 +113,9 @@ contract JobMarket is Ownable, EIP712 {
 
     IERC20 public immutable token;
     INodeRegistry public immutable registry;
-    IRewards public immutable rewards;
+    /// @notice Start and length of the work-accounting epochs that `Rewards` pays out.
+    uint256 public immutable genesis;
+    uint256 public immutable epochLength;
 
     address public treasury;
     IResultVerifier public proofVerifier;
@@ -113,7 +127,11 @@ contract JobMarket is Ownable, EIP712 {
     mapping(bytes32 jobId => Job) public jobs;
     mapping(bytes32 jobId => mapping(address provider => bytes32)) public commitments;
     mapping(bytes32 jobId => bytes32) public proofSpecs;
-    mapping(address account => uint256) public owed;
+    mapping(address account => Account) public accounts;
+    /// @notice Work units of finished epochs, written when an account first works in a later epoch.
+    mapping(address account => mapping(uint256 epoch => uint256)) public pastUnits;
+    /// @notice Total verified work units per epoch.
+    mapping(uint256 epoch => uint256) public epochUnits;
 
     event JobCreated(
         bytes32 indexed jobId,
@@ -169,24 +187,27 @@ contract JobMarket is Ownable, EIP712 {
     error BpsTooHigh(uint256 bps);
     error ZeroAddress();
     error LifetimeExceedsUnbonding(uint256 lifetime, uint256 unbondingDelay);
+    error ZeroEpochLength();
 
     constructor(
         IERC20 token_,
         INodeRegistry registry_,
-        IRewards rewards_,
         address owner_,
         address treasury_,
         uint16 feeBps_,
         uint16 slashBps_,
         uint40 revealWindow_,
-        uint40 maxJobDuration_
+        uint40 maxJobDuration_,
+        uint256 epochLength_
     ) Ownable(owner_) EIP712("Ocean AI JobMarket", "1") {
+        if (epochLength_ == 0) revert ZeroEpochLength();
         if (treasury_ == address(0)) revert ZeroAddress();
         if (feeBps_ > 10_000) revert BpsTooHigh(feeBps_);
         if (slashBps_ > 10_000) revert BpsTooHigh(slashBps_);
         token = token_;
         registry = registry_;
-        rewards = rewards_;
+        genesis = block.timestamp;
+        epochLength = epochLength_;
         treasury = treasury_;
         feeBps = feeBps_;
         slashBps = slashBps_;
@@ -338,9 +359,10 @@ contract JobMarket is Ownable, EIP712 {
 
     /// @notice Pays out everything owed to the caller (providers' earnings, refunds, the treasury's fees).
     function withdraw() external {
-        uint256 amount = owed[msg.sender];
+        Account storage a = accounts[msg.sender];
+        uint256 amount = a.owed;
         if (amount == 0) revert NothingOwed();
-        owed[msg.sender] = 0;
+        a.owed = 0;
         token.safeTransfer(msg.sender, amount);
         emit Withdrawn(msg.sender, amount);
     }
@@ -348,6 +370,21 @@ contract JobMarket is Ownable, EIP712 {
     // =========================================================================================================
     // Views
     // =========================================================================================================
+
+    /// @notice OCAT the market owes `account`, withdrawable with `withdraw`.
+    function owed(address account) external view returns (uint256) {
+        return accounts[account].owed;
+    }
+
+    function currentEpoch() public view returns (uint256) {
+        return (block.timestamp - genesis) / epochLength;
+    }
+
+    /// @notice Verified work units of `account` in `epoch` (the OCAT it was paid for accepted results).
+    function workUnits(address account, uint256 epoch) external view returns (uint256) {
+        Account memory a = accounts[account];
+        return a.epoch == epoch ? a.units : pastUnits[account][epoch];
+    }
 
     /// @notice The longest a job can stay non-final (the registry keeps unbonding longer than this).
     function maxJobLifetime() public view returns (uint40) {
@@ -465,7 +502,7 @@ contract JobMarket is Ownable, EIP712 {
             for (uint256 k; k < i; ++k) {
                 if (offers[k].provider == o.provider) revert ProviderAlreadyAssigned(o.provider);
             }
-            if (ECDSA.recover(offerDigest(jobId, o.provider, o.price, o.expiry), o.signature) != o.provider) {
+            if (ECDSA.recover(offerDigest(jobId, o.provider, o.price, o.expiry), o.r, o.vs) != o.provider) {
                 revert BadSignature(o.provider);
             }
             if (!registry.isActive(o.provider)) revert ProviderNotActive(o.provider);
@@ -498,7 +535,7 @@ contract JobMarket is Ownable, EIP712 {
         uint8 matches
     ) internal {
         job.state = State.Finalized;
-        Payout memory p = Payout(new address[](matches), new uint96[](matches), 0, 0, 0, job.feeBps);
+        Payout memory p = Payout(0, 0, job.feeBps, currentEpoch());
         for (uint256 i; i < assignment.length; ++i) {
             address provider = assignment[i].provider;
             bytes32 c = commits[i];
@@ -510,31 +547,38 @@ contract JobMarket is Ownable, EIP712 {
                 emit ProviderSlashed(jobId, provider, slashed);
             }
         }
-        if (p.fees != 0) owed[treasury] += p.fees;
+        if (p.fees != 0) accounts[treasury].owed += uint128(p.fees);
         uint256 refund = uint256(job.pricePerReplica) * job.replicas - p.paid;
-        if (refund != 0) owed[job.requester] += refund;
-        if (address(rewards) != address(0)) rewards.recordWork(p.workers, p.units);
+        if (refund != 0) accounts[job.requester].owed += uint128(refund);
+        epochUnits[p.epoch] += p.paid;
         emit JobFinalized(jobId, result, matches, refund);
     }
 
     /// @dev Accumulators of one settlement (a struct, to stay within the EVM's stack).
     struct Payout {
-        address[] workers;
-        uint96[] units;
-        uint256 count;
         uint256 paid;
         uint256 fees;
         uint256 feeBps;
+        uint256 epoch;
     }
 
+    /// @dev Credits a provider's pay and work units in one SSTORE; rolls a finished epoch's units into
+    ///      `pastUnits` the first time the provider works in a new epoch.
     function _pay(bytes32 jobId, Payout memory p, address provider, uint96 price) internal {
         uint256 fee = uint256(price) * p.feeBps / 10_000;
         p.paid += price;
         p.fees += fee;
-        owed[provider] += price - fee;
-        p.workers[p.count] = provider;
-        p.units[p.count] = price;
-        ++p.count;
+        Account memory a = accounts[provider];
+        if (a.epoch != p.epoch) {
+            if (a.units != 0) pastUnits[provider][a.epoch] = a.units;
+            a.epoch = uint32(p.epoch);
+            a.units = 0;
+        }
+        a.owed += uint128(price - fee);
+        // Saturate rather than revert: a settlement must never be blocked by reward bookkeeping.
+        uint256 units = uint256(a.units) + price;
+        a.units = units > type(uint96).max ? type(uint96).max : uint96(units);
+        accounts[provider] = a;
         emit ProviderPaid(jobId, provider, price - fee);
     }
 
@@ -549,7 +593,7 @@ contract JobMarket is Ownable, EIP712 {
             SignedCommit calldata sc = signed[k];
             if (sc.index >= assignment.length) revert BadCommitIndex(sc.index);
             address provider = assignment[sc.index].provider;
-            if (ECDSA.recover(commitDigest(jobId, sc.commitment), sc.signature) != provider) {
+            if (ECDSA.recover(commitDigest(jobId, sc.commitment), sc.r, sc.vs) != provider) {
                 revert BadSignature(provider);
             }
             commits[sc.index] = sc.commitment;
@@ -576,7 +620,7 @@ contract JobMarket is Ownable, EIP712 {
     function _fail(bytes32 jobId, Job storage job) internal {
         job.state = State.Failed;
         uint256 refund = uint256(job.pricePerReplica) * job.replicas;
-        owed[job.requester] += refund;
+        accounts[job.requester].owed += uint128(refund);
         emit JobFailed(jobId, refund);
     }
 

@@ -5,139 +5,118 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
-/// @notice What the JobMarket calls when it pays verified work.
-interface IRewards {
-    function recordWork(address[] calldata providers, uint96[] calldata units) external;
+/// @notice The work ledger Rewards reads: the JobMarket.
+interface IWorkLedger {
+    function currentEpoch() external view returns (uint256);
+    function workUnits(address account, uint256 epoch) external view returns (uint256);
+    function epochUnits(uint256 epoch) external view returns (uint256);
 }
 
 /// @title Rewards
 /// @notice Splits a per-epoch emission of OCAT among providers in proportion to their verified work units.
-/// @dev The JobMarket records units (the OCAT paid for accepted results) when it settles a job. Each provider has
-///      one storage slot holding its latest epoch, its units in that epoch, and what earlier epochs already earned
-///      it; when it works in a later epoch, the finished epoch is settled into `pending` first. So recording is a
-///      couple of warm SSTOREs and a claim is one transfer, however many epochs the provider worked in.
-///      An epoch's emission is fixed the first time work is recorded in it (`emissionPerEpoch`, capped by what the
-///      pool still holds unreserved); epochs without work emit nothing and the OCAT stays in the pool.
-contract Rewards is Ownable, IRewards {
+/// @dev The JobMarket is the ledger: when it pays a provider for an accepted result it also counts the payment as
+///      work units of the current epoch, in the same storage slot as the provider's balance, so settling a job
+///      costs no extra call. Rewards only pays out: `claim(epochs)` for finished epochs, each at most once.
+///      An epoch's emission is the `emissionPerEpoch` in force when the epoch began (a checkpoint list, so a
+///      governance change never rewrites the past); it is reserved from the pool at the first claim, capped by
+///      what the pool still holds, and epochs without work emit nothing.
+contract Rewards is Ownable {
     using SafeERC20 for IERC20;
 
-    struct Epoch {
-        uint128 totalUnits;
+    struct Checkpoint {
+        uint64 fromEpoch;
         uint128 emission;
     }
 
-    struct Worker {
-        uint32 epoch;
-        uint96 units;
-        uint128 pending;
+    struct EpochBudget {
+        bool fixed_;
+        uint128 emission;
     }
 
     IERC20 public immutable token;
-    uint256 public immutable genesis;
-    uint256 public immutable epochLength;
+    IWorkLedger public immutable ledger;
 
-    address public jobMarket;
-    uint128 public emissionPerEpoch;
-    /// @notice OCAT promised to epochs that had work and not yet claimed.
+    Checkpoint[] internal schedule;
+    /// @notice OCAT promised to epochs whose budget was fixed and not yet claimed.
     uint256 public reserved;
+    mapping(uint256 epoch => EpochBudget) public budgets;
+    mapping(address provider => mapping(uint256 epoch => bool)) public claimed;
 
-    mapping(uint256 epoch => Epoch) public epochs;
-    mapping(address provider => Worker) public workers;
+    event Claimed(address indexed provider, uint256 indexed epoch, uint256 amount);
+    event EmissionSet(uint256 fromEpoch, uint256 emissionPerEpoch);
 
-    event WorkRecorded(uint256 indexed epoch, address indexed provider, uint256 units);
-    event EpochOpened(uint256 indexed epoch, uint256 emission);
-    event Claimed(address indexed provider, uint256 amount);
-    event EmissionSet(uint256 emissionPerEpoch);
-    event JobMarketSet(address jobMarket);
-
-    error OnlyJobMarket();
-    error LengthMismatch();
+    error EpochNotFinished(uint256 epoch);
+    error AlreadyClaimed(uint256 epoch);
     error NothingToClaim();
-    error JobMarketAlreadySet();
-    error ZeroEpochLength();
 
-    constructor(IERC20 token_, address owner_, uint256 epochLength_, uint128 emissionPerEpoch_) Ownable(owner_) {
-        if (epochLength_ == 0) revert ZeroEpochLength();
+    constructor(IERC20 token_, IWorkLedger ledger_, address owner_, uint128 emissionPerEpoch_) Ownable(owner_) {
         token = token_;
-        genesis = block.timestamp;
-        epochLength = epochLength_;
-        emissionPerEpoch = emissionPerEpoch_;
-        emit EmissionSet(emissionPerEpoch_);
+        ledger = ledger_;
+        schedule.push(Checkpoint(0, emissionPerEpoch_));
+        emit EmissionSet(0, emissionPerEpoch_);
     }
 
-    function currentEpoch() public view returns (uint256) {
-        return (block.timestamp - genesis) / epochLength;
-    }
-
-    /// @inheritdoc IRewards
-    function recordWork(address[] calldata providers, uint96[] calldata units) external {
-        if (msg.sender != jobMarket) revert OnlyJobMarket();
-        if (providers.length != units.length) revert LengthMismatch();
-        uint256 e = currentEpoch();
-        Epoch storage ep = epochs[e];
-        if (ep.emission == 0 && ep.totalUnits == 0) _open(e, ep);
-        uint256 added;
-        for (uint256 i; i < providers.length; ++i) {
-            Worker storage w = workers[providers[i]];
-            if (w.epoch != e) {
-                _settle(w);
-                w.epoch = uint32(e);
-            }
-            w.units += units[i];
-            added += units[i];
-            emit WorkRecorded(e, providers[i], units[i]);
+    /// @notice Sends the caller its share of each listed finished epoch.
+    function claim(uint256[] calldata epochs) external returns (uint256 total) {
+        uint256 current = ledger.currentEpoch();
+        for (uint256 i; i < epochs.length; ++i) {
+            uint256 e = epochs[i];
+            if (e >= current) revert EpochNotFinished(e);
+            if (claimed[msg.sender][e]) revert AlreadyClaimed(e);
+            claimed[msg.sender][e] = true;
+            uint256 amount = _share(msg.sender, e, _fixBudget(e));
+            total += amount;
+            if (amount != 0) emit Claimed(msg.sender, e, amount);
         }
-        ep.totalUnits += uint128(added);
+        if (total == 0) revert NothingToClaim();
+        reserved -= total;
+        token.safeTransfer(msg.sender, total);
     }
 
-    /// @notice Sends the caller every reward of its finished epochs.
-    function claim() external {
-        Worker storage w = workers[msg.sender];
-        if (w.epoch < currentEpoch()) _settle(w);
-        uint256 amount = w.pending;
-        if (amount == 0) revert NothingToClaim();
-        w.pending = 0;
-        reserved -= amount;
-        token.safeTransfer(msg.sender, amount);
-        emit Claimed(msg.sender, amount);
+    /// @notice What `provider` would receive for finished `epoch` (0 once claimed).
+    function claimable(address provider, uint256 epoch) external view returns (uint256) {
+        if (epoch >= ledger.currentEpoch() || claimed[provider][epoch]) return 0;
+        EpochBudget memory b = budgets[epoch];
+        uint256 emission = b.fixed_ ? b.emission : _cap(emissionAt(epoch));
+        return _share(provider, epoch, emission);
     }
 
-    /// @notice What `provider` can claim now (finished epochs only).
-    function claimable(address provider) external view returns (uint256) {
-        Worker memory w = workers[provider];
-        uint256 amount = w.pending;
-        if (w.units != 0 && w.epoch < currentEpoch()) amount += _share(w);
-        return amount;
+    /// @notice The emission per epoch in force at `epoch`.
+    function emissionAt(uint256 epoch) public view returns (uint128) {
+        uint256 i = schedule.length;
+        while (i > 1 && schedule[i - 1].fromEpoch > epoch) --i;
+        return schedule[i - 1].emission;
     }
 
-    function setJobMarket(address market) external onlyOwner {
-        if (jobMarket != address(0)) revert JobMarketAlreadySet();
-        jobMarket = market;
-        emit JobMarketSet(market);
-    }
-
+    /// @notice Changes the emission from the next epoch on (past and current epochs keep theirs).
     function setEmissionPerEpoch(uint128 value) external onlyOwner {
-        emissionPerEpoch = value;
-        emit EmissionSet(value);
+        uint64 from = uint64(ledger.currentEpoch() + 1);
+        Checkpoint storage last = schedule[schedule.length - 1];
+        if (last.fromEpoch == from) last.emission = value;
+        else schedule.push(Checkpoint(from, value));
+        emit EmissionSet(from, value);
     }
 
-    function _open(uint256 e, Epoch storage ep) internal {
+    function _fixBudget(uint256 e) internal returns (uint256) {
+        EpochBudget storage b = budgets[e];
+        if (!b.fixed_) {
+            uint256 emission = ledger.epochUnits(e) == 0 ? 0 : _cap(emissionAt(e));
+            b.fixed_ = true;
+            b.emission = uint128(emission);
+            reserved += emission;
+        }
+        return b.emission;
+    }
+
+    function _cap(uint256 emission) internal view returns (uint256) {
         uint256 free = token.balanceOf(address(this)) - reserved;
-        uint256 emission = emissionPerEpoch < free ? emissionPerEpoch : free;
-        ep.emission = uint128(emission);
-        reserved += emission;
-        emit EpochOpened(e, emission);
+        return emission < free ? emission : free;
     }
 
-    function _settle(Worker storage w) internal {
-        if (w.units == 0) return;
-        w.pending += uint128(_share(w));
-        w.units = 0;
-    }
-
-    /// @dev Rounds down, so the sum of shares never exceeds the epoch's emission; the dust stays reserved.
-    function _share(Worker memory w) internal view returns (uint256) {
-        Epoch memory ep = epochs[w.epoch];
-        return uint256(ep.emission) * w.units / ep.totalUnits;
+    /// @dev Rounds down, so the shares of an epoch never add up to more than its emission.
+    function _share(address provider, uint256 e, uint256 emission) internal view returns (uint256) {
+        uint256 total = ledger.epochUnits(e);
+        if (total == 0) return 0;
+        return emission * ledger.workUnits(provider, e) / total;
     }
 }

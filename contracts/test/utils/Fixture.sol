@@ -56,14 +56,13 @@ abstract contract Fixture {
         token = new OceanToken(holders, amounts);
 
         registry = new NodeRegistry(token, address(this), MIN_STAKE, UNBONDING);
-        rewards = new Rewards(token, address(this), EPOCH, EMISSION);
+        market = new JobMarket(
+            token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, EPOCH
+        );
+        rewards = new Rewards(token, market, address(this), EMISSION);
         vm.prank(address(0xD0));
         token.transfer(address(rewards), REWARD_POOL);
-        market = new JobMarket(
-            token, registry, rewards, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB
-        );
         registry.setJobMarket(address(market));
-        rewards.setJobMarket(address(market));
 
         address[] memory none = new address[](0);
         timelock = new TimelockController(1 days, none, none, address(this));
@@ -111,9 +110,11 @@ abstract contract Fixture {
         });
     }
 
-    function sign(uint256 key, bytes32 digest) internal pure returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
-        return abi.encodePacked(r, s, v);
+    /// @dev A compact (EIP-2098) signature: `r` and `vs` (the parity bit folded into the top bit of `s`).
+    function sign(uint256 key, bytes32 digest) internal pure returns (bytes32 r, bytes32 vs) {
+        (uint8 v, bytes32 r_, bytes32 s) = vm.sign(key, digest);
+        r = r_;
+        vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
     }
 
     /// @dev Offers from providers[0..n) at `price`.
@@ -122,7 +123,8 @@ abstract contract Fixture {
         uint40 expiry = uint40(block.timestamp + 10 minutes);
         for (uint256 i; i < n; ++i) {
             bytes32 digest = market.offerDigest(jobId, providers[i], price, expiry);
-            o[i] = JobMarket.Offer(providers[i], price, expiry, sign(providerKeys[i], digest));
+            (bytes32 r, bytes32 vs) = sign(providerKeys[i], digest);
+            o[i] = JobMarket.Offer(providers[i], price, expiry, r, vs);
         }
     }
 
@@ -143,7 +145,8 @@ abstract contract Fixture {
         returns (JobMarket.SignedCommit memory)
     {
         bytes32 c = commitmentOf(cid, providers[index]);
-        return JobMarket.SignedCommit(index, c, sign(providerKeys[index], market.commitDigest(jobId, c)));
+        (bytes32 r, bytes32 vs) = sign(providerKeys[index], market.commitDigest(jobId, c));
+        return JobMarket.SignedCommit(index, c, r, vs);
     }
 
     /// @dev Creates a fully assigned r-replica job from providers[0..r).
@@ -189,7 +192,8 @@ abstract contract Fixture {
     function offerBy(bytes32 jobId, uint256 who, uint96 price) internal view returns (JobMarket.Offer memory) {
         uint40 expiry = uint40(block.timestamp + 10 minutes);
         bytes32 digest = market.offerDigest(jobId, providers[who], price, expiry);
-        return JobMarket.Offer(providers[who], price, expiry, sign(providerKeys[who], digest));
+        (bytes32 r, bytes32 vs) = sign(providerKeys[who], digest);
+        return JobMarket.Offer(providers[who], price, expiry, r, vs);
     }
 
     /// @dev The signed commitment of providers[who], sitting at `index` in the job's assignment, to `cid`.
@@ -199,7 +203,8 @@ abstract contract Fixture {
         returns (JobMarket.SignedCommit memory)
     {
         bytes32 c = commitmentOf(cid, providers[who]);
-        return JobMarket.SignedCommit(index, c, sign(providerKeys[who], market.commitDigest(jobId, c)));
+        (bytes32 r, bytes32 vs) = sign(providerKeys[who], market.commitDigest(jobId, c));
+        return JobMarket.SignedCommit(index, c, r, vs);
     }
 
     /// @dev Commits `cid` on chain as providers[who].

@@ -32,8 +32,7 @@ pub fn spawn() -> Result<AnvilInstance> {
 
 /// Starts Anvil with extra command-line arguments (e.g. `["--block-time", "1"]`).
 pub fn spawn_with(args: Vec<String>) -> Result<AnvilInstance> {
-    Anvil::at(binary())
-        .args(args)
-        .try_spawn()
-        .map_err(|e| Error::Anvil(format!("{e} (anvil at {}; run `make deps` to install Foundry)", binary().display())))
+    Anvil::at(binary()).args(args).try_spawn().map_err(|e| {
+        Error::Anvil(format!("{e} (anvil at {}; run `make deps` to install Foundry)", binary().display()))
+    })
 }

@@ -205,13 +205,19 @@ impl Client {
 
     /// OCAT balance of `who` (wei).
     pub async fn ocat_balance(&self, who: Address) -> Result<u128> {
-        let v = self.token().balanceOf(who).call().await.map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?;
+        let v = self
+            .token()
+            .balanceOf(who)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?;
         eip712::to_u128(v)
     }
 
     /// OCAT the JobMarket owes `who` (wei), withdrawable with [`Client::withdraw`].
     pub async fn owed(&self, who: Address) -> Result<u128> {
-        let v = self.market().owed(who).call().await.map_err(|e| Error::from_contract("JobMarket", "owed", e))?;
+        let v =
+            self.market().owed(who).call().await.map_err(|e| Error::from_contract("JobMarket", "owed", e))?;
         eip712::to_u128(v)
     }
 
@@ -237,8 +243,12 @@ impl Client {
             .await
             .map_err(|e| Error::from_contract("OceanToken", "allowance", e))?;
         if allowance < U256::from(stake) {
-            let r = send(self.token().approve(self.deployment.registry, U256::from(stake)), "OceanToken", "approve")
-                .await?;
+            let r = send(
+                self.token().approve(self.deployment.registry, U256::from(stake)),
+                "OceanToken",
+                "approve",
+            )
+            .await?;
             receipts.push(Receipt::from(&r));
         }
         let registry = self.registry();
@@ -250,7 +260,11 @@ impl Client {
 
     /// Whether `node` is registered with at least the minimum stake.
     pub async fn is_active(&self, node: Address) -> Result<bool> {
-        self.registry().isActive(node).call().await.map_err(|e| Error::from_contract("NodeRegistry", "isActive", e))
+        self.registry()
+            .isActive(node)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("NodeRegistry", "isActive", e))
     }
 
     /// The id a job with `salt` from this account will get.
@@ -268,27 +282,14 @@ impl Client {
         eip712::sign_commit(&self.signer, &self.domain, job_id, index, result_cid)
     }
 
-    /// Creates a job and escrows its budget in one transaction (an EIP-2612 permit signed here).
-    pub async fn create_job(&self, req: &JobRequest, offers: Vec<JobMarket::Offer>) -> Result<(B256, Receipt)> {
+    /// Creates a job and escrows its budget in one transaction: with the existing allowance when it covers the
+    /// budget, otherwise with an EIP-2612 permit signed here.
+    pub async fn create_job(
+        &self,
+        req: &JobRequest,
+        offers: Vec<JobMarket::Offer>,
+    ) -> Result<(B256, Receipt)> {
         let budget = U256::from(req.price_per_replica) * U256::from(req.replicas);
-        let nonce =
-            self.token().nonces(self.address()).call().await.map_err(|e| Error::from_contract("OceanToken", "nonces", e))?;
-        let deadline = U256::from(req.commit_deadline);
-        let token_domain = eip712_domain! {
-            name: "Ocean AI",
-            version: "1",
-            chain_id: self.deployment.chain_id,
-            verifying_contract: self.deployment.token,
-        };
-        let digest = permit::Permit {
-            owner: self.address(),
-            spender: self.deployment.market,
-            value: budget,
-            nonce,
-            deadline,
-        }
-        .eip712_signing_hash(&token_domain);
-        let sig = self.signer.sign_hash_sync(&digest)?;
         let request = JobMarket::JobRequest {
             salt: req.salt,
             manifestCid: Bytes::from(req.manifest_cid.clone()),
@@ -299,18 +300,52 @@ impl Client {
             commitDeadline: u40(req.commit_deadline)?,
             proofSpec: req.proof_spec,
         };
-        let v = 27 + u8::from(sig.v());
         let market = self.market();
-        let call = market.createJobWithPermit(
-            request,
-            offers,
-            deadline,
-            v,
-            B256::from(sig.r()),
-            B256::from(sig.s()),
-        );
-        let r = send(call, "JobMarket", "createJobWithPermit").await?;
+        let allowance = self
+            .token()
+            .allowance(self.address(), self.deployment.market)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("OceanToken", "allowance", e))?;
+        let r = if allowance >= budget {
+            send(market.createJob(request, offers), "JobMarket", "createJob").await?
+        } else {
+            let (deadline, v, r, s) = self.sign_permit(budget, U256::from(req.commit_deadline)).await?;
+            send(
+                market.createJobWithPermit(request, offers, deadline, v, r, s),
+                "JobMarket",
+                "createJobWithPermit",
+            )
+            .await?
+        };
         Ok((self.job_id(req.salt), Receipt::from(&r)))
+    }
+
+    /// Approves the JobMarket to escrow up to `amount` (wei) for future jobs, so that each job then needs no
+    /// permit signature (cheaper: no ECDSA recovery and no nonce or allowance write per job).
+    pub async fn approve_market(&self, amount: U256) -> Result<Receipt> {
+        let r = send(self.token().approve(self.deployment.market, amount), "OceanToken", "approve").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    async fn sign_permit(&self, value: U256, deadline: U256) -> Result<(U256, u8, B256, B256)> {
+        let nonce = self
+            .token()
+            .nonces(self.address())
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("OceanToken", "nonces", e))?;
+        let token_domain = eip712_domain! {
+            name: "Ocean AI",
+            version: "1",
+            chain_id: self.deployment.chain_id,
+            verifying_contract: self.deployment.token,
+        };
+        let digest =
+            permit::Permit { owner: self.address(), spender: self.deployment.market, value, nonce, deadline }
+                .eip712_signing_hash(&token_domain);
+        let sig = self.signer.sign_hash_sync(&digest)?;
+        Ok((deadline, 27 + u8::from(sig.v()), B256::from(sig.r()), B256::from(sig.s())))
     }
 
     /// Commits on chain to `result_cid` (the fallback when the requester does not settle in time).
@@ -354,7 +389,12 @@ impl Client {
 
     /// Reads a job.
     pub async fn job(&self, job_id: B256) -> Result<JobView> {
-        let j = self.market().jobs(job_id).call().await.map_err(|e| Error::from_contract("JobMarket", "jobs", e))?;
+        let j = self
+            .market()
+            .jobs(job_id)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("JobMarket", "jobs", e))?;
         Ok(JobView {
             requester: j.requester,
             commit_deadline: j.commitDeadline.to::<u64>(),

@@ -122,16 +122,15 @@ impl Deployment {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| Error::DeploymentFile { path: path.to_owned(), source })?;
-        serde_json::from_str(&text).map_err(|source| Error::DeploymentFormat { path: path.to_owned(), source })
+        serde_json::from_str(&text)
+            .map_err(|source| Error::DeploymentFormat { path: path.to_owned(), source })
     }
 
     /// Writes the deployment JSON atomically (temp file + rename), so a crash never leaves half a file.
     pub fn save(&self, path: &Path) -> Result<()> {
         let io = |source| Error::DeploymentFile { path: path.to_owned(), source };
-        let text = serde_json::to_string_pretty(self).map_err(|source| Error::DeploymentFormat {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|source| Error::DeploymentFormat { path: path.to_owned(), source })?;
         let tmp: PathBuf = path.with_extension("json.tmp");
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
@@ -153,13 +152,9 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
     let u40 = |v: u64| alloy::primitives::Uint::<40, 1>::saturating_from(v);
     let u48 = |v: u64| alloy::primitives::Uint::<48, 1>::saturating_from(v);
 
-    let token_code = OceanToken::deploy_builder(
-        provider,
-        vec![deployer],
-        vec![U256::from(params.supply)],
-    )
-    .calldata()
-    .clone();
+    let token_code = OceanToken::deploy_builder(provider, vec![deployer], vec![U256::from(params.supply)])
+        .calldata()
+        .clone();
     let token = create2(provider, "OceanToken", token_code).await?;
 
     let registry_code = NodeRegistry::deploy_builder(
@@ -173,32 +168,26 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
     .clone();
     let registry = create2(provider, "NodeRegistry", registry_code).await?;
 
-    let rewards_code = Rewards::deploy_builder(
-        provider,
-        token,
-        deployer,
-        U256::from(params.epoch_length),
-        params.emission_per_epoch,
-    )
-    .calldata()
-    .clone();
-    let rewards = create2(provider, "Rewards", rewards_code).await?;
-
     let market_code = JobMarket::deploy_builder(
         provider,
         token,
         registry,
-        rewards,
         deployer,
         params.treasury,
         params.fee_bps,
         params.slash_bps,
         u40(params.reveal_window),
         u40(params.max_job_duration),
+        U256::from(params.epoch_length),
     )
     .calldata()
     .clone();
     let market = create2(provider, "JobMarket", market_code).await?;
+
+    let rewards_code = Rewards::deploy_builder(provider, token, market, deployer, params.emission_per_epoch)
+        .calldata()
+        .clone();
+    let rewards = create2(provider, "Rewards", rewards_code).await?;
 
     let timelock_code = TimelockController::deploy_builder(
         provider,
@@ -259,29 +248,41 @@ async fn wire(
         send(reg.setJobMarket(market), "NodeRegistry", "setJobMarket").await?;
     }
     let rew = Rewards::new(rewards, provider);
-    if rew.jobMarket().call().await.map_err(|e| Error::from_contract("Rewards", "jobMarket", e))? == Address::ZERO {
-        send(rew.setJobMarket(market), "Rewards", "setJobMarket").await?;
-    }
 
     let tok = OceanToken::new(token, provider);
     let pool = U256::from(params.reward_pool);
-    if tok.balanceOf(rewards).call().await.map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))? < pool {
+    if tok.balanceOf(rewards).call().await.map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?
+        < pool
+    {
         send(tok.transfer(rewards, pool), "OceanToken", "transfer").await?;
     }
     let share = U256::from(params.treasury_share);
     if params.treasury != deployer
-        && tok.balanceOf(params.treasury).call().await.map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?
+        && tok
+            .balanceOf(params.treasury)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?
             < share
     {
         send(tok.transfer(params.treasury, share), "OceanToken", "transfer").await?;
     }
 
     let tl = TimelockController::new(timelock, provider);
-    let admin_role = tl.DEFAULT_ADMIN_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
-    if tl.hasRole(admin_role, deployer).call().await.map_err(|e| Error::from_contract("Timelock", "hasRole", e))? {
-        let proposer = tl.PROPOSER_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
-        let canceller = tl.CANCELLER_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
-        let executor = tl.EXECUTOR_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
+    let admin_role =
+        tl.DEFAULT_ADMIN_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
+    if tl
+        .hasRole(admin_role, deployer)
+        .call()
+        .await
+        .map_err(|e| Error::from_contract("Timelock", "hasRole", e))?
+    {
+        let proposer =
+            tl.PROPOSER_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
+        let canceller =
+            tl.CANCELLER_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
+        let executor =
+            tl.EXECUTOR_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
         send(tl.grantRole(proposer, governor), "Timelock", "grantRole").await?;
         send(tl.grantRole(canceller, governor), "Timelock", "grantRole").await?;
         // Anyone may execute a proposal once its delay has passed.

@@ -59,9 +59,12 @@ async fn deployment_is_deterministic_and_idempotent() {
     let n = net().await;
     // A second run finds every contract at the same CREATE2 address and skips the wiring already done.
     let key: PrivateKeySigner = n.anvil.keys()[0].clone().into();
-    let provider =
-        ProviderBuilder::new().wallet(EthereumWallet::from(key.clone())).connect_http(n.anvil.endpoint_url()).erased();
-    let again = deploy::deploy(&provider, key.address(), &Params::devnet(n.deployment.treasury)).await.unwrap();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_http(n.anvil.endpoint_url())
+        .erased();
+    let again =
+        deploy::deploy(&provider, key.address(), &Params::devnet(n.deployment.treasury)).await.unwrap();
     assert_eq!(again.market, n.deployment.market);
     assert_eq!(again.token, n.deployment.token);
     assert_eq!(again.governor, n.deployment.governor);
@@ -91,8 +94,11 @@ async fn run_job(requester: &Client, providers: &[Client], salt: u8, prices: [u1
         proof_spec: B256::ZERO,
     };
     let job_id = requester.job_id(req.salt);
-    let offers: Vec<_> =
-        providers.iter().zip(prices).map(|(p, price)| p.sign_offer(job_id, price, now + 300).unwrap()).collect();
+    let offers: Vec<_> = providers
+        .iter()
+        .zip(prices)
+        .map(|(p, price)| p.sign_offer(job_id, price, now + 300).unwrap())
+        .collect();
     let before = requester.ocat_balance(requester.address()).await.unwrap();
     let (created_id, create) = requester.create_job(&req, offers).await.unwrap();
     assert_eq!(created_id, job_id);
@@ -123,9 +129,14 @@ async fn three_replica_job_is_paid_and_refunded() {
     let mut providers = Vec::new();
     for i in 0..3 {
         let p = n.account(2 + i, 500).await;
-        p.register_node(200 * OCAT, caps(), B256::repeat_byte(i as u8), format!("http://127.0.0.1:{}", 7000 + i))
-            .await
-            .unwrap();
+        p.register_node(
+            200 * OCAT,
+            caps(),
+            B256::repeat_byte(i as u8),
+            format!("http://127.0.0.1:{}", 7000 + i),
+        )
+        .await
+        .unwrap();
         assert!(p.is_active(p.address()).await.unwrap());
         providers.push(p);
     }
@@ -133,8 +144,11 @@ async fn three_replica_job_is_paid_and_refunded() {
     // Provider 2 offers below the cap: it is paid its own price and the difference is refunded.
     let prices = [10 * OCAT, 10 * OCAT, 8 * OCAT];
     let before_requester = requester.ocat_balance(requester.address()).await.unwrap();
+    // The first job escrows with a permit signature (no allowance yet) and writes every account's first slot.
     let first = run_job(&requester, &providers, 1, prices).await;
-    // Steady state: every account already has a balance in the market and a rewards slot.
+    // A frequent requester approves the market once; from then on jobs need no permit.
+    requester.approve_market(alloy::primitives::U256::MAX).await.unwrap();
+    // Steady state: every account already has a balance in the market.
     let second = run_job(&requester, &providers, 2, prices).await;
 
     let fee = |p: u128| p * 250 / 10_000;
@@ -150,9 +164,9 @@ async fn three_replica_job_is_paid_and_refunded() {
     let fees: u128 = 2 * prices.iter().map(|p| fee(*p)).sum::<u128>();
     assert_eq!(requester.owed(n.deployment.treasury).await.unwrap(), fees);
 
-    for (label, (create, reveal)) in [("first job", first), ("steady state", second)] {
+    for (label, (create, reveal)) in [("first job, permit", first), ("steady state, allowance", second)] {
         eprintln!(
-            "gas (real receipts, {label}): createJobWithPermit {create} + reveal {reveal} = {} for one 3-replica job",
+            "gas (real receipts, {label}): createJob {create} + reveal {reveal} = {} for one 3-replica job",
             create + reveal
         );
     }
@@ -178,6 +192,8 @@ async fn reverts_are_decoded_into_custom_errors() {
     assert!(!err.is_retryable());
 
     let stranger = PrivateKeySigner::random();
-    let bad = Client::connect(&n.anvil.endpoint(), stranger, Deployment { chain_id: 1, ..n.deployment.clone() }).await;
+    let bad =
+        Client::connect(&n.anvil.endpoint(), stranger, Deployment { chain_id: 1, ..n.deployment.clone() })
+            .await;
     assert!(matches!(bad, Err(ocean_chain::Error::WrongChain { expected: 1, .. })));
 }
