@@ -29,6 +29,24 @@ pub(crate) struct Flags {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) rpc_url: Option<String>,
 
+    /// Deployment file: the protocol's contract addresses on this chain [env: OCEAN_DEPLOYMENT]
+    /// [default: <repo>/deployment.json].
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) deployment: Option<PathBuf>,
+
+    /// Account to act as: a wallet name or address in <repo>/keys [env: OCEAN_ACCOUNT] [default: the only
+    /// one, or `default`].
+    #[arg(long, global = true, value_name = "NAME|ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) account: Option<String>,
+
+    /// File holding the keystore password [env: OCEAN_PASSWORD_FILE]; OCEAN_PASSWORD holds it directly;
+    /// otherwise it is asked on the terminal.
+    #[arg(long, global = true, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) password_file: Option<PathBuf>,
+
     /// More log output on stderr (-v info, -vv debug, -vvv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     #[serde(skip)]
@@ -42,16 +60,41 @@ pub(crate) struct Config {
     pub(crate) repo: PathBuf,
     /// JSON-RPC URL of the chain.
     pub(crate) rpc_url: String,
+    /// Deployment file; `None` means `<repo>/deployment.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) deployment: Option<PathBuf>,
+    /// Account name or address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) account: Option<String>,
+    /// Password file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) password_file: Option<PathBuf>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-        Self { repo: home.join(".ocean"), rpc_url: "http://127.0.0.1:8545".to_owned() }
+        Self {
+            repo: home.join(".ocean"),
+            rpc_url: "http://127.0.0.1:8545".to_owned(),
+            deployment: None,
+            account: None,
+            password_file: None,
+        }
     }
 }
 
 impl Config {
+    /// The deployment file to read.
+    pub(crate) fn deployment_path(&self) -> PathBuf {
+        self.deployment.clone().unwrap_or_else(|| self.repo.join("deployment.json"))
+    }
+
+    /// Where keystores live.
+    pub(crate) fn keys_dir(&self) -> PathBuf {
+        self.repo.join("keys")
+    }
+
     /// Merges defaults, the config file, `OCEAN_*` variables and `flags`, in that order.
     pub(crate) fn resolve(flags: &Flags) -> eyre::Result<Self> {
         Self::figment(flags).extract().map_err(|e| eyre::eyre!("invalid configuration: {e}"))
@@ -64,7 +107,7 @@ impl Config {
         };
         Figment::from(Serialized::defaults(Config::default()))
             .merge(file)
-            .merge(Env::prefixed("OCEAN_").only(&["repo", "rpc_url"]))
+            .merge(Env::prefixed("OCEAN_").only(&["repo", "rpc_url", "deployment", "account", "password_file"]))
             .merge(Serialized::defaults(flags))
     }
 }
