@@ -54,6 +54,7 @@ pub mod cid;
 pub mod dagpb;
 pub mod exporter;
 pub mod fetch;
+pub mod gateway;
 
 mod hamt;
 pub mod importer;

@@ -1,3 +1,4 @@
 //! One module per subcommand: each has an `Args` (clap) and an async `run`.
 
 pub(crate) mod config;
+pub(crate) mod store;
