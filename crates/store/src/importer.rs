@@ -34,6 +34,11 @@ pub struct ImportOptions {
     pub pin: bool,
     /// Include files whose name starts with `.` when importing a directory (kubo's `--hidden`).
     pub hidden: bool,
+    /// A directory larger than this many bytes becomes a HAMT-sharded directory.
+    pub shard_threshold: usize,
+    /// Measure a directory by its exact block size (`unixfs-v1-2025`) instead of kubo's estimate (the sum
+    /// of link name and CID lengths).
+    pub shard_by_block_size: bool,
 }
 
 impl Default for ImportOptions {
@@ -45,6 +50,8 @@ impl Default for ImportOptions {
             raw_leaves: true,
             pin: true,
             hidden: false,
+            shard_threshold: HAMT_THRESHOLD,
+            shard_by_block_size: false,
         }
     }
 }
@@ -80,9 +87,12 @@ impl ImportOptions {
     pub fn profile(p: Profile) -> ImportOptions {
         match p {
             Profile::KuboV1 => ImportOptions::default(),
-            Profile::UnixfsV1_2025 => {
-                ImportOptions { chunk_size: 1024 * 1024, max_links: 1024, ..ImportOptions::default() }
-            }
+            Profile::UnixfsV1_2025 => ImportOptions {
+                chunk_size: 1024 * 1024,
+                max_links: 1024,
+                shard_by_block_size: true,
+                ..ImportOptions::default()
+            },
             Profile::KuboV0 => ImportOptions::default().with_cid_version(Version::V0),
         }
     }
@@ -335,8 +345,28 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Builds a (non-sharded) UnixFS directory node from entries; returns the node's block.
-pub(crate) fn directory_block(entries: &[Entry], opts: &ImportOptions) -> Result<(Cid, Vec<u8>, u64), Error> {
+/// Builds a UnixFS directory from entries, sharded (HAMT) above the threshold as kubo and Helia do.
+pub(crate) fn directory(
+    sink: &mut dyn Sink,
+    entries: &[Entry],
+    opts: &ImportOptions,
+) -> Result<Added, Error> {
+    let (cid, block, tsize) = directory_block(entries, opts)?;
+    let size = if opts.shard_by_block_size {
+        block.len()
+    } else {
+        entries.iter().map(|e| e.name.len() + e.cid.encoded_len()).sum()
+    };
+    if size > opts.shard_threshold {
+        let (cid, tsize) = crate::hamt::build(sink, entries, opts)?;
+        return Ok(Added { cid, tsize, size: 0 });
+    }
+    sink.put(&cid, &block)?;
+    Ok(Added { cid, tsize, size: 0 })
+}
+
+/// Builds a flat UnixFS directory node from entries; returns the node's block.
+fn directory_block(entries: &[Entry], opts: &ImportOptions) -> Result<(Cid, Vec<u8>, u64), Error> {
     let mut sorted: Vec<&Entry> = entries.iter().collect();
     // dag-pb orders links by the bytes of their names.
     sorted.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));

@@ -367,7 +367,5 @@ fn add_path_to(
 }
 
 fn dir_to(sink: &mut dyn Sink, entries: &[Entry], opts: &ImportOptions) -> Result<Added, Error> {
-    let (cid, block, tsize) = importer::directory_block(entries, opts)?;
-    sink.put(&cid, &block)?;
-    Ok(Added { cid, tsize, size: 0 })
+    importer::directory(sink, entries, opts)
 }
