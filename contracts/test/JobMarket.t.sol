@@ -296,7 +296,7 @@ contract JobMarketTest is Fixture {
         JobMarket.JobRequest memory req = request(3, 2);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
         JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
-        o[1].signature = sign(providerKeys[2], market.offerDigest(jobId, providers[1], PRICE, o[1].expiry));
+        (o[1].r, o[1].vs) = sign(providerKeys[2], market.offerDigest(jobId, providers[1], PRICE, o[1].expiry));
         expectCreateRevert(req, o, abi.encodeWithSelector(JobMarket.BadSignature.selector, providers[1]));
     }
 
@@ -331,7 +331,8 @@ contract JobMarketTest is Fixture {
         bytes32 jobId = market.jobIdOf(requester, req.salt);
         JobMarket.Offer[] memory o = new JobMarket.Offer[](1);
         uint40 expiry = uint40(block.timestamp + 1 hours);
-        o[0] = JobMarket.Offer(stranger, PRICE, expiry, sign(key, market.offerDigest(jobId, stranger, PRICE, expiry)));
+        (bytes32 r, bytes32 vs) = sign(key, market.offerDigest(jobId, stranger, PRICE, expiry));
+        o[0] = JobMarket.Offer(stranger, PRICE, expiry, r, vs);
         expectCreateRevert(req, o, abi.encodeWithSelector(JobMarket.ProviderNotActive.selector, stranger));
     }
 
@@ -766,15 +767,28 @@ contract JobMarketTest is Fixture {
         vm.assertEq(market.owed(providers[1]), NET, "signed commit counted");
     }
 
-    function test_reveal_recordsWorkUnitsInRewards() public {
+    function test_reveal_recordsWorkUnits() public {
         (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 2);
-        JobMarket.SignedCommit[] memory sc = allSigned(jobId, 3, RESULT);
+        JobMarket.SignedCommit[] memory sc = new JobMarket.SignedCommit[](3);
+        sc[0] = signedCommit(jobId, 0, RESULT);
+        sc[1] = signedCommit(jobId, 1, RESULT);
+        sc[2] = signedCommit(jobId, 2, WRONG);
         revealAs(requester, jobId, a, RESULT, sc);
-        (uint128 totalUnits, uint128 emission) = rewards.epochs(0);
-        vm.assertEq(totalUnits, 3 * uint256(PRICE), "units = OCAT paid for accepted results");
-        vm.assertEq(emission, EMISSION, "epoch opened with the emission");
-        (, uint96 units,) = rewards.workers(providers[0]);
-        vm.assertEq(units, PRICE, "per-provider units");
+        vm.assertEq(market.currentEpoch(), 0, "epoch 0");
+        vm.assertEq(market.epochUnits(0), 2 * uint256(PRICE), "units = OCAT paid for accepted results");
+        vm.assertEq(market.workUnits(providers[0], 0), PRICE, "per-provider units");
+        vm.assertEq(market.workUnits(providers[2], 0), 0, "a slashed provider did no verified work");
+
+        // Work in a later epoch rolls the earlier epoch's units into pastUnits; both stay readable.
+        vm.warp(block.timestamp + EPOCH);
+        (bytes32 job2, JobMarket.Assignment[] memory a2) = createAssigned(1, 1);
+        JobMarket.SignedCommit[] memory sc2 = allSigned(job2, 1, RESULT);
+        revealAs(requester, job2, a2, RESULT, sc2);
+        vm.assertEq(market.workUnits(providers[0], 0), PRICE, "epoch 0 kept");
+        vm.assertEq(market.pastUnits(providers[0], 0), PRICE, "rolled into pastUnits");
+        vm.assertEq(market.workUnits(providers[0], 1), PRICE, "epoch 1");
+        vm.assertEq(market.epochUnits(1), PRICE, "epoch 1 total");
+        vm.assertEq(market.owed(providers[0]), 2 * NET, "paid for both");
     }
 
     function test_reveal_feeChangedByGovernance_doesNotAffectRunningJob() public {
@@ -835,9 +849,9 @@ contract JobMarketTest is Fixture {
     function test_reveal_reverts_malformedSignature() public {
         (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 2);
         JobMarket.SignedCommit[] memory sc = allSigned(jobId, 3, RESULT);
-        sc[0].signature = hex"1234";
+        sc[0].r = bytes32(0); // ecrecover yields address(0), which OZ ECDSA rejects
         vm.prank(requester);
-        vm.expectRevert(); // OZ ECDSA's custom error ECDSAInvalidSignatureLength(2)
+        vm.expectRevert(abi.encodeWithSignature("ECDSAInvalidSignature()"));
         market.reveal(jobId, a, RESULT, sc);
     }
 
@@ -1289,13 +1303,15 @@ contract JobMarketTest is Fixture {
 
     function test_constructor_validates() public {
         vm.expectRevert(JobMarket.ZeroAddress.selector);
-        new JobMarket(token, registry, rewards, address(this), address(0), FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB);
+        new JobMarket(token, registry, address(this), address(0), FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, EPOCH);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.BpsTooHigh.selector, 10_001));
-        new JobMarket(token, registry, rewards, address(this), treasury, 10_001, SLASH_BPS, REVEAL_WINDOW, MAX_JOB);
+        new JobMarket(token, registry, address(this), treasury, 10_001, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, EPOCH);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.BpsTooHigh.selector, 10_001));
-        new JobMarket(token, registry, rewards, address(this), treasury, FEE_BPS, 10_001, REVEAL_WINDOW, MAX_JOB);
+        new JobMarket(token, registry, address(this), treasury, FEE_BPS, 10_001, REVEAL_WINDOW, MAX_JOB, EPOCH);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.LifetimeExceedsUnbonding.selector, UNBONDING, UNBONDING));
-        new JobMarket(token, registry, rewards, address(this), treasury, FEE_BPS, SLASH_BPS, 0, UNBONDING);
+        new JobMarket(token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, 0, UNBONDING, EPOCH);
+        vm.expectRevert(JobMarket.ZeroEpochLength.selector);
+        new JobMarket(token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, 0);
     }
 
     function test_feeZero_and_feeFull() public {

@@ -4,174 +4,178 @@ pragma solidity ^0.8.24;
 import {Fixture} from "./utils/Fixture.sol";
 import {Rewards} from "../src/Rewards.sol";
 import {JobMarket} from "../src/JobMarket.sol";
+import {MockLedger} from "./mocks/MockLedger.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
-/// @notice Rewards: per-epoch emission split by work units, cheap claims across epochs, the pool cap, and epochs
-///         without work.
+/// @notice Rewards: per-epoch emission split by verified work units (read from the JobMarket's ledger), claims
+///         of several epochs at once, each at most once, the pool cap, the emission schedule, epochs without work.
 contract RewardsTest is Fixture {
     address internal a = address(0xAAA1);
     address internal b = address(0xBBB2);
+    MockLedger internal ledger;
+    Rewards internal r;
 
-    function record(address[] memory who, uint96[] memory units) internal {
-        vm.prank(address(market));
-        rewards.recordWork(who, units);
+    event Claimed(address indexed provider, uint256 indexed epoch, uint256 amount);
+
+    function setUp() public override {
+        super.setUp();
+        ledger = new MockLedger();
+        r = new Rewards(token, ledger, address(this), uint128(EMISSION));
+        token.transfer(address(r), 1_000_000 ether);
     }
 
-    function record2(uint96 ua, uint96 ub) internal {
-        address[] memory who = new address[](2);
-        who[0] = a;
-        who[1] = b;
-        uint96[] memory units = new uint96[](2);
-        units[0] = ua;
-        units[1] = ub;
-        record(who, units);
+    function epochs(uint256 e0) internal pure returns (uint256[] memory list) {
+        list = new uint256[](1);
+        list[0] = e0;
     }
 
-    function record1(address who, uint96 u) internal {
-        address[] memory w = new address[](1);
-        w[0] = who;
-        uint96[] memory units = new uint96[](1);
-        units[0] = u;
-        record(w, units);
+    function epochs(uint256 e0, uint256 e1) internal pure returns (uint256[] memory list) {
+        list = new uint256[](2);
+        list[0] = e0;
+        list[1] = e1;
     }
 
-    function nextEpoch() internal {
-        vm.warp(block.timestamp + EPOCH);
+    function claimAs(address who, uint256[] memory list) internal returns (uint256) {
+        vm.prank(who);
+        return r.claim(list);
     }
 
     function test_split_proportionalToUnits() public {
-        record2(1 ether, 3 ether);
-        vm.assertEq(rewards.claimable(a), 0, "current epoch not claimable");
-        nextEpoch();
-        vm.assertEq(rewards.claimable(a), EMISSION / 4, "a: 1/4");
-        vm.assertEq(rewards.claimable(b), EMISSION * 3 / 4, "b: 3/4");
-        vm.prank(a);
-        rewards.claim();
-        vm.prank(b);
-        rewards.claim();
+        ledger.addWork(a, 0, 1 ether);
+        ledger.addWork(b, 0, 3 ether);
+        vm.assertEq(r.claimable(a, 0), 0, "epoch 0 still running");
+        ledger.setEpoch(1);
+        vm.assertEq(r.claimable(a, 0), EMISSION / 4, "a: 1/4");
+        vm.assertEq(r.claimable(b, 0), EMISSION * 3 / 4, "b: 3/4");
+
+        vm.expectEmit(address(r));
+        emit Claimed(a, 0, EMISSION / 4);
+        vm.assertEq(claimAs(a, epochs(0)), EMISSION / 4, "returned total");
+        vm.assertEq(r.reserved(), EMISSION * 3 / 4, "b's share still reserved");
+        claimAs(b, epochs(0));
         vm.assertEq(token.balanceOf(a), EMISSION / 4, "a paid");
         vm.assertEq(token.balanceOf(b), EMISSION * 3 / 4, "b paid");
-        vm.assertEq(rewards.reserved(), 0, "exact split leaves nothing reserved");
-        vm.assertEq(token.balanceOf(address(rewards)), REWARD_POOL - EMISSION, "pool paid one emission");
+        vm.assertEq(r.reserved(), 0, "exact split leaves nothing reserved");
+        vm.assertEq(r.claimable(a, 0), 0, "nothing more once claimed");
     }
 
-    function test_claim_reverts_nothing_and_twice() public {
+    function test_claim_reverts() public {
+        ledger.addWork(a, 0, 5);
         vm.prank(a);
+        vm.expectRevert(abi.encodeWithSelector(Rewards.EpochNotFinished.selector, 0));
+        r.claim(epochs(0));
+        ledger.setEpoch(1);
+        claimAs(a, epochs(0));
+        vm.prank(a);
+        vm.expectRevert(abi.encodeWithSelector(Rewards.AlreadyClaimed.selector, 0));
+        r.claim(epochs(0));
+        // Listing an epoch twice in one call does not pay twice.
+        ledger.addWork(a, 1, 5);
+        ledger.setEpoch(2);
+        vm.prank(a);
+        vm.expectRevert(abi.encodeWithSelector(Rewards.AlreadyClaimed.selector, 1));
+        r.claim(epochs(1, 1));
+        // No work in the epoch: nothing to claim, and no budget is fixed for it.
+        vm.prank(b);
         vm.expectRevert(Rewards.NothingToClaim.selector);
-        rewards.claim();
-        record1(a, 5);
-        vm.prank(a);
-        vm.expectRevert(Rewards.NothingToClaim.selector); // epoch still running
-        rewards.claim();
-        nextEpoch();
-        vm.prank(a);
-        rewards.claim();
-        vm.prank(a);
+        r.claim(epochs(1));
+        vm.prank(b);
         vm.expectRevert(Rewards.NothingToClaim.selector);
-        rewards.claim();
+        r.claim(new uint256[](0));
     }
 
     function test_manyEpochs_oneClaim() public {
-        record2(1, 1); // epoch 0: a gets half
-        nextEpoch();
-        record1(a, 7); // epoch 1: a alone (settles epoch 0 into pending)
-        nextEpoch();
-        nextEpoch(); // epoch 2 without work, now epoch 3
-        record1(b, 1); // epoch 3: b alone
-        vm.assertEq(rewards.claimable(a), EMISSION / 2 + EMISSION, "a: half of e0 + all of e1");
-        vm.prank(a);
-        rewards.claim();
-        vm.assertEq(token.balanceOf(a), EMISSION / 2 + EMISSION, "one claim for two epochs");
-        // b's epoch-0 share was never settled by a later record in another epoch... until now (epoch 3).
-        vm.assertEq(rewards.claimable(b), EMISSION / 2, "b: half of e0; e3 still running");
-        nextEpoch();
-        vm.assertEq(rewards.claimable(b), EMISSION / 2 + EMISSION, "b: e0 + e3");
+        ledger.addWork(a, 0, 1);
+        ledger.addWork(b, 0, 1);
+        ledger.addWork(a, 2, 7);
+        ledger.setEpoch(3);
+        vm.assertEq(claimAs(a, epochs(0, 2)), EMISSION / 2 + EMISSION, "half of e0 + all of e2");
+        vm.assertEq(token.balanceOf(a), EMISSION / 2 + EMISSION, "one transfer for two epochs");
     }
 
     function test_epochWithoutWork_emitsNothing() public {
-        nextEpoch();
-        nextEpoch();
-        record1(a, 1);
-        (uint128 units0, uint128 emission0) = rewards.epochs(0);
-        vm.assertEq(units0 + emission0, 0, "epoch 0 untouched");
-        vm.assertEq(rewards.currentEpoch(), 2, "epoch 2");
-        vm.assertEq(rewards.reserved(), EMISSION, "only the epoch with work reserved");
+        ledger.addWork(a, 2, 1);
+        ledger.setEpoch(3);
+        claimAs(a, epochs(2));
+        (bool fixed0, uint128 e0) = r.budgets(0);
+        (bool fixed2, uint128 e2) = r.budgets(2);
+        vm.assertFalse(fixed0, "epoch 0 untouched");
+        vm.assertEq(e0, 0, "no emission for epoch 0");
+        vm.assertTrue(fixed2, "epoch 2 fixed at its first claim");
+        vm.assertEq(e2, EMISSION, "full emission");
+        vm.assertEq(token.balanceOf(address(r)), 1_000_000 ether - uint256(EMISSION), "only one emission left");
     }
 
     function test_emission_cappedByPool() public {
-        Rewards small = new Rewards(token, address(this), EPOCH, 100 ether);
-        small.setJobMarket(address(this));
+        Rewards small = new Rewards(token, ledger, address(this), 100 ether);
         token.transfer(address(small), 150 ether);
-        address[] memory w = new address[](1);
-        w[0] = a;
-        uint96[] memory u = new uint96[](1);
-        u[0] = 1;
-        small.recordWork(w, u);
-        vm.assertEq(small.reserved(), 100 ether, "full emission");
-        vm.warp(block.timestamp + EPOCH);
-        small.recordWork(w, u);
-        (, uint128 e1) = small.epochs(1);
-        vm.assertEq(e1, 50 ether, "capped by what the pool still holds unreserved");
-        vm.warp(block.timestamp + EPOCH);
-        small.recordWork(w, u);
-        (, uint128 e2) = small.epochs(2);
-        vm.assertEq(e2, 0, "empty pool emits nothing");
-        vm.warp(block.timestamp + EPOCH);
+        ledger.addWork(a, 0, 1);
+        ledger.addWork(b, 0, 1);
+        ledger.addWork(a, 1, 1);
+        ledger.addWork(b, 1, 1);
+        ledger.addWork(a, 2, 1);
+        ledger.setEpoch(3);
         vm.prank(a);
-        small.claim();
-        vm.assertEq(token.balanceOf(a), 150 ether, "whole pool, never more");
+        small.claim(epochs(0, 1));
+        (, uint128 e0) = small.budgets(0);
+        (, uint128 e1) = small.budgets(1);
+        vm.assertEq(e0, 100 ether, "full emission");
+        vm.assertEq(e1, 50 ether, "capped by what the pool still holds unreserved");
+        vm.assertEq(small.claimable(a, 2), 0, "an empty pool emits nothing");
+        vm.prank(b);
+        small.claim(epochs(0, 1));
+        vm.assertEq(token.balanceOf(a) + token.balanceOf(b), 150 ether, "whole pool, never more");
         vm.assertEq(token.balanceOf(address(small)), 0, "drained exactly");
+        vm.prank(a);
+        vm.expectRevert(Rewards.NothingToClaim.selector);
+        small.claim(epochs(2));
     }
 
     function test_roundingDust_staysReserved() public {
+        Rewards tiny = new Rewards(token, ledger, address(this), 100);
+        token.transfer(address(tiny), 1_000);
         address c = address(0xCCC3);
-        address[] memory who = new address[](3);
-        who[0] = a;
-        who[1] = b;
-        who[2] = c;
-        uint96[] memory units = new uint96[](3);
-        units[0] = 1;
-        units[1] = 1;
-        units[2] = 1;
-        vm.prank(address(timelock));
-        rewards.setEmissionPerEpoch(100);
-        record(who, units);
-        nextEpoch();
+        ledger.addWork(a, 0, 1);
+        ledger.addWork(b, 0, 1);
+        ledger.addWork(c, 0, 1);
+        ledger.setEpoch(1);
+        address[3] memory who = [a, b, c];
         for (uint256 i; i < 3; ++i) {
             vm.prank(who[i]);
-            rewards.claim();
+            tiny.claim(epochs(0));
             vm.assertEq(token.balanceOf(who[i]), 33, "rounded down");
         }
-        vm.assertEq(rewards.reserved(), 1, "dust stays reserved, never over-paid");
+        vm.assertEq(tiny.reserved(), 1, "dust stays reserved, never over-paid");
     }
 
-    function test_recordWork_reverts() public {
-        address[] memory who = new address[](1);
-        uint96[] memory units = new uint96[](2);
-        vm.expectRevert(Rewards.OnlyJobMarket.selector);
-        rewards.recordWork(who, new uint96[](1));
-        vm.prank(address(market));
-        vm.expectRevert(Rewards.LengthMismatch.selector);
-        rewards.recordWork(who, units);
+    function test_emissionSchedule_changesOnlyFutureEpochs() public {
+        ledger.setEpoch(2);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, a));
+        vm.prank(a);
+        r.setEmissionPerEpoch(1);
+        r.setEmissionPerEpoch(5 ether);
+        vm.assertEq(r.emissionAt(2), EMISSION, "current epoch keeps its emission");
+        vm.assertEq(r.emissionAt(3), 5 ether, "from the next epoch");
+        vm.assertEq(r.emissionAt(100), 5 ether, "and on");
+        r.setEmissionPerEpoch(6 ether); // same epoch: overwrites the pending checkpoint
+        vm.assertEq(r.emissionAt(3), 6 ether, "overwritten");
+        ledger.setEpoch(7);
+        r.setEmissionPerEpoch(0);
+        vm.assertEq(r.emissionAt(0), EMISSION, "past unchanged");
+        vm.assertEq(r.emissionAt(7), 6 ether, "middle");
+        vm.assertEq(r.emissionAt(8), 0, "switched off");
+
+        ledger.addWork(a, 2, 1);
+        ledger.addWork(a, 5, 1);
+        ledger.addWork(a, 9, 1);
+        ledger.setEpoch(10);
+        vm.assertEq(claimAs(a, epochs(2, 5)), EMISSION + 6 ether, "each epoch at its own emission");
+        vm.prank(a);
+        vm.expectRevert(Rewards.NothingToClaim.selector);
+        r.claim(epochs(9));
     }
 
-    function test_governance() public {
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
-        rewards.setEmissionPerEpoch(1);
-        vm.prank(address(timelock));
-        rewards.setEmissionPerEpoch(5 ether);
-        vm.assertEq(rewards.emissionPerEpoch(), 5 ether, "set");
-        record1(a, 1);
-        (, uint128 e) = rewards.epochs(0);
-        vm.assertEq(e, 5 ether, "new epochs use the new emission");
-        vm.prank(address(timelock));
-        vm.expectRevert(Rewards.JobMarketAlreadySet.selector);
-        rewards.setJobMarket(address(1));
-        vm.expectRevert(Rewards.ZeroEpochLength.selector);
-        new Rewards(token, address(this), 0, 1);
-    }
-
-    /// @dev End to end: a settled job records units; the providers claim after the epoch.
+    /// @dev End to end with the real ledger: a settled job records units; the providers claim after the epoch.
     function test_fromJobMarket_settlement() public {
         (bytes32 jobId, JobMarket.Assignment[] memory asg) = createAssigned(3, 2);
         bytes memory cid = hex"01551220aa";
@@ -181,12 +185,19 @@ contract RewardsTest is Fixture {
         sc[2] = signedCommit(jobId, 2, hex"01551220bb");
         vm.prank(requester);
         market.reveal(jobId, asg, cid, sc);
-        nextEpoch();
-        vm.assertEq(rewards.claimable(providers[0]), EMISSION / 2, "half each for the two paid");
-        vm.assertEq(rewards.claimable(providers[2]), 0, "slashed provider earns no reward");
+        vm.assertEq(rewards.claimable(providers[0], 0), 0, "epoch still running");
+        vm.warp(block.timestamp + EPOCH);
+        vm.assertEq(rewards.claimable(providers[0], 0), EMISSION / 2, "half each for the two paid");
+        vm.assertEq(rewards.claimable(providers[2], 0), 0, "slashed provider earns no reward");
         uint256 before = token.balanceOf(providers[1]);
         vm.prank(providers[1]);
-        rewards.claim();
+        rewards.claim(epochs(0));
         vm.assertEq(token.balanceOf(providers[1]) - before, EMISSION / 2, "claimed");
+        vm.assertEq(rewards.ledger().currentEpoch(), 1, "epochs come from the market");
+    }
+
+    function test_ownedByTimelock() public view {
+        vm.assertEq(rewards.owner(), address(timelock), "governed");
+        vm.assertEq(address(rewards.ledger()), address(market), "the market is the ledger");
     }
 }
