@@ -5,5 +5,6 @@
 mod common;
 mod gateway;
 mod interop_car;
+mod interop_helia;
 mod interop_importer;
 mod roundtrip;
