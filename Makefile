@@ -75,7 +75,7 @@ fmt:
 	cd $(CONTRACTS) && forge fmt
 
 snapshot: deps-node
-	cd $(CONTRACTS) && forge snapshot
+	cd $(CONTRACTS) && forge snapshot --no-match-test 'testFuzz_|invariant_'  # fuzz/invariant gas varies per run
 
 ## Demo ------------------------------------------------------------------------------------------------------
 demo: deps contracts

@@ -3,12 +3,24 @@ pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {JobMarket} from "../src/JobMarket.sol";
+import {MockVerifier} from "./mocks/MockVerifier.sol";
 
-/// @notice Gas of each step of a 3-replica job, recorded with `snapshotGasLastCall` into snapshots/Gas.json
-///         (execution gas, without the 21,000 intrinsic gas and calldata of a real transaction; the Rust
-///         integration test on Anvil measures real receipts).
+/// @notice Gas of every step of a job, recorded with `snapshotGasLastCall` into snapshots/GasTest.json.
+/// @dev Runs isolated (forge-config below): every top-level call is its own transaction, so storage starts cold as
+///      it does on chain, and a recorded number is that transaction's gas including the 21,000 intrinsic gas and
+///      calldata (refunds not subtracted). Without isolation all calls of a test share one transaction, and slots
+///      touched by an earlier call look warm, which under-counts later steps by thousands of gas.
+///      docs/benchmarks.md has the table; the Rust integration test on Anvil measures real receipts.
+/// forge-config: default.isolate = true
 contract GasTest is Fixture {
     bytes internal constant RESULT = hex"0155122011223344556677889900aabbccddeeff11223344556677889900aabbccddeeff";
+
+    function signedAll(bytes32 jobId, uint8 n) internal view returns (JobMarket.SignedCommit[] memory sc) {
+        sc = new JobMarket.SignedCommit[](n);
+        for (uint8 i; i < n; ++i) {
+            sc[i] = signedCommit(jobId, i, RESULT);
+        }
+    }
 
     /// @dev One 3-replica job end to end with signed commitments; `label` prefixes the snapshot names.
     function runSignedLifecycle(string memory label) internal returns (uint256 total) {
@@ -19,21 +31,20 @@ contract GasTest is Fixture {
         market.createJob(req, o);
         total = vm.snapshotGasLastCall(string.concat(label, "createJob_3_offers"));
 
-        JobMarket.SignedCommit[] memory sc = new JobMarket.SignedCommit[](3);
-        for (uint8 i; i < 3; ++i) {
-            sc[i] = signedCommit(jobId, i, RESULT);
-        }
+        JobMarket.SignedCommit[] memory sc = signedAll(jobId, 3);
+        JobMarket.Assignment[] memory a = assignmentOf(3, PRICE);
         vm.prank(requester);
-        market.reveal(jobId, assignmentOf(3, PRICE), RESULT, sc);
+        market.reveal(jobId, a, RESULT, sc);
         total += vm.snapshotGasLastCall(string.concat(label, "reveal_3_signed_commits"));
     }
 
     /// @dev The first job of the network pays for every account's first storage write (zero to non-zero).
     function test_gas_lifecycle_first_job() public {
-        runSignedLifecycle("first_job_");
+        uint256 total = runSignedLifecycle("first_job_");
+        vm.snapshotValue("first_job_lifecycle_total", total);
         vm.prank(providers[0]);
         market.withdraw();
-        vm.snapshotGasLastCall("withdraw");
+        vm.snapshotGasLastCall("withdraw_provider");
         uint256 net = PRICE - PRICE * FEE_BPS / 10_000;
         vm.assertEq(token.balanceOf(providers[0]), STAKE + net, "provider 0 withdrew its pay");
     }
@@ -42,29 +53,138 @@ contract GasTest is Fixture {
     function test_gas_lifecycle_steady_state() public {
         runSignedLifecycle("warmup_");
         uint256 total = runSignedLifecycle("steady_");
-        vm.assertLe(total, 300_000, "3-replica lifecycle over 300k execution gas");
+        vm.snapshotValue("steady_lifecycle_total", total);
+        vm.assertLe(total, 300_000, "3-replica lifecycle over 300k gas");
     }
 
+    /// @dev Steady state with every provider committing in its own transaction instead of signing.
     function test_gas_lifecycle_onchain_commits() public {
+        runSignedLifecycle("warmup_");
         (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 2);
+        uint256 total = vm.snapshotGasLastCall("onchain_createJob_3_offers");
         for (uint256 i; i < 3; ++i) {
+            bytes32 c = commitmentOf(RESULT, providers[i]);
             vm.prank(providers[i]);
-            market.commit(jobId, commitmentOf(RESULT, providers[i]));
+            market.commit(jobId, c);
+            total += vm.snapshotGasLastCall(string.concat("commit_", vm.toString(i)));
         }
-        vm.snapshotGasLastCall("commit");
         vm.prank(requester);
-        market.reveal(jobId, a, RESULT, new JobMarket.SignedCommit[](0));
-        vm.snapshotGasLastCall("reveal_3_onchain_commits");
+        market.reveal(jobId, a, RESULT, noCommits());
+        total += vm.snapshotGasLastCall("reveal_3_onchain_commits");
+        vm.snapshotValue("onchain_lifecycle_total", total);
     }
 
-    function test_gas_accept() public {
+    /// @dev A provider reveals after the commit deadline with two on-chain commitments; the third never came.
+    function test_gas_reveal_by_provider_late() public {
+        runSignedLifecycle("warmup_");
+        (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 2);
+        commitOnChain(jobId, 0, RESULT);
+        commitOnChain(jobId, 1, RESULT);
+        (uint40 cd,) = deadlinesOf(jobId);
+        vm.warp(cd + 1);
+        vm.prank(providers[0]);
+        market.reveal(jobId, a, RESULT, noCommits());
+        vm.snapshotGasLastCall("reveal_by_provider_2_onchain");
+    }
+
+    /// @dev The open path: no offers at creation, three providers accept one by one.
+    function test_gas_open_accept() public {
+        runSignedLifecycle("warmup_");
         JobMarket.JobRequest memory req = request(3, 2);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
         vm.prank(requester);
-        market.createJob(req, new JobMarket.Offer[](0));
-        vm.snapshotGasLastCall("createJob_open");
+        market.createJob(req, noOffers());
+        uint256 total = vm.snapshotGasLastCall("createJob_open");
+        for (uint256 i; i < 3; ++i) {
+            JobMarket.Assignment[] memory cur = assignmentOf(i, PRICE);
+            vm.prank(providers[i]);
+            market.accept(jobId, cur);
+            total += vm.snapshotGasLastCall(string.concat("accept_", vm.toString(i)));
+        }
+        JobMarket.SignedCommit[] memory sc = signedAll(jobId, 3);
+        JobMarket.Assignment[] memory a = assignmentOf(3, PRICE);
+        vm.prank(requester);
+        market.reveal(jobId, a, RESULT, sc);
+        total += vm.snapshotGasLastCall("open_reveal_3_signed_commits");
+        vm.snapshotValue("open_accept_lifecycle_total", total);
+    }
+
+    function test_gas_createJobWithPermit() public {
+        runSignedLifecycle("warmup_");
+        JobMarket.JobRequest memory req = request(3, 2);
+        bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
+        vm.prank(requester);
+        token.approve(address(market), 0);
+        uint256 deadline = block.timestamp + 1 hours;
+        bytes32 structHash = keccak256(
+            abi.encode(
+                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                requester,
+                address(market),
+                3 * uint256(PRICE),
+                token.nonces(requester),
+                deadline
+            )
+        );
+        (uint8 v, bytes32 r, bytes32 s) =
+            vm.sign(requesterKey, keccak256(abi.encodePacked("\x19\x01", token.DOMAIN_SEPARATOR(), structHash)));
+        vm.prank(requester);
+        market.createJobWithPermit(req, o, deadline, v, r, s);
+        vm.snapshotGasLastCall("createJobWithPermit_3_offers");
+    }
+
+    function test_gas_withdraw_and_expire_and_cancel() public {
+        runSignedLifecycle("warmup_");
+        vm.prank(requester);
+        bytes32 open = market.createJob(request(3, 2), noOffers());
+        vm.prank(requester);
+        market.cancel(open);
+        vm.snapshotGasLastCall("cancel_open");
+
+        (bytes32 jobId,) = createAssigned(3, 2);
+        (, uint40 rd) = deadlinesOf(jobId);
+        vm.warp(rd + 1);
+        market.expire(jobId);
+        vm.snapshotGasLastCall("expire_assigned");
+
+        vm.prank(requester);
+        market.withdraw();
+        vm.snapshotGasLastCall("withdraw_requester");
+        vm.prank(treasury);
+        market.withdraw();
+        vm.snapshotGasLastCall("withdraw_treasury");
+    }
+
+    function test_gas_submitProof() public {
+        MockVerifier verifier = new MockVerifier();
+        vm.prank(address(timelock));
+        market.setProofVerifier(verifier);
+        runSignedLifecycle("warmup_");
+        JobMarket.JobRequest memory req = request(1, 1);
+        req.mode = JobMarket.Mode.Proof;
+        req.proofSpec = keccak256("spec");
+        bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory o = offers(jobId, 1, PRICE);
+        vm.prank(requester);
+        market.createJob(req, o);
+        vm.snapshotGasLastCall("createJob_proof_1_offer");
+        JobMarket.Assignment[] memory a = assignmentOf(1, PRICE);
+        bytes memory proof = verifier.proofFor(jobId, req.proofSpec, RESULT);
         vm.prank(providers[0]);
-        market.accept(jobId, new JobMarket.Assignment[](0));
-        vm.snapshotGasLastCall("accept_first");
+        market.submitProof(jobId, a, RESULT, proof);
+        vm.snapshotGasLastCall("submitProof_mock_verifier");
+    }
+
+    function test_gas_rewards_claim() public {
+        runSignedLifecycle("warmup_");
+        vm.warp(block.timestamp + EPOCH);
+        uint256[] memory list = new uint256[](1);
+        vm.prank(providers[0]);
+        rewards.claim(list);
+        vm.snapshotGasLastCall("rewards_claim_first_of_epoch");
+        vm.prank(providers[1]);
+        rewards.claim(list);
+        vm.snapshotGasLastCall("rewards_claim_one_epoch");
     }
 }

@@ -40,4 +40,6 @@ interface Vm {
     function assertLt(uint256 left, uint256 right, string calldata error) external pure;
     function assertGt(uint256 left, uint256 right, string calldata error) external pure;
     function assertApproxEqAbs(uint256 left, uint256 right, uint256 maxDelta, string calldata error) external pure;
+    function snapshotValue(string calldata name, uint256 value) external;
+    function toString(uint256 value) external pure returns (string memory);
 }
