@@ -91,7 +91,8 @@ pub struct Redb {
 impl Redb {
     /// Opens or creates the database at `path` (a file).
     pub fn open(path: &Path) -> Result<Redb, Error> {
-        let db = redb::Database::create(path)?;
+        // redb's default cache is 1 GiB, which would make memory grow with the data imported.
+        let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(path)?;
         let tx = db.begin_write()?;
         tx.open_table(BLOCKS)?;
         tx.open_table(PINS)?;
@@ -100,22 +101,58 @@ impl Redb {
     }
 }
 
-struct RedbWriter {
-    tx: redb::WriteTransaction,
+/// redb page cache.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes written before an intermediate commit: redb keeps a transaction's dirty pages in memory, so long
+/// imports commit every so often (without fsync) to keep memory flat in the file size.
+const SPILL_BYTES: usize = 64 * 1024 * 1024;
+
+struct RedbWriter<'d> {
+    db: &'d redb::Database,
+    tx: Option<redb::WriteTransaction>,
+    pending: usize,
 }
 
-impl Writer for RedbWriter {
+impl RedbWriter<'_> {
+    fn tx(&mut self) -> Result<&mut redb::WriteTransaction, Error> {
+        if self.tx.is_none() {
+            self.tx = Some(self.db.begin_write()?);
+        }
+        self.tx.as_mut().ok_or_else(|| Error::Db("no write transaction".into()))
+    }
+}
+
+impl Writer for RedbWriter<'_> {
     fn put(&mut self, cid: &Cid, data: &[u8]) -> Result<(), Error> {
         let k = key(cid);
-        let mut t = self.tx.open_table(BLOCKS)?;
-        if t.get(k.as_slice())?.is_none() {
+        {
+            let tx = self.tx()?;
+            let mut t = tx.open_table(BLOCKS)?;
+            if t.get(k.as_slice())?.is_some() {
+                return Ok(());
+            }
             t.insert(k.as_slice(), data)?;
+        }
+        self.pending += data.len();
+        if self.pending >= SPILL_BYTES {
+            // Blocks committed here without fsync are either made durable by the final commit or, after a
+            // crash, lost or left unpinned (gc removes them): a root is pinned only after the final commit.
+            if let Some(mut tx) = self.tx.take() {
+                tx.set_durability(redb::Durability::None);
+                tx.commit()?;
+            }
+            self.pending = 0;
         }
         Ok(())
     }
 
-    fn commit(self: Box<Self>) -> Result<(), Error> {
-        self.tx.commit()?;
+    fn commit(mut self: Box<Self>) -> Result<(), Error> {
+        let tx = match self.tx.take() {
+            Some(tx) => tx,
+            None => self.db.begin_write()?,
+        };
+        tx.commit()?;
         Ok(())
     }
 }
@@ -134,7 +171,7 @@ impl Blockstore for Redb {
     }
 
     fn writer(&self) -> Result<Box<dyn Writer + '_>, Error> {
-        Ok(Box::new(RedbWriter { tx: self.db.begin_write()? }))
+        Ok(Box::new(RedbWriter { db: &self.db, tx: None, pending: 0 }))
     }
 
     fn pin(&self, cid: &Cid) -> Result<(), Error> {
