@@ -15,6 +15,17 @@ import {MockVerifier} from "./mocks/MockVerifier.sol";
 contract GasTest is Fixture {
     bytes internal constant RESULT = hex"0155122011223344556677889900aabbccddeeff11223344556677889900aabbccddeeff";
 
+    /// @dev Records, next to a transaction's gas, its execution gas: minus the 21,000 intrinsic gas and the
+    ///      calldata (EIP-2028: 16 per non-zero byte, 4 per zero byte).
+    function recordExec(string memory name, uint256 txGas, bytes memory data) internal returns (uint256 exec) {
+        uint256 cost = 21_000;
+        for (uint256 i; i < data.length; ++i) {
+            cost += data[i] == 0 ? 4 : 16;
+        }
+        exec = txGas - cost;
+        vm.snapshotValue(string.concat(name, "_exec"), exec);
+    }
+
     function signedAll(bytes32 jobId, uint8 n) internal view returns (JobMarket.SignedCommit[] memory sc) {
         sc = new JobMarket.SignedCommit[](n);
         for (uint8 i; i < n; ++i) {
@@ -24,27 +35,39 @@ contract GasTest is Fixture {
 
     /// @dev One 3-replica job end to end with signed commitments; `label` prefixes the snapshot names.
     function runSignedLifecycle(string memory label) internal returns (uint256 total) {
+        (total,) = runSignedLifecycleExec(label);
+    }
+
+    /// @dev Returns the transaction gas and the execution gas of the whole lifecycle.
+    function runSignedLifecycleExec(string memory label) internal returns (uint256 total, uint256 exec) {
         JobMarket.JobRequest memory req = request(3, 2);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
         JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
         vm.prank(requester);
         market.createJob(req, o);
-        total = vm.snapshotGasLastCall(string.concat(label, "createJob_3_offers"));
+        string memory name = string.concat(label, "createJob_3_offers");
+        uint256 g = vm.snapshotGasLastCall(name);
+        total = g;
+        exec = recordExec(name, g, abi.encodeCall(JobMarket.createJob, (req, o)));
 
         JobMarket.SignedCommit[] memory sc = signedAll(jobId, 3);
         JobMarket.Assignment[] memory a = assignmentOf(3, PRICE);
         vm.prank(requester);
         market.reveal(jobId, a, RESULT, sc);
-        total += vm.snapshotGasLastCall(string.concat(label, "reveal_3_signed_commits"));
+        name = string.concat(label, "reveal_3_signed_commits");
+        g = vm.snapshotGasLastCall(name);
+        total += g;
+        exec += recordExec(name, g, abi.encodeCall(JobMarket.reveal, (jobId, a, RESULT, sc)));
     }
 
     /// @dev The first job of the network pays for every account's first storage write (zero to non-zero).
     function test_gas_lifecycle_first_job() public {
-        uint256 total = runSignedLifecycle("first_job_");
+        (uint256 total, uint256 exec) = runSignedLifecycleExec("first_job_");
         vm.snapshotValue("first_job_lifecycle_total", total);
+        vm.snapshotValue("first_job_lifecycle_total_exec", exec);
         vm.prank(providers[0]);
         market.withdraw();
-        vm.snapshotGasLastCall("withdraw_provider");
+        recordExec("withdraw_provider", vm.snapshotGasLastCall("withdraw_provider"), abi.encodeCall(JobMarket.withdraw, ()));
         uint256 net = PRICE - PRICE * FEE_BPS / 10_000;
         vm.assertEq(token.balanceOf(providers[0]), STAKE + net, "provider 0 withdrew its pay");
     }
@@ -52,26 +75,40 @@ contract GasTest is Fixture {
     /// @dev Steady state: providers, treasury and requester already have balances in the market.
     function test_gas_lifecycle_steady_state() public {
         runSignedLifecycle("warmup_");
-        uint256 total = runSignedLifecycle("steady_");
+        (uint256 total, uint256 exec) = runSignedLifecycleExec("steady_");
         vm.snapshotValue("steady_lifecycle_total", total);
+        vm.snapshotValue("steady_lifecycle_total_exec", exec);
         vm.assertLe(total, 300_000, "3-replica lifecycle over 300k gas");
     }
 
     /// @dev Steady state with every provider committing in its own transaction instead of signing.
     function test_gas_lifecycle_onchain_commits() public {
         runSignedLifecycle("warmup_");
-        (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 2);
+        JobMarket.JobRequest memory req = request(3, 2);
+        bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
+        vm.prank(requester);
+        market.createJob(req, o);
         uint256 total = vm.snapshotGasLastCall("onchain_createJob_3_offers");
+        uint256 exec = recordExec("onchain_createJob_3_offers", total, abi.encodeCall(JobMarket.createJob, (req, o)));
         for (uint256 i; i < 3; ++i) {
             bytes32 c = commitmentOf(RESULT, providers[i]);
             vm.prank(providers[i]);
             market.commit(jobId, c);
-            total += vm.snapshotGasLastCall(string.concat("commit_", vm.toString(i)));
+            string memory name = string.concat("commit_", vm.toString(i));
+            uint256 g = vm.snapshotGasLastCall(name);
+            total += g;
+            exec += recordExec(name, g, abi.encodeCall(JobMarket.commit, (jobId, c)));
         }
+        JobMarket.Assignment[] memory a = assignmentOf(3, PRICE);
+        JobMarket.SignedCommit[] memory none = noCommits();
         vm.prank(requester);
-        market.reveal(jobId, a, RESULT, noCommits());
-        total += vm.snapshotGasLastCall("reveal_3_onchain_commits");
+        market.reveal(jobId, a, RESULT, none);
+        uint256 rg = vm.snapshotGasLastCall("reveal_3_onchain_commits");
+        total += rg;
+        exec += recordExec("reveal_3_onchain_commits", rg, abi.encodeCall(JobMarket.reveal, (jobId, a, RESULT, none)));
         vm.snapshotValue("onchain_lifecycle_total", total);
+        vm.snapshotValue("onchain_lifecycle_total_exec", exec);
     }
 
     /// @dev A provider reveals after the commit deadline with two on-chain commitments; the third never came.
@@ -92,14 +129,19 @@ contract GasTest is Fixture {
         runSignedLifecycle("warmup_");
         JobMarket.JobRequest memory req = request(3, 2);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory none = noOffers();
         vm.prank(requester);
-        market.createJob(req, noOffers());
+        market.createJob(req, none);
         uint256 total = vm.snapshotGasLastCall("createJob_open");
+        recordExec("createJob_open", total, abi.encodeCall(JobMarket.createJob, (req, none)));
         for (uint256 i; i < 3; ++i) {
             JobMarket.Assignment[] memory cur = assignmentOf(i, PRICE);
             vm.prank(providers[i]);
             market.accept(jobId, cur);
-            total += vm.snapshotGasLastCall(string.concat("accept_", vm.toString(i)));
+            string memory name = string.concat("accept_", vm.toString(i));
+            uint256 g = vm.snapshotGasLastCall(name);
+            total += g;
+            recordExec(name, g, abi.encodeCall(JobMarket.accept, (jobId, cur)));
         }
         JobMarket.SignedCommit[] memory sc = signedAll(jobId, 3);
         JobMarket.Assignment[] memory a = assignmentOf(3, PRICE);
