@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
 
 mod common;
+mod fuzz;
 mod gateway;
 mod interop_car;
 mod interop_helia;
