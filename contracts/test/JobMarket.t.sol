@@ -1309,7 +1309,9 @@ contract JobMarketTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(JobMarket.BpsTooHigh.selector, 10_001));
         new JobMarket(token, registry, address(this), treasury, FEE_BPS, 10_001, REVEAL_WINDOW, MAX_JOB, EPOCH);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.LifetimeExceedsUnbonding.selector, UNBONDING, UNBONDING));
-        new JobMarket(token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, 0, UNBONDING, EPOCH);
+        new JobMarket(
+            token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, UNBONDING - REVEAL_WINDOW, EPOCH
+        );
         vm.expectRevert(JobMarket.ZeroEpochLength.selector);
         new JobMarket(token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, 0);
     }
