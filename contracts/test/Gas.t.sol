@@ -67,7 +67,9 @@ contract GasTest is Fixture {
         vm.snapshotValue("first_job_lifecycle_total_exec", exec);
         vm.prank(providers[0]);
         market.withdraw();
-        recordExec("withdraw_provider", vm.snapshotGasLastCall("withdraw_provider"), abi.encodeCall(JobMarket.withdraw, ()));
+        recordExec(
+            "withdraw_provider", vm.snapshotGasLastCall("withdraw_provider"), abi.encodeCall(JobMarket.withdraw, ())
+        );
         uint256 net = PRICE - PRICE * FEE_BPS / 10_000;
         vm.assertEq(token.balanceOf(providers[0]), STAKE + net, "provider 0 withdrew its pay");
     }

@@ -136,9 +136,7 @@ contract JobMarketFuzzTest is Fixture {
                 vm.assertEq(s, c.stakeBefore[i], "honest not slashed");
             } else if (kind == 2) {
                 vm.assertEq(owed, 0, "dishonest not paid");
-                vm.assertEq(
-                    s, c.stakeBefore[i] - uint256(c.stakeBefore[i]) * c.slashBps / 10_000, "dishonest slashed"
-                );
+                vm.assertEq(s, c.stakeBefore[i] - uint256(c.stakeBefore[i]) * c.slashBps / 10_000, "dishonest slashed");
                 slashedTotal += c.stakeBefore[i] - s;
             } else {
                 vm.assertEq(owed, 0, "no-show not paid");
@@ -160,9 +158,11 @@ contract JobMarketFuzzTest is Fixture {
         JobMarket.JobRequest memory req = request(r, q);
         req.mode = JobMarket.Mode(modeSeed % 3);
         bytes memory err;
-        if (r == 0) err = abi.encodeWithSelector(JobMarket.ZeroReplicas.selector);
-        else if (r > 16) err = abi.encodeWithSelector(JobMarket.TooManyReplicas.selector, r);
-        else if (q == 0 || q > r || 2 * uint256(q) <= r) {
+        if (r == 0) {
+            err = abi.encodeWithSelector(JobMarket.ZeroReplicas.selector);
+        } else if (r > 16) {
+            err = abi.encodeWithSelector(JobMarket.TooManyReplicas.selector, r);
+        } else if (q == 0 || q > r || 2 * uint256(q) <= r) {
             err = abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, q, r);
         } else if (req.mode != JobMarket.Mode.Quorum && r != 1) {
             err = abi.encodeWithSelector(JobMarket.ModeNeedsOneReplica.selector, req.mode);

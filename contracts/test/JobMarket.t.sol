@@ -54,9 +54,13 @@ contract JobMarketTest is Fixture {
         }
     }
 
-    function revealAs(address who, bytes32 jobId, JobMarket.Assignment[] memory a, bytes memory cid, JobMarket.SignedCommit[] memory sc)
-        internal
-    {
+    function revealAs(
+        address who,
+        bytes32 jobId,
+        JobMarket.Assignment[] memory a,
+        bytes memory cid,
+        JobMarket.SignedCommit[] memory sc
+    ) internal {
         vm.prank(who);
         market.reveal(jobId, a, cid, sc);
     }
@@ -185,28 +189,20 @@ contract JobMarketTest is Fixture {
     }
 
     function test_createJob_reverts_tooManyReplicas() public {
-        expectCreateRevert(
-            request(17, 9), noOffers(), abi.encodeWithSelector(JobMarket.TooManyReplicas.selector, 17)
-        );
+        expectCreateRevert(request(17, 9), noOffers(), abi.encodeWithSelector(JobMarket.TooManyReplicas.selector, 17));
     }
 
     function test_createJob_reverts_quorumAboveReplicas() public {
-        expectCreateRevert(
-            request(3, 4), noOffers(), abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, 4, 3)
-        );
+        expectCreateRevert(request(3, 4), noOffers(), abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, 4, 3));
     }
 
     function test_createJob_reverts_zeroQuorum() public {
-        expectCreateRevert(
-            request(3, 0), noOffers(), abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, 0, 3)
-        );
+        expectCreateRevert(request(3, 0), noOffers(), abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, 0, 3));
     }
 
     function test_createJob_reverts_quorumNotAMajority() public {
         // 2 of 4 could let two different results both reach quorum.
-        expectCreateRevert(
-            request(4, 2), noOffers(), abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, 2, 4)
-        );
+        expectCreateRevert(request(4, 2), noOffers(), abi.encodeWithSelector(JobMarket.QuorumOutOfRange.selector, 2, 4));
     }
 
     function test_createJob_reverts_noneModeWithReplicas() public {
@@ -261,9 +257,7 @@ contract JobMarketTest is Fixture {
     function test_createJob_reverts_tooManyOffers() public {
         JobMarket.JobRequest memory req = request(1, 1);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
-        expectCreateRevert(
-            req, offers(jobId, 2, PRICE), abi.encodeWithSelector(JobMarket.TooManyOffers.selector, 2, 1)
-        );
+        expectCreateRevert(req, offers(jobId, 2, PRICE), abi.encodeWithSelector(JobMarket.TooManyOffers.selector, 2, 1));
     }
 
     function test_createJob_reverts_jobExists() public {
@@ -1280,11 +1274,15 @@ contract JobMarketTest is Fixture {
         market.setTreasury(address(0));
         // The job lifetime must stay shorter than the registry's unbonding delay.
         vm.expectRevert(
-            abi.encodeWithSelector(JobMarket.LifetimeExceedsUnbonding.selector, UNBONDING - REVEAL_WINDOW + REVEAL_WINDOW, UNBONDING)
+            abi.encodeWithSelector(
+                JobMarket.LifetimeExceedsUnbonding.selector, UNBONDING - REVEAL_WINDOW + REVEAL_WINDOW, UNBONDING
+            )
         );
         market.setMaxJobDuration(UNBONDING - REVEAL_WINDOW);
         vm.expectRevert(
-            abi.encodeWithSelector(JobMarket.LifetimeExceedsUnbonding.selector, MAX_JOB + (UNBONDING - MAX_JOB), UNBONDING)
+            abi.encodeWithSelector(
+                JobMarket.LifetimeExceedsUnbonding.selector, MAX_JOB + (UNBONDING - MAX_JOB), UNBONDING
+            )
         );
         market.setRevealWindow(UNBONDING - MAX_JOB);
 
@@ -1310,7 +1308,15 @@ contract JobMarketTest is Fixture {
         new JobMarket(token, registry, address(this), treasury, FEE_BPS, 10_001, REVEAL_WINDOW, MAX_JOB, EPOCH);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.LifetimeExceedsUnbonding.selector, UNBONDING, UNBONDING));
         new JobMarket(
-            token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, UNBONDING - REVEAL_WINDOW, EPOCH
+            token,
+            registry,
+            address(this),
+            treasury,
+            FEE_BPS,
+            SLASH_BPS,
+            REVEAL_WINDOW,
+            UNBONDING - REVEAL_WINDOW,
+            EPOCH
         );
         vm.expectRevert(JobMarket.ZeroEpochLength.selector);
         new JobMarket(token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, 0);

@@ -14,7 +14,11 @@ contract NodeRegistryTest is Fixture {
     bytes internal constant WRONG = hex"01551220bb";
 
     event Registered(
-        address indexed node, uint256 stake, NodeRegistry.Capabilities capabilities, bytes32 encryptionKey, string endpoint
+        address indexed node,
+        uint256 stake,
+        NodeRegistry.Capabilities capabilities,
+        bytes32 encryptionKey,
+        string endpoint
     );
     event Updated(address indexed node, NodeRegistry.Capabilities capabilities, bytes32 encryptionKey, string endpoint);
     event StakeAdded(address indexed node, uint256 amount, uint256 total);

@@ -117,9 +117,7 @@ contract Handler {
     // actions
     // =========================================================================================================
 
-    function createJob(uint8 rSeed, uint8 qSeed, uint8 nOffers, uint96 capSeed, uint32 durSeed, uint256 pick)
-        external
-    {
+    function createJob(uint8 rSeed, uint8 qSeed, uint8 nOffers, uint96 capSeed, uint32 durSeed, uint256 pick) external {
         uint8 r = uint8(_bound(rSeed, 1, 5));
         JobMarket.JobRequest memory req = JobMarket.JobRequest({
             salt: bytes32(++salt),
@@ -322,11 +320,12 @@ contract Handler {
         calls["warp"]++;
     }
 
-
     // ---- the same actions under a second name: forge picks selectors uniformly (duplicates are merged), so
     //      these make the job lifecycle more frequent than stake moves and time jumps ----
 
-    function createJobAgain(uint8 rSeed, uint8 qSeed, uint8 nOffers, uint96 capSeed, uint32 durSeed, uint256 pick) external {
+    function createJobAgain(uint8 rSeed, uint8 qSeed, uint8 nOffers, uint96 capSeed, uint32 durSeed, uint256 pick)
+        external
+    {
         this.createJob(rSeed, qSeed, nOffers, capSeed, durSeed, pick);
     }
 
@@ -396,9 +395,7 @@ contract Handler {
     }
 
     /// @dev Predicts whether the reveal must succeed, calls it, and checks every provider's outcome.
-    function _reveal(JobInfo storage j, address caller, bytes memory cid, JobMarket.SignedCommit[] memory sc)
-        internal
-    {
+    function _reveal(JobInfo storage j, address caller, bytes memory cid, JobMarket.SignedCommit[] memory sc) internal {
         // Which commitment counts for each slot: a signed one if given, else the on-chain one.
         bytes32[] memory counted = new bytes32[](j.r);
         for (uint256 k; k < sc.length; ++k) {
@@ -412,13 +409,15 @@ contract Handler {
             if (counted[i] == bytes32(0)) complete = false;
             else if (counted[i] == keccak256(abi.encodePacked(cid, p))) ++matches;
         }
-        if (block.timestamp > j.revealDeadline) calls["revealLate"]++;
-        else if (!complete && block.timestamp <= j.commitDeadline) calls["revealEarly"]++;
-        else if (matches < j.q) {
+        if (block.timestamp > j.revealDeadline) {
+            calls["revealLate"]++;
+        } else if (!complete && block.timestamp <= j.commitDeadline) {
+            calls["revealEarly"]++;
+        } else if (matches < j.q) {
             calls["revealNoQuorum"]++;
         }
-        bool expectOk = block.timestamp <= j.revealDeadline && (complete || block.timestamp > j.commitDeadline)
-            && matches >= j.q;
+        bool expectOk =
+            block.timestamp <= j.revealDeadline && (complete || block.timestamp > j.commitDeadline) && matches >= j.q;
 
         Before memory b = _snapshot(j);
         vm.prank(caller);
@@ -448,9 +447,7 @@ contract Handler {
         b.marketBalance = token.balanceOf(address(market));
     }
 
-    function _checkSettlement(JobInfo storage j, bytes memory cid, bytes32[] memory counted, Before memory b)
-        internal
-    {
+    function _checkSettlement(JobInfo storage j, bytes memory cid, bytes32[] memory counted, Before memory b) internal {
         (,,,,,,,,, uint16 feeBps,,) = market.jobs(j.id);
         uint256 credited;
         for (uint256 i; i < j.r; ++i) {

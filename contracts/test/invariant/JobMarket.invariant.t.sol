@@ -19,8 +19,7 @@ contract JobMarketInvariantTest is Fixture {
 
     function setUp() public override {
         super.setUp();
-        handler =
-            new Handler(token, registry, market, rewards, requester, treasury, providerKeys, providers);
+        handler = new Handler(token, registry, market, rewards, requester, treasury, providerKeys, providers);
         // The handler acts as the providers; they need allowance for addStake (granted in the fixture).
     }
 
@@ -70,6 +69,18 @@ contract JobMarketInvariantTest is Fixture {
     function invariant_supplyConstantAndAccounted() public view {
         vm.assertEq(token.totalSupply(), SUPPLY, "supply changed");
         vm.assertEq(trackedBalance(), SUPPLY, "tokens left the known accounts");
+    }
+
+    /// @notice The registry holds exactly the active plus unbonding stake of its nodes (slashes leave it, nothing
+    ///         else does), and the rewards pool always covers what it promised.
+    function invariant_registryAndRewardsSolvent() public view {
+        uint256 stakes;
+        for (uint256 i; i < providers.length; ++i) {
+            (uint96 staked, uint96 unbonding,,) = registry.stakes(providers[i]);
+            stakes += uint256(staked) + unbonding;
+        }
+        vm.assertEq(token.balanceOf(address(registry)), stakes, "registry balance != stakes");
+        vm.assertGe(token.balanceOf(address(rewards)), rewards.reserved(), "rewards pool below its promises");
     }
 
     /// @notice (c) No slashed provider was paid for the job it was slashed in, and every settlement, expiry and

@@ -56,9 +56,8 @@ abstract contract Fixture {
         token = new OceanToken(holders, amounts);
 
         registry = new NodeRegistry(token, address(this), MIN_STAKE, UNBONDING);
-        market = new JobMarket(
-            token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, EPOCH
-        );
+        market =
+            new JobMarket(token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, EPOCH);
         rewards = new Rewards(token, market, address(this), EMISSION);
         vm.prank(address(0xD0));
         token.transfer(address(rewards), REWARD_POOL);
@@ -94,7 +93,8 @@ abstract contract Fixture {
     }
 
     function caps() internal pure returns (NodeRegistry.Capabilities memory) {
-        return NodeRegistry.Capabilities({cores: 8, memoryMiB: 16_384, gpuVramMiB: 0, benchmarkScore: 1_000, gpuModel: ""});
+        return
+            NodeRegistry.Capabilities({cores: 8, memoryMiB: 16_384, gpuVramMiB: 0, benchmarkScore: 1_000, gpuModel: ""});
     }
 
     function request(uint8 replicas, uint8 quorum) internal returns (JobMarket.JobRequest memory req) {
