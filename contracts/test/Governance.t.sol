@@ -80,6 +80,29 @@ contract GovernanceTest is Fixture {
         vm.assertEq(market.feeBps(), FEE_BPS, "unchanged");
     }
 
+    /// @dev Governance cannot break the unbonding rule either: the call fails inside the timelock.
+    function test_proposal_breakingTheUnbondingRule_failsAtExecution() public {
+        address[] memory t = new address[](1);
+        uint256[] memory v = new uint256[](1);
+        bytes[] memory c = new bytes[](1);
+        t[0] = address(registry);
+        c[0] = abi.encodeCall(NodeRegistry.setUnbondingDelay, (1 days));
+        string memory desc = "Shorten unbonding below the job lifetime";
+        token.delegate(address(this));
+        vm.roll(block.number + 1);
+        uint256 id = governor.propose(t, v, c, desc);
+        vm.roll(block.number + governor.votingDelay() + 1);
+        governor.castVote(id, 1);
+        vm.roll(block.number + governor.votingPeriod() + 1);
+        governor.queue(t, v, c, keccak256(bytes(desc)));
+        vm.warp(block.timestamp + timelock.getMinDelay());
+        vm.expectRevert(
+            abi.encodeWithSelector(NodeRegistry.DelayShorterThanJobs.selector, 1 days, market.maxJobLifetime())
+        );
+        governor.execute(t, v, c, keccak256(bytes(desc)));
+        vm.assertEq(registry.unbondingDelay(), UNBONDING, "unchanged");
+    }
+
     function test_timelock_ownsEveryParameterContract() public view {
         vm.assertEq(market.owner(), address(timelock), "market");
         vm.assertEq(registry.owner(), address(timelock), "registry");

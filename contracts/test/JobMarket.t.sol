@@ -1012,6 +1012,20 @@ contract JobMarketTest is Fixture {
         vm.assertEq(staked, STAKE, "not slashed");
     }
 
+    function test_expire_partlyAssignedOpenJob_refundsAll() public {
+        JobMarket.JobRequest memory req = request(3, 2);
+        bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory o = offers(jobId, 2, 7 ether);
+        vm.prank(requester);
+        market.createJob(req, o);
+        commitOnChain(jobId, 0, RESULT); // work done for a job that never got its third provider
+        (uint40 cd,) = deadlinesOf(jobId);
+        vm.warp(cd + 1);
+        market.expire(jobId);
+        vm.assertEq(market.owed(requester), 3 * uint256(PRICE), "the whole cap is refunded");
+        vm.assertEq(market.owed(providers[0]), 0, "no settlement without a full assignment");
+    }
+
     function test_expire_reverts_finalOrUnknown() public {
         (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 2);
         JobMarket.SignedCommit[] memory sc = allSigned(jobId, 3, RESULT);
@@ -1197,6 +1211,20 @@ contract JobMarketTest is Fixture {
         revealAs(requester, jobId, assignmentOf(1, 4 ether), RESULT, sc);
         vm.assertEq(market.owed(providers[0]), 4 ether - 4 ether * uint256(FEE_BPS) / 10_000, "paid its offer");
         vm.assertEq(market.owed(requester), PRICE - 4 ether, "difference refunded");
+    }
+
+    function test_noneMode_requesterCannotRevealAnotherResult() public {
+        JobMarket.JobRequest memory req = request(1, 1);
+        req.mode = JobMarket.Mode.None;
+        bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory o = offers(jobId, 1, PRICE);
+        vm.prank(requester);
+        market.createJob(req, o);
+        commitOnChain(jobId, 0, RESULT);
+        JobMarket.Assignment[] memory a = assignmentOf(1, PRICE);
+        vm.prank(requester);
+        vm.expectRevert(abi.encodeWithSelector(JobMarket.QuorumNotReached.selector, 0, 1));
+        market.reveal(jobId, a, BOGUS, noCommits());
     }
 
     function test_noneMode_providerReveal_afterRequesterSilence() public {
