@@ -1,0 +1,54 @@
+//! Balances of wallet keys on a real Anvil chain with the protocol deployed.
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    providers::{Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    signers::local::PrivateKeySigner,
+};
+use ocean_chain::{Client, Params, U256, anvil, deploy};
+use ocean_wallet::{Address, Balance, Error, Wallet, balance, format_units};
+
+const E18: u128 = 1_000_000_000_000_000_000;
+
+#[tokio::test]
+async fn balances_of_a_wallet_key_and_of_a_bare_address() {
+    let anvil = anvil::spawn().expect("anvil (run `make deps-node`)");
+    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let deployment =
+        deploy::deploy(&provider, key.address(), &Params::devnet(Address::repeat_byte(0x7e))).await.unwrap();
+    let deployer = Client::connect(&anvil.endpoint(), key, deployment.clone()).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let wallet = Wallet::open(dir.path());
+    let alice = wallet.create("alice", "pw").unwrap().address.unwrap();
+
+    // A new key holds nothing.
+    let zero = balance(&anvil.endpoint(), deployment.clone(), alice).await.unwrap();
+    assert_eq!(zero, Balance { address: alice, eth: U256::ZERO, ocat: 0, owed: 0 });
+
+    // Fund it with 1.5 ETH and 42 OCAT; the selector resolves by name without a password.
+    let tx = TransactionRequest::default().with_to(alice).with_value(U256::from(3 * E18 / 2));
+    provider.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+    deployer.transfer(alice, 42 * E18).await.unwrap();
+    let who = wallet.address_of(Some("alice")).unwrap();
+    let funded = balance(&anvil.endpoint(), deployment.clone(), who).await.unwrap();
+    assert_eq!((format_units(funded.eth).as_str(), funded.ocat, funded.owed), ("1.5", 42 * E18, 0));
+
+    // An address with no key in the wallet: Anvil's second dev account, 10000 ETH and no OCAT.
+    let bare = wallet.address_of(Some("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")).unwrap();
+    let b = balance(&anvil.endpoint(), deployment.clone(), bare).await.unwrap();
+    assert_eq!((format_units(b.eth).as_str(), b.ocat), ("10000", 0));
+
+    // An RPC that is down is a clear, retryable chain error.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err = balance(&format!("http://127.0.0.1:{port}"), deployment, alice).await.unwrap_err();
+    match err {
+        Error::Chain(e) => assert!(e.is_retryable(), "{e}"),
+        other => panic!("expected a chain error, got {other}"),
+    }
+}
