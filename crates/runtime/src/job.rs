@@ -1,0 +1,169 @@
+//! A whole job against the store: resolve the manifest's paths to CIDs, materialize the inputs, run the
+//! guest, and store its result as one UnixFS directory.
+//!
+//! The result directory (its CID is what replicas compare and commit to) holds:
+//!
+//! | entry | content |
+//! |---|---|
+//! | `outputs/` | every file the guest left under `/outputs` |
+//! | `stdout`, `stderr` | the guest's standard streams |
+//! | `result.json` | `{"manifest":CID,"status":"exited","code":0,"fuel_used":N}` or `{..,"status":"trapped","trap":..}` |
+//!
+//! Nothing host-dependent goes in: no timings, no paths, no host names.
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use ocean_store::{Cid, Entry, ImportOptions, Store};
+use ocean_types::manifest::{Kind, Manifest, Source};
+
+use crate::{Error, Invocation, Outcome, Result, Runtime, Status};
+
+/// Name under `/inputs` of an `onnx` job's model.
+pub const MODEL_INPUT: &str = "model.onnx";
+
+/// What a successful run produced.
+#[derive(Clone, Debug)]
+pub struct Executed {
+    /// The CID of the canonical manifest that ran.
+    pub manifest: Cid,
+    /// The result directory's CID.
+    pub result: Cid,
+    /// The run itself.
+    pub outcome: Outcome,
+}
+
+#[derive(serde::Serialize)]
+struct ResultJson<'a> {
+    manifest: String,
+    #[serde(flatten)]
+    status: &'a Status,
+    fuel_used: u64,
+}
+
+fn options() -> ImportOptions {
+    // Guests may write dotfiles; every byte they leave is part of the result.
+    ImportOptions { hidden: true, ..ImportOptions::default() }
+}
+
+/// Adds every path source of `manifest` to `store` (relative paths are taken from `base`) and returns the
+/// manifest with CIDs only, ready for [`Manifest::canonical_bytes`].
+pub fn resolve(store: &Store, manifest: Manifest, base: &Path) -> Result<Manifest> {
+    manifest.resolve(|path| {
+        let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+        let added = store.add_path(&full, &options(), &mut |_| {})?;
+        Ok::<_, Error>(added.cid.to_string())
+    })
+}
+
+/// Runs a resolved `manifest` in `runtime`, with `work` as scratch space (inputs and outputs are written
+/// under it; the caller removes it), and stores the result.
+///
+/// `onnx_guest` is the inference guest used for `kind = "onnx"` when the manifest names no module.
+pub async fn execute(
+    runtime: &Runtime,
+    store: &Store,
+    manifest: &Manifest,
+    work: &Path,
+    onnx_guest: Option<&Source>,
+) -> Result<Executed> {
+    manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
+    let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
+    let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
+    let module = match (&manifest.program.module, manifest.program.kind) {
+        (Some(m), _) => m,
+        (None, Kind::Onnx) => onnx_guest.ok_or_else(|| {
+            Error::Job(
+                "this onnx job names no inference guest ([program] module) and none is configured".into(),
+            )
+        })?,
+        (None, Kind::Wasm) => return Err(Error::Job("[program] module is missing".into())),
+    };
+    let module_cid = cid_of(module)?;
+
+    let inputs = work.join("inputs");
+    let outputs = work.join("outputs");
+    for dir in [&inputs, &outputs] {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let mut files: Vec<(String, Cid)> =
+        manifest.inputs.iter().map(|(name, s)| Ok((name.clone(), cid_of(s)?))).collect::<Result<_>>()?;
+    if let (Kind::Onnx, Some(model)) = (manifest.program.kind, &manifest.program.model) {
+        files.push((MODEL_INPUT.to_owned(), cid_of(model)?));
+    }
+    for (name, cid) in &files {
+        let at = inputs.join(name);
+        store.get(cid, &at)?;
+        fix_times(&at)?;
+    }
+
+    let program = runtime.prepare(&module_cid.to_string(), || {
+        let mut wasm = Vec::new();
+        store.cat(&module_cid)?.read_to_end(&mut wasm).map_err(|e| Error::io("reading the module", e))?;
+        Ok(wasm)
+    })?;
+    let run = Invocation {
+        args: manifest.program.args.clone(),
+        inputs,
+        outputs: outputs.clone(),
+        limits: manifest.limits,
+        seed: manifest.program.seed,
+    };
+    let outcome = runtime.run(&program, &run).await?;
+    let result = store_result(store, &manifest_cid, &outcome, &outputs)?;
+    tracing::info!(target: "ocean::runtime", manifest = %manifest_cid, %result, fuel = outcome.fuel_used, "job ran");
+    Ok(Executed { manifest: manifest_cid, result, outcome })
+}
+
+/// Stores the result directory of a run and returns its CID.
+pub fn store_result(store: &Store, manifest: &Cid, outcome: &Outcome, outputs: &Path) -> Result<Cid> {
+    let opts = options();
+    let json =
+        ResultJson { manifest: manifest.to_string(), status: &outcome.status, fuel_used: outcome.fuel_used };
+    let mut json = serde_json::to_vec(&json).map_err(|e| Error::Job(format!("encoding result.json: {e}")))?;
+    json.push(b'\n');
+    let entries = [
+        Entry::from_added("outputs", &store.add_dir(outputs, &opts)?),
+        Entry::from_added("result.json", &store.add_bytes(&json, &opts)?),
+        Entry::from_added("stderr", &store.add_bytes(&outcome.stderr, &opts)?),
+        Entry::from_added("stdout", &store.add_bytes(&outcome.stdout, &opts)?),
+    ];
+    Ok(store.put_dir(&entries, &opts)?.cid)
+}
+
+fn cid_of(source: &Source) -> Result<Cid> {
+    match source {
+        Source::Cid(c) => Ok(c.parse::<Cid>().map_err(ocean_store::Error::from)?),
+        Source::Path(p) => {
+            Err(Error::Job(format!("{} is still a path: resolve the manifest first", p.display())))
+        }
+    }
+}
+
+/// Gives every materialized input the same timestamps on every host (the guest can `stat` them).
+fn fix_times(path: &Path) -> Result<()> {
+    let fixed = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(crate::determinism::EPOCH_SECS);
+    let times = std::fs::FileTimes::new().set_accessed(fixed).set_modified(fixed);
+    let mut stack: Vec<PathBuf> = vec![path.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta =
+            std::fs::symlink_metadata(&p).map_err(|e| Error::io(format!("reading {}", p.display()), e))?;
+        if meta.is_symlink() {
+            continue;
+        }
+        if meta.is_dir() {
+            for entry in
+                std::fs::read_dir(&p).map_err(|e| Error::io(format!("listing {}", p.display()), e))?
+            {
+                stack.push(entry.map_err(|e| Error::io(format!("listing {}", p.display()), e))?.path());
+            }
+        }
+        std::fs::File::open(&p)
+            .and_then(|f| f.set_times(times))
+            .map_err(|e| Error::io(format!("setting times of {}", p.display()), e))?;
+    }
+    Ok(())
+}
