@@ -110,6 +110,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         keccak256("Offer(bytes32 jobId,address provider,uint96 price,uint40 expiry)");
     bytes32 public constant COMMIT_TYPEHASH = keccak256("Commit(bytes32 jobId,bytes32 commitment)");
     uint256 public constant MAX_REPLICAS = 16;
+    /// @notice Providers need time after the commit deadline to get a reveal included.
+    uint40 public constant MIN_REVEAL_WINDOW = 1 minutes;
 
     IERC20 public immutable token;
     INodeRegistry public immutable registry;
@@ -123,6 +125,10 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     uint16 public slashBps;
     uint40 public revealWindow;
     uint40 public maxJobDuration;
+    /// @notice After the job limits were lowered, jobs created under the old ones may run until
+    ///         `oldLifetimeEnds`; until then `maxJobLifetime()` reports `oldLifetime`.
+    uint40 public oldLifetime;
+    uint40 public oldLifetimeEnds;
 
     mapping(bytes32 jobId => Job) public jobs;
     mapping(bytes32 jobId => mapping(address provider => bytes32)) public commitments;
@@ -188,6 +194,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     error ZeroAddress();
     error LifetimeExceedsUnbonding(uint256 lifetime, uint256 unbondingDelay);
     error ZeroEpochLength();
+    error RevealWindowTooShort(uint256 window, uint256 minimum);
 
     constructor(
         IERC20 token_,
@@ -213,6 +220,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         slashBps = slashBps_;
         revealWindow = revealWindow_;
         maxJobDuration = maxJobDuration_;
+        if (revealWindow_ < MIN_REVEAL_WINDOW) revert RevealWindowTooShort(revealWindow_, MIN_REVEAL_WINDOW);
         _checkLifetime(maxJobDuration_, revealWindow_);
     }
 
@@ -388,7 +396,9 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
 
     /// @notice The longest a job can stay non-final (the registry keeps unbonding longer than this).
     function maxJobLifetime() public view returns (uint40) {
-        return maxJobDuration + revealWindow;
+        uint40 current = maxJobDuration + revealWindow;
+        if (block.timestamp < oldLifetimeEnds && oldLifetime > current) return oldLifetime;
+        return current;
     }
 
     /// @notice EIP-712 digest a provider signs to offer to run `jobId` for `price` until `expiry`.
@@ -423,13 +433,16 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     }
 
     function setRevealWindow(uint40 value) external onlyOwner {
+        if (value < MIN_REVEAL_WINDOW) revert RevealWindowTooShort(value, MIN_REVEAL_WINDOW);
         _checkLifetime(maxJobDuration, value);
+        _keepOldLifetime();
         revealWindow = value;
         emit ParameterSet("revealWindow", value);
     }
 
     function setMaxJobDuration(uint40 value) external onlyOwner {
         _checkLifetime(value, revealWindow);
+        _keepOldLifetime();
         maxJobDuration = value;
         emit ParameterSet("maxJobDuration", value);
     }
@@ -622,6 +635,15 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint256 refund = uint256(job.pricePerReplica) * job.replicas;
         accounts[job.requester].owed += uint128(refund);
         emit JobFailed(jobId, refund);
+    }
+
+    /// @dev Called before the limits change: jobs created until now may end as late as now + the current lifetime,
+    ///      so until then the registry must keep unbonding longer than the lifetime in force now.
+    function _keepOldLifetime() internal {
+        uint40 end = uint40(block.timestamp) + maxJobDuration + revealWindow;
+        if (oldLifetimeEnds > end) end = oldLifetimeEnds;
+        oldLifetime = maxJobLifetime();
+        oldLifetimeEnds = end;
     }
 
     function _checkLifetime(uint40 duration, uint40 window) internal view {

@@ -103,6 +103,55 @@ pub struct JobView {
     pub reveal_deadline: u64,
 }
 
+/// A provider's assignment to a job, read from a `ProviderAssigned` event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Assigned {
+    /// The job.
+    pub job_id: B256,
+    /// The provider.
+    pub provider: Address,
+    /// Its position in the job's assignment.
+    pub index: u8,
+    /// What it is paid if its result is accepted (wei).
+    pub price: u128,
+    /// Block of the event.
+    pub block: u64,
+}
+
+impl Assigned {
+    /// The on-chain form, as `reveal` takes it.
+    pub fn to_assignment(&self) -> JobMarket::Assignment {
+        JobMarket::Assignment { provider: self.provider, price: Uint::<96, 2>::saturating_from(self.price) }
+    }
+}
+
+/// A registered provider, as the registry stores it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NodeInfo {
+    /// Its account.
+    pub address: Address,
+    /// Where its HTTP API is.
+    pub endpoint: String,
+    /// CPU cores.
+    pub cores: u32,
+    /// Memory, MiB.
+    pub memory_mib: u32,
+    /// GPU memory, MiB (0 for none).
+    pub gpu_vram_mib: u32,
+    /// GPU model ("" for none).
+    pub gpu_model: String,
+    /// Advertised benchmark score.
+    pub benchmark_score: u64,
+    /// X25519 key for encrypted inputs.
+    pub encryption_key: B256,
+    /// Active stake (wei).
+    pub stake: u128,
+    /// Stake being unbonded (wei).
+    pub unbonding: u128,
+    /// Whether it can be assigned work now.
+    pub active: bool,
+}
+
 /// The part of a transaction receipt callers account for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Receipt {
@@ -258,6 +307,12 @@ impl Client {
         Ok(receipts)
     }
 
+    /// The registry's minimum stake (wei).
+    pub async fn min_stake(&self) -> Result<u128> {
+        let v = self.registry().minStake().call().await.map_err(|e| Error::from_contract("NodeRegistry", "minStake", e))?;
+        Ok(v.to::<u128>())
+    }
+
     /// Whether `node` is registered with at least the minimum stake.
     pub async fn is_active(&self, node: Address) -> Result<bool> {
         self.registry()
@@ -385,6 +440,190 @@ impl Client {
     pub async fn withdraw(&self) -> Result<Receipt> {
         let r = send(self.market().withdraw(), "JobMarket", "withdraw").await?;
         Ok(Receipt::from(&r))
+    }
+
+    /// Latest block number.
+    pub async fn block_number(&self) -> Result<u64> {
+        Ok(self.provider.get_block_number().await?)
+    }
+
+    /// Assignments in blocks `from..=to`, optionally only those of `provider`, in chain order.
+    pub async fn assignments(&self, provider: Option<Address>, from: u64, to: u64) -> Result<Vec<Assigned>> {
+        use alloy::{rpc::types::Filter, sol_types::SolEvent};
+        let mut filter = Filter::new()
+            .address(self.deployment.market)
+            .event_signature(JobMarket::ProviderAssigned::SIGNATURE_HASH)
+            .from_block(from)
+            .to_block(to);
+        if let Some(p) = provider {
+            filter = filter.topic2(p.into_word());
+        }
+        let logs = self.provider.get_logs(&filter).await?;
+        let mut out = Vec::with_capacity(logs.len());
+        for log in logs {
+            let block = log.block_number.unwrap_or_default();
+            let Ok(ev) = JobMarket::ProviderAssigned::decode_log(&log.inner) else { continue };
+            out.push(Assigned {
+                job_id: ev.jobId,
+                provider: ev.provider,
+                index: ev.index,
+                price: ev.price.to::<u128>(),
+                block,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The full assignment of `job_id`, in index order (from its `ProviderAssigned` events).
+    pub async fn assignment(&self, job_id: B256) -> Result<Vec<Assigned>> {
+        use alloy::{rpc::types::Filter, sol_types::SolEvent};
+        let filter = Filter::new()
+            .address(self.deployment.market)
+            .event_signature(JobMarket::ProviderAssigned::SIGNATURE_HASH)
+            .topic1(job_id)
+            .from_block(self.deployment.start_block);
+        let mut out = Vec::new();
+        for log in self.provider.get_logs(&filter).await? {
+            let block = log.block_number.unwrap_or_default();
+            let Ok(ev) = JobMarket::ProviderAssigned::decode_log(&log.inner) else { continue };
+            out.push(Assigned {
+                job_id: ev.jobId,
+                provider: ev.provider,
+                index: ev.index,
+                price: ev.price.to::<u128>(),
+                block,
+            });
+        }
+        out.sort_by_key(|a| a.index);
+        Ok(out)
+    }
+
+    /// The manifest CID (binary) a job was created with, from its `JobCreated` event.
+    pub async fn manifest_cid(&self, job_id: B256) -> Result<Option<Vec<u8>>> {
+        use alloy::{rpc::types::Filter, sol_types::SolEvent};
+        let filter = Filter::new()
+            .address(self.deployment.market)
+            .event_signature(JobMarket::JobCreated::SIGNATURE_HASH)
+            .topic1(job_id)
+            .from_block(self.deployment.start_block);
+        for log in self.provider.get_logs(&filter).await? {
+            if let Ok(ev) = JobMarket::JobCreated::decode_log(&log.inner) {
+                return Ok(Some(ev.manifestCid.to_vec()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Jobs created by `requester`, oldest first: `(job id, manifest CID, block)`.
+    pub async fn jobs_of(&self, requester: Address) -> Result<Vec<(B256, Vec<u8>, u64)>> {
+        use alloy::{rpc::types::Filter, sol_types::SolEvent};
+        let filter = Filter::new()
+            .address(self.deployment.market)
+            .event_signature(JobMarket::JobCreated::SIGNATURE_HASH)
+            .topic2(requester.into_word())
+            .from_block(self.deployment.start_block);
+        let mut out = Vec::new();
+        for log in self.provider.get_logs(&filter).await? {
+            let block = log.block_number.unwrap_or_default();
+            if let Ok(ev) = JobMarket::JobCreated::decode_log(&log.inner) {
+                out.push((ev.jobId, ev.manifestCid.to_vec(), block));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How a finalized job treated `provider`: `(paid wei, slashed wei)` from its settlement events.
+    pub async fn settlement(&self, job_id: B256, provider: Address) -> Result<(u128, u128)> {
+        use alloy::{rpc::types::Filter, sol_types::SolEvent};
+        let filter = Filter::new()
+            .address(self.deployment.market)
+            .event_signature(vec![
+                JobMarket::ProviderPaid::SIGNATURE_HASH,
+                JobMarket::ProviderSlashed::SIGNATURE_HASH,
+            ])
+            .topic1(job_id)
+            .topic2(provider.into_word())
+            .from_block(self.deployment.start_block);
+        let (mut paid, mut slashed) = (0u128, 0u128);
+        for log in self.provider.get_logs(&filter).await? {
+            if let Ok(ev) = JobMarket::ProviderPaid::decode_log(&log.inner) {
+                paid += eip712::to_u128(ev.amount)?;
+            } else if let Ok(ev) = JobMarket::ProviderSlashed::decode_log(&log.inner) {
+                slashed += eip712::to_u128(ev.amount)?;
+            }
+        }
+        Ok((paid, slashed))
+    }
+
+    /// The finalized result CID of a job (binary), from its `JobFinalized` event.
+    pub async fn result_cid(&self, job_id: B256) -> Result<Option<Vec<u8>>> {
+        use alloy::{rpc::types::Filter, sol_types::SolEvent};
+        let filter = Filter::new()
+            .address(self.deployment.market)
+            .event_signature(JobMarket::JobFinalized::SIGNATURE_HASH)
+            .topic1(job_id)
+            .from_block(self.deployment.start_block);
+        for log in self.provider.get_logs(&filter).await? {
+            if let Ok(ev) = JobMarket::JobFinalized::decode_log(&log.inner) {
+                return Ok(Some(ev.resultCid.to_vec()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The commitment `provider` made on chain for `job_id` (zero if none).
+    pub async fn onchain_commitment(&self, job_id: B256, provider: Address) -> Result<B256> {
+        self.market()
+            .commitments(job_id, provider)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("JobMarket", "commitments", e))
+    }
+
+    /// Every registered provider with its advertised data and stake.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>> {
+        let registry = self.registry();
+        let map = |e| Error::from_contract("NodeRegistry", "read", e);
+        let count = registry.nodeCount().call().await.map_err(map)?;
+        let count = u64::try_from(count).map_err(|_| Error::InvalidArgument("node count".into()))?;
+        let mut out = Vec::new();
+        for i in 0..count {
+            let address = registry.nodes(U256::from(i)).call().await.map_err(map)?;
+            let info = registry.info(address).call().await.map_err(map)?;
+            let stake = registry.stakes(address).call().await.map_err(map)?;
+            let active = registry.isActive(address).call().await.map_err(map)?;
+            out.push(NodeInfo {
+                address,
+                endpoint: info.endpoint,
+                cores: info.capabilities.cores,
+                memory_mib: info.capabilities.memoryMiB,
+                gpu_vram_mib: info.capabilities.gpuVramMiB,
+                gpu_model: info.capabilities.gpuModel,
+                benchmark_score: info.capabilities.benchmarkScore,
+                encryption_key: info.encryptionKey,
+                stake: stake.staked.to::<u128>(),
+                unbonding: stake.unbonding.to::<u128>(),
+                active,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Starts unbonding `amount` of this node's stake.
+    pub async fn unbond(&self, amount: u128) -> Result<Receipt> {
+        let r = send(self.registry().unbond(u96(amount)?), "NodeRegistry", "unbond").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// Withdraws this node's unbonded stake once the delay has passed.
+    pub async fn withdraw_stake(&self) -> Result<Receipt> {
+        let r = send(self.registry().withdraw(), "NodeRegistry", "withdraw").await?;
+        Ok(Receipt::from(&r))
+    }
+
+    /// ETH balance of `who` (wei), for gas.
+    pub async fn eth_balance(&self, who: Address) -> Result<U256> {
+        Ok(self.provider.get_balance(who).await?)
     }
 
     /// Reads a job.

@@ -35,7 +35,7 @@ mod error;
 
 pub use alloy::primitives::{Address, B256, Bytes, U256};
 pub use alloy::signers::local::PrivateKeySigner;
-pub use client::{Client, JobRequest, JobView, Mode, Receipt, State};
+pub use client::{Assigned, Client, JobRequest, JobView, Mode, NodeInfo, Receipt, State};
 pub use deploy::{Deployment, Params};
 pub use error::Error;
 
