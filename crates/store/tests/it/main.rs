@@ -9,4 +9,5 @@ mod interop_car;
 mod interop_helia;
 mod interop_importer;
 mod interop_kubo;
+mod ipip499;
 mod roundtrip;
