@@ -177,30 +177,22 @@ impl<'o> FileBuilder<'o> {
     ) -> Result<Added, Error> {
         let chunk = self.opts.chunk_size;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(BATCH);
-        let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(chunk)).collect();
+        let new_batch = || -> Vec<Vec<u8>> { (0..BATCH).map(|_| Vec::with_capacity(chunk)).collect() };
+        // Double buffering: while batch k is hashed on the worker threads, this thread reads batch k+1.
+        let (mut cur, mut next) = (new_batch(), new_batch());
         let mut total_chunks = 0u64;
+        let (mut n, mut eof) = read_batch(r, &mut cur, chunk, &mut total_chunks)?;
         loop {
-            // Fill up to BATCH chunks; each is exactly `chunk` bytes except the last one of the file.
-            let mut n = 0;
-            let mut eof = false;
-            while n < BATCH {
-                let buf = &mut bufs[n];
-                buf.clear();
-                fill(r, buf, chunk)?;
-                if buf.is_empty() && (n > 0 || total_chunks > 0) {
-                    eof = true;
-                    break;
-                }
-                n += 1;
-                total_chunks += 1;
-                if buf.len() < chunk {
-                    eof = true;
-                    break;
-                }
-            }
-            let leaves = make_leaves(&bufs[..n], self.opts, threads);
-            for (leaf, buf) in leaves.into_iter().zip(&bufs[..n]) {
-                let (child, block) = leaf;
+            let opts = self.opts;
+            let batch = &cur[..n];
+            let (leaves, read) = std::thread::scope(|s| {
+                let hashing = s.spawn(move || make_leaves(batch, opts, threads));
+                let read =
+                    if eof { Ok((0, true)) } else { read_batch(r, &mut next, chunk, &mut total_chunks) };
+                // A panic in a hashing thread is a bug in this module; propagate it.
+                (hashing.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), read)
+            });
+            for ((child, block), buf) in leaves.into_iter().zip(&cur[..n]) {
                 match &block {
                     Some(encoded) => sink.put(&child.cid, encoded)?,
                     None => sink.put(&child.cid, buf)?,
@@ -209,6 +201,11 @@ impl<'o> FileBuilder<'o> {
                 self.push(0, child, sink)?;
             }
             if eof {
+                break;
+            }
+            (n, eof) = read?;
+            std::mem::swap(&mut cur, &mut next);
+            if n == 0 {
                 break;
             }
         }
@@ -270,6 +267,30 @@ impl<'o> FileBuilder<'o> {
             }
         }
     }
+}
+
+/// Fills up to `BATCH` chunks of exactly `chunk` bytes (the file's last may be shorter; an empty input is one
+/// empty chunk, as kubo and Helia treat it). Returns the chunks filled and whether the input ended.
+fn read_batch(
+    r: &mut dyn Read,
+    bufs: &mut [Vec<u8>],
+    chunk: usize,
+    total_chunks: &mut u64,
+) -> Result<(usize, bool), Error> {
+    let mut n = 0;
+    while n < bufs.len() {
+        let buf = &mut bufs[n];
+        fill(r, buf, chunk)?;
+        if buf.is_empty() && (n > 0 || *total_chunks > 0) {
+            return Ok((n, true));
+        }
+        n += 1;
+        *total_chunks += 1;
+        if buf.len() < chunk {
+            return Ok((n, true));
+        }
+    }
+    Ok((n, false))
 }
 
 /// Reads until `buf` holds `want` bytes or the reader ends.
