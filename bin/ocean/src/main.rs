@@ -28,6 +28,8 @@ struct Cli {
 enum Command {
     /// Show the resolved configuration (defaults < ocean.toml < OCEAN_* env < flags).
     Config(cmd::config::Args),
+    /// Simulate the scheduler against baselines and the speed-oracle on a hidden cluster.
+    Sim(cmd::sim::Args),
     /// Content-addressed store: add/cat/get files, CAR import/export, pins, gateway, verified fetch.
     Store(cmd::store::Args),
 }
@@ -47,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Config(args) => cmd::config::run(args, &config).await,
+            Command::Sim(args) => cmd::sim::run(args, &config).await,
             Command::Store(args) => cmd::store::run(args, &config).await,
         }
     });
