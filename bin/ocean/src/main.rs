@@ -32,6 +32,8 @@ enum Command {
     Sim(cmd::sim::Args),
     /// Content-addressed store: add/cat/get files, CAR import/export, pins, gateway, verified fetch.
     Store(cmd::store::Args),
+    /// Keys (Ethereum keystores `cast wallet` reads): new, import, list, balance.
+    Wallet(cmd::wallet::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
             Command::Config(args) => cmd::config::run(args, &config).await,
             Command::Sim(args) => cmd::sim::run(args, &config).await,
             Command::Store(args) => cmd::store::run(args, &config).await,
+            Command::Wallet(args) => cmd::wallet::run(args, &config).await,
         }
     });
     match result {

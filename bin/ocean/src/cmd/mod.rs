@@ -3,3 +3,4 @@
 pub(crate) mod config;
 pub(crate) mod sim;
 pub(crate) mod store;
+pub(crate) mod wallet;
