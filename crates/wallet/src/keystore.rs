@@ -69,7 +69,7 @@ impl Wallet {
                 .map_err(|e| keystore_error(e, name, staging.path()))?;
         let json = read_json(&staging.path().join("key"))?;
         let key = self.persist(name, signer.address(), json)?;
-        tracing::info!(target: "ocean::wallet", name, address = %signer.address(), "created key");
+        tracing::debug!(target: "ocean::wallet", name, address = %signer.address(), "created key");
         Ok(key)
     }
 
@@ -88,7 +88,7 @@ impl Wallet {
         .map_err(|e| keystore_error(e, name, staging.path()))?;
         let json = read_json(&staging.path().join("key"))?;
         let key = self.persist(name, signer.address(), json)?;
-        tracing::info!(target: "ocean::wallet", name, address = %signer.address(), "imported private key");
+        tracing::debug!(target: "ocean::wallet", name, address = %signer.address(), "imported private key");
         Ok(key)
     }
 
@@ -103,7 +103,7 @@ impl Wallet {
             .map_err(|e| keystore_error(e, &label, path))?;
         check_address(&label, recorded, signer.address())?;
         let key = self.persist(name, signer.address(), json)?;
-        tracing::info!(target: "ocean::wallet", name, address = %signer.address(), "imported keystore");
+        tracing::debug!(target: "ocean::wallet", name, address = %signer.address(), "imported keystore");
         Ok(key)
     }
 
