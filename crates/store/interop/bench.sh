@@ -17,13 +17,13 @@ echo "== $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), l
 echo "== openssl speed -evp sha256 (one core, 256 KiB blocks)"
 openssl speed -evp sha256 -bytes 262144 -seconds 3 2>/dev/null | tail -1
 echo "== JS ipfs-unixfs-importer (kubo --cid-version=1 defaults), blockstore keeps nothing"
-/usr/bin/time -f "   %e s, peak RSS %M KiB" node crates/store/interop/import.mjs default "$FILE"
+/usr/bin/time -f "   %e s wall, %U s user + %S s sys CPU, peak RSS %M KiB" node crates/store/interop/import.mjs default "$FILE"
 echo "== ocean --only-hash"
-/usr/bin/time -f "   %e s, peak RSS %M KiB" "$B" hash "$FILE"
+/usr/bin/time -f "   %e s wall, %U s user + %S s sys CPU, peak RSS %M KiB" "$B" hash "$FILE"
 echo "== ocean add, persisted (redb, fsync at commit)"
-/usr/bin/time -f "   %e s, peak RSS %M KiB" "$B" add "$FILE" "$STORE"
+/usr/bin/time -f "   %e s wall, %U s user + %S s sys CPU, peak RSS %M KiB" "$B" add "$FILE" "$STORE"
 CID="$("$B" hash "$FILE" | cut -d' ' -f2)"
 echo "== ocean cat"
-/usr/bin/time -f "   %e s, peak RSS %M KiB" "$B" cat "$CID" "$STORE"
+/usr/bin/time -f "   %e s wall, %U s user + %S s sys CPU, peak RSS %M KiB" "$B" cat "$CID" "$STORE"
 echo "== disk: dd 1 GiB with fdatasync"
 dd if=/dev/zero of="$STORE/dd" bs=1M count=1024 conv=fdatasync 2>&1 | tail -1

@@ -114,6 +114,11 @@ async fn car_scopes_paths_and_ranges() {
         send(&store, "GET", &format!("/ipfs/{file}?format=car&entity-bytes=-10:*"), None).await;
     assert_eq!(car_blocks(&body).1.len(), 2, "file root + the last leaf");
 
+    // HEAD of a file: its length, no body.
+    let (status, h, body) = send(&store, "HEAD", &format!("/ipfs/{dir}/big.bin"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h[header::CONTENT_LENGTH], data.len().to_string().as_str());
+    assert!(body.is_empty());
     // Plain GET of a file serves its bytes; a directory is refused.
     let (status, _, body) = send(&store, "GET", &format!("/ipfs/{dir}/note.txt"), None).await;
     assert_eq!((status, body.as_slice()), (StatusCode::OK, &b"note"[..]));
