@@ -85,3 +85,50 @@ pub fn ensure_key(
     let signer = wallet.unlock_key(&key, &password)?;
     Ok((key, signer, true))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ensure_key_creates_once_then_checks_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "node password\n").unwrap();
+
+        let (key, signer, created) = ensure_key(&keys, "node", Some(&pw)).unwrap();
+        assert!(created);
+        assert_eq!(key.address, Some(signer.address()));
+
+        // Running init again keeps the key and checks the password.
+        let (again, signer2, created) = ensure_key(&keys, "node", Some(&pw)).unwrap();
+        assert!(!created);
+        assert_eq!((again, signer2.address()), (key, signer.address()));
+
+        std::fs::write(&pw, "not it\n").unwrap();
+        let err = ensure_key(&keys, "node", Some(&pw)).unwrap_err();
+        assert!(matches!(err, Error::WrongPassword { .. }), "{err}");
+        assert!(matches!(ensure_key(&keys, "../x", Some(&pw)), Err(Error::InvalidName { .. })));
+    }
+
+    #[test]
+    fn unlock_account_selects_and_decrypts() {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "pw").unwrap();
+        let wallet = Wallet::open(dir.path());
+        let a = wallet.create("a", "pw").unwrap();
+        assert_eq!(Some(unlock_account(dir.path(), None, Some(&pw)).unwrap().address()), a.address);
+        let b = wallet.create("b", "pw").unwrap();
+        let by_addr = unlock_account(dir.path(), Some(&b.address.unwrap().to_string()), Some(&pw)).unwrap();
+        assert_eq!(Some(by_addr.address()), b.address);
+        assert!(matches!(unlock_account(dir.path(), None, Some(&pw)), Err(Error::Ambiguous { .. })));
+        let missing = dir.path().join("missing-pw");
+        assert!(matches!(
+            unlock_account(dir.path(), Some("a"), Some(&missing)),
+            Err(Error::PasswordFile { .. })
+        ));
+    }
+}

@@ -6,7 +6,7 @@ use alloy::{
     rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
 };
-use ocean_chain::{Client, Params, U256, anvil, deploy};
+use ocean_chain::{B256, Client, JobRequest, Mode, Params, U256, anvil, deploy};
 use ocean_wallet::{Address, Balance, Error, Wallet, balance, format_units};
 
 const E18: u128 = 1_000_000_000_000_000_000;
@@ -38,6 +38,25 @@ async fn balances_of_a_wallet_key_and_of_a_bare_address() {
     let who = wallet.address_of(Some("alice")).unwrap();
     let funded = balance(&anvil.endpoint(), deployment.clone(), who).await.unwrap();
     assert_eq!((format_units(funded.eth).as_str(), funded.ocat, funded.owed), ("1.5", 42 * E18, 0));
+
+    // The key unlocked from the wallet signs on chain: a job that nobody took is cancelled, and its escrow is
+    // owed back by the JobMarket.
+    let signer = wallet.unlock(Some("alice"), "pw").unwrap();
+    let requester = Client::connect(&anvil.endpoint(), signer, deployment.clone()).await.unwrap();
+    let request = JobRequest {
+        salt: B256::repeat_byte(7),
+        manifest_cid: vec![1, 2, 3],
+        replicas: 1,
+        quorum: 1,
+        mode: Mode::Quorum,
+        price_per_replica: 10 * E18,
+        commit_deadline: requester.chain_time().await.unwrap() + 600,
+        proof_spec: B256::ZERO,
+    };
+    let (job, _) = requester.create_job(&request, vec![]).await.unwrap();
+    requester.cancel(job).await.unwrap();
+    let after = balance(&anvil.endpoint(), deployment.clone(), alice).await.unwrap();
+    assert_eq!((after.ocat, after.owed), (32 * E18, 10 * E18));
 
     // An address with no key in the wallet: Anvil's second dev account, 10000 ETH and no OCAT.
     let bare = wallet.address_of(Some("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")).unwrap();
