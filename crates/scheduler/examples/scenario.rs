@@ -19,8 +19,30 @@ fn main() {
     let seed: u64 = arg(5, "1").parse().expect("seed is a number");
     let seeds: u64 = arg(6, "1").parse().expect("seeds is a number");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Knobs of the learned scheduler can be overridden for tuning: EXPLORE, PRIOR_SD, OBS_SD, MAX_EVIDENCE,
+    // TIMEOUT_FACTOR.
+    let mut cfg = ocean_scheduler::Config::default();
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<f64>().ok());
+    if let Some(v) = env("EXPLORE") {
+        cfg.model.explore = v;
+    }
+    if let Some(v) = env("PRIOR_SD") {
+        cfg.model.prior_sd = v;
+    }
+    if let Some(v) = env("OBS_SD") {
+        cfg.model.obs_sd = v;
+    }
+    if let Some(v) = env("MAX_EVIDENCE") {
+        cfg.model.max_evidence = v;
+    }
+    if let Some(v) = env("TIMEOUT_FACTOR") {
+        cfg.timeout_factor = v;
+    }
+    if let Some(v) = env("PRIOR_FAILURE") {
+        cfg.model.prior_failure = v;
+    }
     let results: Vec<_> = (seed..seed + seeds)
-        .map(|seed| sim::run_scenario(&Scenario { workload, load, nodes, tasks, seed }, threads))
+        .map(|seed| sim::run_scenario_with(&Scenario { workload, load, nodes, tasks, seed }, threads, &cfg))
         .collect();
     let summary = sim::summarize(&results);
     #[allow(clippy::print_stdout)]

@@ -91,4 +91,10 @@ pub trait Policy {
     fn observe(&mut self, event: &Event);
     /// Chooses `task.replicas` distinct providers among `candidates`, or says why it cannot.
     fn place(&mut self, task: &Task, candidates: &[Candidate]) -> Placement;
+    /// Seconds after a run of `task` starts on `provider` after which, with no result, the caller should
+    /// presume it lost, report [`Event::TimedOut`] and place the task again. `None`: the caller's default.
+    fn timeout_s(&self, task: &Task, provider: &Candidate) -> Option<f64> {
+        let _ = (task, provider);
+        None
+    }
 }

@@ -24,6 +24,12 @@ pub struct Config {
     pub sample: usize,
     /// Work units assumed for a task that does not say, until the model has seen tasks of its kind.
     pub default_work: f64,
+    /// A run is presumed lost after `timeout_floor_s + timeout_factor × (fetch + work / slow speed)`, where
+    /// the slow speed is the model's estimate two standard deviations down: tight on well-known providers,
+    /// loose on new ones.
+    pub timeout_factor: f64,
+    /// See `timeout_factor`.
+    pub timeout_floor_s: f64,
 }
 
 impl Default for Config {
@@ -34,6 +40,8 @@ impl Default for Config {
             full_scan_limit: 1024,
             sample: 64,
             default_work: 60.0,
+            timeout_factor: 2.0,
+            timeout_floor_s: 30.0,
         }
     }
 }
@@ -113,6 +121,14 @@ impl Policy for Scheduler {
 
     fn observe(&mut self, event: &Event) {
         self.model.observe(event);
+    }
+
+    fn timeout_s(&self, task: &Task, provider: &Candidate) -> Option<f64> {
+        let work = task.work.unwrap_or_else(|| self.model.mean_work(task.kind, self.cfg.default_work));
+        let belief = self.model.belief(provider, task.kind);
+        let slow = belief.speed * (-2.0 * belief.log_sd).exp();
+        let fetch = 2.0 * crate::rule::advertised_fetch_s(provider, task.input_bytes);
+        Some(self.cfg.timeout_floor_s + self.cfg.timeout_factor * (fetch + work / slow.max(1e-9)))
     }
 
     fn place(&mut self, task: &Task, candidates: &[Candidate]) -> Placement {

@@ -23,7 +23,8 @@ use crate::types::{Candidate, Event, ProviderId, Resources, Task, TaskId};
 pub const HEARTBEAT_S: f64 = 60.0;
 /// Seconds before an unplaceable task is offered again.
 pub const RETRY_S: f64 = 30.0;
-/// Timeout after a run starts: generous for the slowest node (speed ~0.8, drift down to 0.5, noise +20%).
+/// The fixed timeout after a run starts, for policies that do not choose one: generous for the slowest node
+/// (speed ~0.8, drift down to 0.5, noise +20%).
 pub fn timeout_s(work: f64) -> f64 {
     120.0 + 3.0 * work
 }
@@ -110,6 +111,8 @@ struct Run {
     task: usize,
     node: usize,
     attempt: u32,
+    /// Seconds after the start at which the requester gives up on this run.
+    timeout: f64,
     started: f64,
     duration: f64,
     lost: bool,
@@ -123,7 +126,9 @@ struct NodeState {
     queue: VecDeque<usize>,
     queued_work: f64,
     running: Option<usize>,
-    /// Runs held when the node went down (or sent to it while down), reported failed at detection.
+    /// Runs lost when the node restarted before its failure was detected; reported failed at detection.
+    /// (While a node is down, its queue and running task stay frozen, so the load a requester sees keeps
+    /// growing with what it sends there, as it would from its own bookkeeping.)
     dead: Vec<usize>,
     drift: f64,
     fail_rng: Rng,
@@ -248,20 +253,23 @@ impl Engine<'_> {
                 n.up = false;
                 n.epoch += 1;
                 let epoch = n.epoch;
-                if let Some(run) = n.running.take() {
+                if let Some(run) = n.running {
                     let cut = self.now - self.runs[run].started;
                     self.busy_s += cut;
                     self.wasted_s += cut;
-                    n.dead.push(run);
                 }
-                n.dead.extend(n.queue.drain(..));
-                n.queued_work = 0.0;
                 let down = n.fail_rng.weibull(WEIBULL_SHAPE, self.cluster.nodes[node].down_scale());
                 self.push(self.now + HEARTBEAT_S, Ev::Detect { node, epoch });
                 self.push(self.now + down, Ev::Up(node));
             }
             Ev::Up(node) => {
                 let n = &mut self.nodes[node];
+                // It restarts empty: whatever it held is lost, and reported when the heartbeat gap is noticed.
+                if let Some(run) = n.running.take() {
+                    n.dead.push(run);
+                }
+                n.dead.extend(n.queue.drain(..));
+                n.queued_work = 0.0;
                 n.up = true;
                 n.detected_down = false;
                 let up = n.fail_rng.weibull(WEIBULL_SHAPE, self.cluster.nodes[node].up_scale());
@@ -269,8 +277,14 @@ impl Engine<'_> {
                 self.start_next(node, driver);
             }
             Ev::Detect { node, epoch } => {
-                if self.nodes[node].epoch == epoch && !self.nodes[node].up {
-                    self.nodes[node].detected_down = true;
+                let n = &mut self.nodes[node];
+                if n.epoch == epoch && !n.up {
+                    n.detected_down = true;
+                    if let Some(run) = n.running.take() {
+                        n.dead.push(run);
+                    }
+                    n.dead.extend(n.queue.drain(..));
+                    n.queued_work = 0.0;
                 }
                 let dead = std::mem::take(&mut self.nodes[node].dead);
                 for run in dead {
@@ -308,7 +322,7 @@ impl Engine<'_> {
             kind: spec.kind,
             work: Some(spec.work),
             input_bytes: spec.input_bytes,
-            needs: Resources { cores: 1, memory_mib: spec.memory_mib, gpu: false },
+            needs: Resources { cores: spec.cores, memory_mib: spec.memory_mib, gpu: false },
             replicas: 1,
             deadline_s: Some((spec.arrival + spec.deadline_s - self.now).max(0.0)),
             price_cap: None,
@@ -349,7 +363,14 @@ impl Engine<'_> {
             Placement::Assigned { providers } => {
                 for p in providers {
                     let node = p.0 as usize;
-                    self.assign(t, node, driver);
+                    let chosen = self.candidate_nodes.iter().position(|&i| i == node);
+                    let timeout = match (&*driver, chosen) {
+                        (Driver::Policy(p), Some(ci)) => p.timeout_s(&task, &self.candidates[ci]),
+                        (Driver::Oracle(_), _) => Some(self.oracle_timeout(&task, node)),
+                        _ => None,
+                    };
+                    let timeout = timeout.unwrap_or_else(|| timeout_s(self.specs[t].work));
+                    self.assign(t, node, timeout, driver);
                 }
             }
             Placement::NotPlaced { .. } if self.tasks[t].attempts < MAX_ATTEMPTS => {
@@ -383,17 +404,31 @@ impl Engine<'_> {
         finish(task, &self.candidates, &top, &filter)
     }
 
-    fn assign(&mut self, t: usize, node: usize, driver: &mut Driver<'_>) {
+    /// The oracle's timeout: it knows the run's nominal duration, so it waits exactly long enough for the
+    /// slowest noise draw (+20%).
+    fn oracle_timeout(&self, task: &Task, node: usize) -> f64 {
+        let truth = &self.cluster.nodes[node];
+        let fetch = truth.latency_s + task.input_bytes as f64 / truth.bandwidth_bps;
+        let run = task.work.unwrap_or(0.0) / (truth.speed_for(task.kind) * self.nodes[node].drift);
+        10.0 + 1.25 * (fetch + run)
+    }
+
+    fn assign(&mut self, t: usize, node: usize, timeout: f64, driver: &mut Driver<'_>) {
         let attempt = self.tasks[t].attempts;
         let run = self.runs.len();
-        self.runs.push(Run { task: t, node, attempt, started: 0.0, duration: 0.0, lost: false, live: true });
+        self.runs.push(Run {
+            task: t,
+            node,
+            attempt,
+            timeout,
+            started: 0.0,
+            duration: 0.0,
+            lost: false,
+            live: true,
+        });
         self.tasks[t].live_runs += 1;
         let n = &mut self.nodes[node];
-        if !n.up {
-            // Sent to a node that is down but not yet known to be: lost until the heartbeat says so.
-            n.dead.push(run);
-            return;
-        }
+        // A down node's queue is frozen, not drained: what is sent there waits until the failure is noticed.
         n.queue.push_back(run);
         n.queued_work += self.specs[t].work;
         if n.running.is_none() {
@@ -423,8 +458,11 @@ impl Engine<'_> {
         r.started = self.now;
         r.duration = duration;
         r.lost = lost;
+        let timeout = r.timeout;
         observe(driver, &Event::Started { task: TaskId(t), provider: pid(node), at: self.now });
         self.push(self.now + duration, Ev::Finish { node, run, epoch });
+        // The requester's clock on this run: if no result has arrived by then, it is presumed lost.
+        self.push(self.now + timeout, Ev::Timeout(run));
     }
 
     fn finish(&mut self, node: usize, run: usize, epoch: u32, driver: &mut Driver<'_>) {
@@ -438,10 +476,12 @@ impl Engine<'_> {
         if r.lost {
             // The node moves on; the requester only learns of it when the timeout fires.
             self.wasted_s += r.duration;
-            self.push(r.started + timeout_s(spec.work).max(r.duration), Ev::Timeout(run));
-        } else if r.live {
-            self.runs[run].live = false;
-            self.tasks[r.task].live_runs -= 1;
+        } else if r.live || self.tasks[r.task].done.is_none() {
+            // Delivered (possibly after its timeout: a late result is still a result).
+            if r.live {
+                self.runs[run].live = false;
+                self.tasks[r.task].live_runs -= 1;
+            }
             let fetch = self.cluster.nodes[node].latency_s
                 + spec.input_bytes as f64 / self.cluster.nodes[node].bandwidth_bps;
             observe(

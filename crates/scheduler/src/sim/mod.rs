@@ -174,9 +174,18 @@ pub const WARMUP_WINDOWS: usize = 40;
 
 /// Runs every policy in [`POLICIES`] on one scenario; `threads` runs them side by side.
 pub fn run_scenario(s: &Scenario, threads: usize) -> SeedResult {
+    run_scenario_with(s, threads, &SchedulerConfig::default())
+}
+
+/// [`run_scenario`] with the learned scheduler configured by `learned`.
+pub fn run_scenario_with(s: &Scenario, threads: usize, learned: &SchedulerConfig) -> SeedResult {
     let cluster = s.cluster();
     let specs = s.specs(&cluster);
     let results = parallel_map(&POLICIES, threads, |name| {
+        if *name == "learned" {
+            let mut p = Scheduler::new(learned.clone(), splitmix(s.seed ^ 0x9011C7));
+            return engine::run(&cluster, &specs, &mut Driver::Policy(&mut p), s.seed);
+        }
         run_policy(name, &cluster, &specs, s.seed).expect("every name in POLICIES is known")
     });
     let by_name: BTreeMap<&str, &RunResult> = POLICIES.iter().copied().zip(&results).collect();

@@ -6,9 +6,10 @@
 //! with their reference generator (`m_lublin99.c`), with interactive and batch jobs modelled separately:
 //! job width from a two-stage uniform on log2(width) with a bias to powers of two, log-runtime from a
 //! hyper-gamma whose mixing weight falls with width, and arrivals from a gamma inter-arrival time paced by a
-//! gamma-shaped daily cycle of 48 half-hour buckets. A job becomes one task whose work is its area
-//! (width × runtime, in speed-1 seconds); its time axis is then scaled so that the offered load is the
-//! requested fraction of the cluster's availability-weighted capacity.
+//! gamma-shaped daily cycle of 48 half-hour buckets. A job becomes one task on one provider: its work is
+//! its runtime (speed-1 seconds, the model's nodes being the reference) and its width becomes a need of
+//! min(width, 32) cores, so wide jobs can only go to servers. The time axis is then scaled so that the
+//! offered work is the requested fraction of the cluster's availability-weighted capacity.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +40,8 @@ pub struct TaskSpec {
     pub kind: Kind,
     /// Memory needed, MiB.
     pub memory_mib: u64,
+    /// Cores needed.
+    pub cores: u32,
     /// Input size, bytes.
     pub input_bytes: u64,
     /// Seconds after arrival by which it should complete.
@@ -51,9 +54,9 @@ pub const GPU_SHARE: f64 = 0.3;
 /// Bounded Pareto sizes: shape α, bounds [L, H] in speed-1 seconds.
 pub const PARETO_ALPHA: f64 = 1.5;
 /// Lower bound of the bounded Pareto.
-pub const PARETO_LOW: f64 = 10.0;
+pub const PARETO_LOW: f64 = 60.0;
 /// Upper bound of the bounded Pareto.
-pub const PARETO_HIGH: f64 = 36_000.0;
+pub const PARETO_HIGH: f64 = 86_400.0;
 
 /// The mean of a bounded Pareto(α, L, H).
 pub fn bounded_pareto_mean(alpha: f64, low: f64, high: f64) -> f64 {
@@ -80,25 +83,32 @@ pub fn generate(workload: Workload, load: f64, cluster: &Cluster, n: usize, seed
                 .map(|_| {
                     t += rng.exp() / rate;
                     let work = bounded_pareto(&mut rng, PARETO_ALPHA, PARETO_LOW, PARETO_HIGH);
-                    spec(&mut rng, t, work, heterogeneous)
+                    spec(&mut rng, t, work, 1, heterogeneous)
                 })
                 .collect()
         }
         Workload::Lublin => {
             let mut lf = Lublin::new();
-            let raw: Vec<(f64, f64)> = (0..n).map(|_| lf.next_job(&mut rng)).collect();
-            let total: f64 = raw.iter().map(|&(_, w)| w).sum();
-            let span = raw.last().map_or(1.0, |&(a, _)| a).max(1.0);
+            let raw: Vec<(f64, f64, f64)> = (0..n).map(|_| lf.next_job(&mut rng)).collect();
+            let total: f64 = raw.iter().map(|&(_, _, runtime)| runtime).sum();
+            let span = raw.last().map_or(1.0, |&(a, _, _)| a).max(1.0);
             // Scale time so that offered work / (capacity × span) = load.
             let scale = total / (capacity * load) / span;
-            raw.into_iter().map(|(a, w)| spec(&mut rng, a * scale, w, heterogeneous)).collect()
+            raw.into_iter()
+                .map(|(a, width, runtime)| {
+                    spec(&mut rng, a * scale, runtime, (width as u32).min(LUBLIN_MAX_CORES), heterogeneous)
+                })
+                .collect()
         }
     };
     tasks.sort_by(|a, b| a.arrival.total_cmp(&b.arrival));
     tasks
 }
 
-fn spec(rng: &mut Rng, arrival: f64, work: f64, heterogeneous: bool) -> TaskSpec {
+/// A Lublin–Feitelson job of width w needs min(w, this) cores on one provider.
+pub const LUBLIN_MAX_CORES: u32 = 32;
+
+fn spec(rng: &mut Rng, arrival: f64, work: f64, cores: u32, heterogeneous: bool) -> TaskSpec {
     let kind = if rng.unit() < GPU_SHARE { Kind::GPU } else { Kind::CPU };
     let memory_mib = if heterogeneous {
         let u = rng.unit();
@@ -114,7 +124,7 @@ fn spec(rng: &mut Rng, arrival: f64, work: f64, heterogeneous: bool) -> TaskSpec
     };
     // Median 20 MB of input, lognormal.
     let input_bytes = (20e6 * rng.normal().exp()) as u64;
-    TaskSpec { arrival, work, kind, memory_mib, input_bytes, deadline_s: 60.0 + 2.0 * work }
+    TaskSpec { arrival, work, kind, memory_mib, cores, input_bytes, deadline_s: 60.0 + 2.0 * work }
 }
 
 /// Published parameters of the Lublin–Feitelson model, `[interactive, batch]`.
@@ -252,8 +262,8 @@ impl Lublin {
         self.bucket[t] = bucket;
     }
 
-    /// The next job: (arrival seconds, work = width × runtime).
-    fn next_job(&mut self, rng: &mut Rng) -> (f64, f64) {
+    /// The next job: (arrival seconds, width, runtime seconds).
+    fn next_job(&mut self, rng: &mut Rng) -> (f64, f64, f64) {
         if !self.primed {
             self.advance(0, rng);
             self.advance(1, rng);
@@ -271,7 +281,7 @@ impl Lublin {
                 break g;
             }
         };
-        (arrival, width * log_runtime.exp().max(1.0))
+        (arrival, width, log_runtime.exp().max(1.0))
     }
 }
 
@@ -323,7 +333,7 @@ mod tests {
     fn lublin_matches_the_model_shape() {
         let mut rng = Rng::seed(9);
         let mut lf = Lublin::new();
-        let jobs: Vec<(f64, f64)> = (0..20_000).map(|_| lf.next_job(&mut rng)).collect();
+        let jobs: Vec<(f64, f64, f64)> = (0..20_000).map(|_| lf.next_job(&mut rng)).collect();
         assert!(jobs.windows(2).all(|w| w[1].0 >= w[0].0), "arrivals are ordered");
         // Widths: about a fifth serial overall, none above 128.
         let mut rng = Rng::seed(10);

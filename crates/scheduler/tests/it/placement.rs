@@ -79,7 +79,10 @@ fn learns_to_prefer_the_truly_fast_and_avoid_the_unreliable() {
     // Three providers advertise the same speed; 1 is really 8x faster, 2 loses most of its work.
     let cands: Vec<Candidate> = (0..3).map(|i| Candidate::new(i, 2.0)).collect();
     let truth = [1.0, 8.0, 8.0];
-    let mut s = Scheduler::new(Config::default(), 3);
+    // Plain Thompson sampling, so that both look-alikes get tried enough to tell them apart.
+    let mut cfg = Config::default();
+    cfg.model.explore = 1.0;
+    let mut s = Scheduler::new(cfg, 3);
     let mut at = 0.0;
     for i in 0..300 {
         let task = Task::new(i, 100.0);
