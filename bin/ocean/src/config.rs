@@ -107,7 +107,13 @@ impl Config {
         };
         Figment::from(Serialized::defaults(Config::default()))
             .merge(file)
-            .merge(Env::prefixed("OCEAN_").only(&["repo", "rpc_url", "deployment", "account", "password_file"]))
+            .merge(Env::prefixed("OCEAN_").only(&[
+                "repo",
+                "rpc_url",
+                "deployment",
+                "account",
+                "password_file",
+            ]))
             .merge(Serialized::defaults(flags))
     }
 }
@@ -117,6 +123,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail error type, test only
     fn layers_override_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("ocean.toml", "repo = \"/from/file\"\nrpc_url = \"http://file:1\"")?;

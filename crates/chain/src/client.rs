@@ -309,7 +309,12 @@ impl Client {
 
     /// The registry's minimum stake (wei).
     pub async fn min_stake(&self) -> Result<u128> {
-        let v = self.registry().minStake().call().await.map_err(|e| Error::from_contract("NodeRegistry", "minStake", e))?;
+        let v = self
+            .registry()
+            .minStake()
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("NodeRegistry", "minStake", e))?;
         Ok(v.to::<u128>())
     }
 

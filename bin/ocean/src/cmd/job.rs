@@ -1,0 +1,248 @@
+//! `ocean job`: submit jobs and follow them to a verified, paid result.
+
+use std::{path::PathBuf, time::Duration};
+
+use eyre::{WrapErr, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use ocean_chain::{B256, State};
+use ocean_node::requester::{Options, Outcome, Progress, Requester};
+use ocean_store::Store;
+use ocean_types::{Amount, manifest::Manifest};
+
+use crate::{config::Config, exit::Failure, session};
+
+/// Submit jobs and get their results.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit codes: 0 success; 1 error; 3 the job cannot be placed; 4 insufficient funds; \
+                        5 the job failed or expired (its escrow is refunded); 6 timed out waiting.")]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Add the job's program and inputs to the local store, place it, escrow its budget and follow it to the
+    /// end (results go to ./results/<job id>/).
+    Submit {
+        /// The job file.
+        job: PathBuf,
+        /// Print the job id as soon as it is on chain and return.
+        #[arg(long)]
+        detach: bool,
+        /// Where to write the result [default: ./results/<job id>].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Give up waiting after this many seconds (the job itself goes on, and its deadlines still apply).
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
+    /// Show a job's state on chain.
+    Status {
+        /// Job id (0x…).
+        id: B256,
+    },
+    /// Follow a job to the end, settling it when its results are in.
+    Wait {
+        /// Job id (0x…).
+        id: B256,
+        /// Where to write the result [default: ./results/<job id>].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
+    /// Fetch a finalized job's result (verified block by block) into DIR.
+    Results {
+        /// Job id (0x…).
+        id: B256,
+        /// Output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Cancel a job that no provider has taken yet; its escrow is refunded.
+    Cancel {
+        /// Job id (0x…).
+        id: B256,
+    },
+    /// List this account's jobs.
+    List,
+}
+
+fn out(line: &str) {
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{line}");
+    }
+}
+
+async fn requester(config: &Config) -> eyre::Result<Requester> {
+    let client = session::connect(config).await?;
+    std::fs::create_dir_all(&config.repo).wrap_err_with(|| format!("creating {}", config.repo.display()))?;
+    let store = Store::open(config.repo.join("store")).wrap_err("opening the local store")?;
+    Ok(Requester::new(client, store, config.repo.clone(), Options::default())?)
+}
+
+fn classify(err: ocean_node::Error) -> eyre::Report {
+    let code = match &err {
+        ocean_node::Error::NotPlaced(_) => Some(3),
+        ocean_node::Error::Funds(_) => Some(4),
+        ocean_node::Error::Timeout(_) => Some(6),
+        _ => None,
+    };
+    match code {
+        Some(code) => eyre::Report::new(Failure { code, message: err.to_string() }),
+        None => eyre::Report::new(err),
+    }
+}
+
+/// Runs `ocean job`.
+pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
+    match args.command {
+        Command::Submit { job, detach, output, timeout } => {
+            if detach {
+                let (mut requester, prepared) = prepare(&job, config).await?;
+                let record = requester.submit(&prepared, &mut |_| {}).await.map_err(classify)?;
+                out(&record.job_id);
+                return Ok(());
+            }
+            submit_and_wait(&job, output, timeout, config).await
+        }
+        Command::Wait { id, output, timeout } => {
+            let mut requester = requester(config).await?;
+            let bar = bar();
+            let mut report = |p: Progress| show(&bar, &p);
+            let outcome =
+                requester.wait(id, Duration::from_secs(timeout), &mut report).await.map_err(classify)?;
+            bar.finish_and_clear();
+            finish(&requester, outcome, output).await
+        }
+        Command::Status { id } => {
+            let client = session::connect(config).await?;
+            let view = client.job(id).await?;
+            if view.state == State::Nonexistent {
+                bail!("no job {id:#x} on this chain");
+            }
+            out(&format!("job       {id:#x}"));
+            out(&format!("state     {:?}", view.state).to_lowercase());
+            out(&format!("replicas  {} (quorum {}), {} assigned", view.replicas, view.quorum, view.assigned));
+            out(&format!("price     {} per replica", Amount::from_wei(view.price_per_replica)));
+            out(&format!(
+                "deadlines commit {} / reveal {} (unix)",
+                view.commit_deadline, view.reveal_deadline
+            ));
+            if let Some(cid) = client.result_cid(id).await? {
+                out(&format!("result    {}", ocean_store::Cid::from_bytes(&cid)?));
+            }
+            Ok(())
+        }
+        Command::Results { id, output } => {
+            let requester = requester(config).await?;
+            let cid = requester.results(id, &output).await?;
+            out(&cid.to_string());
+            Ok(())
+        }
+        Command::Cancel { id } => {
+            let client = session::connect(config).await?;
+            client.cancel(id).await?;
+            out(&format!("job {id:#x} cancelled; its escrow is withdrawable with `ocean wallet balance`"));
+            Ok(())
+        }
+        Command::List => {
+            let client = session::connect(config).await?;
+            for (id, _, block) in client.jobs_of(client.address()).await? {
+                let view = client.job(id).await?;
+                out(&format!("{id:#x}  {:<9}  block {block}", format!("{:?}", view.state).to_lowercase()));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn prepare(
+    job: &std::path::Path,
+    config: &Config,
+) -> eyre::Result<(Requester, ocean_node::requester::Prepared)> {
+    let text = std::fs::read_to_string(job).wrap_err_with(|| format!("reading {}", job.display()))?;
+    let manifest =
+        Manifest::from_toml(&text).wrap_err_with(|| format!("{} is not a valid job", job.display()))?;
+    let base = job.parent().map(PathBuf::from).unwrap_or_default();
+    let requester = requester(config).await?;
+    let prepared = requester.prepare(manifest, &base).map_err(classify)?;
+    Ok((requester, prepared))
+}
+
+/// `ocean job submit` without `--detach`: submit, follow with a progress bar, fetch and print the result.
+pub(crate) async fn submit_and_wait(
+    job: &std::path::Path,
+    output: Option<PathBuf>,
+    timeout: u64,
+    config: &Config,
+) -> eyre::Result<()> {
+    let (mut requester, prepared) = prepare(job, config).await?;
+    let bar = bar();
+    let mut report = |p: Progress| show(&bar, &p);
+    let record = requester.submit(&prepared, &mut report).await.map_err(classify)?;
+    let id: B256 = record.job_id.parse().wrap_err("job id")?;
+    let outcome = requester.wait(id, Duration::from_secs(timeout), &mut report).await.map_err(classify)?;
+    bar.finish_and_clear();
+    finish(&requester, outcome, output).await
+}
+
+async fn finish(requester: &Requester, outcome: Outcome, output: Option<PathBuf>) -> eyre::Result<()> {
+    let id = format!("{:#x}", outcome.job_id);
+    match (outcome.state, outcome.result) {
+        (State::Finalized, Some(result)) => {
+            let dir = output.unwrap_or_else(|| PathBuf::from("results").join(&id));
+            requester.results(outcome.job_id, &dir).await?;
+            let total: u128 = outcome.paid.iter().map(|(_, p)| p).sum();
+            for (provider, paid) in &outcome.paid {
+                out(&format!("paid {} to {provider}", Amount::from_wei(*paid)));
+            }
+            for (provider, s) in &outcome.slashed {
+                out(&format!("slashed {} from {provider} (wrong result)", Amount::from_wei(*s)));
+            }
+            out(&format!("result written to {}", dir.display()));
+            let amount = Amount::from_wei(total).to_string();
+            let amount = amount.trim_end_matches(" OCAT");
+            out(&format!(
+                "job {id} finalized: result {result}, paid {amount} OCAT to {} providers",
+                outcome.paid.len()
+            ));
+            Ok(())
+        }
+        (state, _) => Err(eyre::Report::new(Failure {
+            code: 5,
+            message: format!(
+                "job {id} ended {state:?}: its escrow was refunded (withdraw with the JobMarket)"
+            ),
+        })),
+    }
+}
+
+fn bar() -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+fn show(bar: &ProgressBar, p: &Progress) {
+    let msg = match p {
+        Progress::Placing { candidates } => format!("placing: {candidates} providers reachable"),
+        Progress::Offered { providers } => {
+            format!("offers signed by {providers} providers; uploading the job")
+        }
+        Progress::Created { job_id } => format!("created {job_id:#x} (budget in escrow); assigned"),
+        Progress::Running { done, total } => format!("running: {done}/{total} results in"),
+        Progress::Waiting { reason } => format!("waiting: {reason}"),
+        Progress::Committed { matching } => format!("committed: {matching} matching results; settling"),
+        Progress::Finalized { result } => format!("finalized: {result}; fetching"),
+    };
+    tracing::debug!(target: "ocean::job", "{msg}");
+    bar.set_message(msg);
+}

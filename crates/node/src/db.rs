@@ -1,0 +1,209 @@
+//! The provider's persisted state: one record per task, and the last chain block scanned.
+//!
+//! redb commits are atomic and durable, so after a `kill -9` the node sees every task exactly as its last
+//! committed transition left it. Every transition that has an effect outside the node (a signed offer, an
+//! on-chain commit) is written *before* the effect, so a restart knows to check the chain instead of acting
+//! twice.
+
+use std::path::Path;
+
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+const TASKS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("tasks");
+const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+
+/// The states of a task on a provider. Transitions only move down this list (or to `Failed`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TaskState {
+    /// An offer was signed; waiting to see the assignment on chain.
+    Offered {
+        /// Offer expiry, unix seconds.
+        expiry: u64,
+    },
+    /// Assigned on chain; waiting for a worker.
+    Assigned,
+    /// A worker runs it. After a restart it is run again: runs are deterministic.
+    Running,
+    /// Result stored and commitment signed; waiting for the requester to settle.
+    Done,
+    /// About to commit on chain. After a restart: check the chain before sending again.
+    Committing,
+    /// Committed on chain.
+    Committed,
+    /// The job was finalized; `paid` is what this provider earned (0 if outvoted).
+    Settled {
+        /// Wei credited by the JobMarket.
+        paid: String,
+        /// Whether this provider was slashed.
+        slashed: bool,
+    },
+    /// Nothing more will happen.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl TaskState {
+    /// Short name for APIs and status output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Offered { .. } => "offered",
+            Self::Assigned => "assigned",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Committing => "committing",
+            Self::Committed => "committed",
+            Self::Settled { .. } => "settled",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
+    /// Whether the task is over.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Settled { .. } | Self::Failed { .. })
+    }
+}
+
+/// One task: a job this provider offered to run or was assigned.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Task {
+    /// The job id (0x…).
+    pub job_id: String,
+    /// The manifest CID.
+    pub manifest_cid: String,
+    /// Unix time by which to commit.
+    pub commit_deadline: u64,
+    /// Position in the assignment (known once assigned).
+    pub index: Option<u8>,
+    /// Price it will be paid, wei (decimal string).
+    pub price_wei: String,
+    /// Current state.
+    pub state: TaskState,
+    /// Result CID once computed.
+    pub result_cid: Option<String>,
+    /// Signed commitment once computed.
+    pub signed_commit: Option<crate::protocol::SignedCommit>,
+    /// Seconds the run took.
+    pub run_secs: Option<f64>,
+    /// Unix time the result was computed.
+    pub done_at: Option<u64>,
+}
+
+/// The task database.
+#[derive(Debug)]
+pub struct Db {
+    db: Database,
+}
+
+impl Db {
+    /// Opens (or creates) the database file.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+        }
+        let db = Database::create(path).map_err(Error::db)?;
+        let tx = db.begin_write().map_err(Error::db)?;
+        {
+            tx.open_table(TASKS).map_err(Error::db)?;
+            tx.open_table(META).map_err(Error::db)?;
+        }
+        tx.commit().map_err(Error::db)?;
+        Ok(Self { db })
+    }
+
+    /// Writes `task` (durably) and returns it.
+    pub fn put(&self, task: &Task) -> Result<()> {
+        let value = serde_json::to_vec(task).map_err(Error::db)?;
+        let tx = self.db.begin_write().map_err(Error::db)?;
+        {
+            let mut t = tx.open_table(TASKS).map_err(Error::db)?;
+            t.insert(task.job_id.as_bytes(), value.as_slice()).map_err(Error::db)?;
+        }
+        tx.commit().map_err(Error::db)
+    }
+
+    /// Reads one task.
+    pub fn get(&self, job_id: &str) -> Result<Option<Task>> {
+        let tx = self.db.begin_read().map_err(Error::db)?;
+        let t = tx.open_table(TASKS).map_err(Error::db)?;
+        match t.get(job_id.as_bytes()).map_err(Error::db)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(Error::db)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every task.
+    pub fn all(&self) -> Result<Vec<Task>> {
+        let tx = self.db.begin_read().map_err(Error::db)?;
+        let t = tx.open_table(TASKS).map_err(Error::db)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(Error::db)? {
+            let (_, v) = item.map_err(Error::db)?;
+            out.push(serde_json::from_slice(v.value()).map_err(Error::db)?);
+        }
+        Ok(out)
+    }
+
+    /// A counter or marker in the meta table (e.g. the last block scanned).
+    pub fn meta(&self, key: &str) -> Result<Option<u64>> {
+        let tx = self.db.begin_read().map_err(Error::db)?;
+        let t = tx.open_table(META).map_err(Error::db)?;
+        Ok(t.get(key).map_err(Error::db)?.map(|v| v.value()))
+    }
+
+    /// Sets a meta value.
+    pub fn set_meta(&self, key: &str, value: u64) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::db)?;
+        {
+            let mut t = tx.open_table(META).map_err(Error::db)?;
+            t.insert(key, value).map_err(Error::db)?;
+        }
+        tx.commit().map_err(Error::db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn task(id: &str) -> Task {
+        Task {
+            job_id: id.into(),
+            manifest_cid: "bafy".into(),
+            commit_deadline: 10,
+            index: None,
+            price_wei: "1".into(),
+            state: TaskState::Assigned,
+            result_cid: None,
+            signed_commit: None,
+            run_secs: None,
+            done_at: None,
+        }
+    }
+
+    #[test]
+    fn tasks_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.redb");
+        {
+            let db = Db::open(&path).unwrap();
+            db.put(&task("0x01")).unwrap();
+            let mut t = task("0x02");
+            t.state = TaskState::Committing;
+            db.put(&t).unwrap();
+            db.set_meta("block", 42).unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.get("0x02").unwrap().unwrap().state, TaskState::Committing);
+        assert_eq!(db.all().unwrap().len(), 2);
+        assert_eq!(db.meta("block").unwrap(), Some(42));
+        assert!(db.get("0x03").unwrap().is_none());
+    }
+}

@@ -1,0 +1,101 @@
+//! The provider's HTTP API, as both sides see it (JSON bodies).
+//!
+//! | route | who calls | what |
+//! |---|---|---|
+//! | `GET /telemetry` | schedulers | load, queue, price, capabilities ([`Telemetry`]) |
+//! | `POST /offers` | requester | asks for a signed offer for a job id ([`OfferRequest`] → [`OfferResponse`]) |
+//! | `POST /car` | requester | pushes the job's blocks (CAR v1; every block is hash-checked before it is stored) |
+//! | `POST /tasks/{job}/poke` | requester | "the job is on chain": the node scans the chain now instead of at its next tick |
+//! | `GET /tasks` | operator | every task record ([`crate::db::Task`]) |
+//! | `GET /tasks/{job}` | requester | the task's state and, once computed, the result CID and signed commitment ([`TaskStatus`]) |
+//! | `GET/HEAD /ipfs/{cid}` | anyone | the trustless gateway over the node's store (results are fetched here) |
+
+use serde::{Deserialize, Serialize};
+
+/// What a provider publishes for schedulers.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Telemetry {
+    /// The provider's account (0x…).
+    pub address: String,
+    /// Price per job it asks, wei (decimal string).
+    pub price_wei: String,
+    /// Tasks offered or assigned but not started.
+    pub queue_len: u32,
+    /// Tasks running now.
+    pub running: u32,
+    /// Tasks it runs at once.
+    pub max_concurrency: u32,
+    /// CPU cores.
+    pub cores: u32,
+    /// Memory, MiB.
+    pub memory_mib: u64,
+    /// Tasks finished since start.
+    pub completed: u64,
+}
+
+/// A requester's request for an offer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OfferRequest {
+    /// The job id the requester will create (0x…, 32 bytes).
+    pub job_id: String,
+    /// The manifest's CID.
+    pub manifest_cid: String,
+    /// Most the requester pays a provider, wei (decimal string).
+    pub price_cap_wei: String,
+    /// Unix time by which providers must commit.
+    pub commit_deadline: u64,
+}
+
+/// A provider's answer to an [`OfferRequest`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum OfferResponse {
+    /// A signed EIP-712 offer (compact signature).
+    Offer {
+        /// The provider.
+        provider: String,
+        /// Its price, wei (decimal string).
+        price_wei: String,
+        /// Offer expiry, unix seconds.
+        expiry: u64,
+        /// Signature `r` (0x…).
+        r: String,
+        /// Signature `vs` (0x…).
+        vs: String,
+    },
+    /// The provider will not take the job, and why.
+    Declined {
+        /// Human-readable reason.
+        reason: String,
+    },
+}
+
+/// Where a task stands on a provider.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TaskStatus {
+    /// The job id.
+    pub job_id: String,
+    /// State name (`offered`, `assigned`, `running`, `done`, `committed`, `settled`, `failed`).
+    pub state: String,
+    /// Result CID once computed.
+    pub result_cid: Option<String>,
+    /// Signed commitment once computed: `{index, commitment, r, vs}` (0x… hex).
+    pub signed_commit: Option<SignedCommit>,
+    /// Seconds the run took (for the requester's scheduler).
+    pub run_secs: Option<f64>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+}
+
+/// A provider's EIP-712 commitment in transport form.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedCommit {
+    /// Position of the provider in the job's assignment.
+    pub index: u8,
+    /// `keccak256(resultCid ‖ provider)` (0x…).
+    pub commitment: String,
+    /// Signature `r` (0x…).
+    pub r: String,
+    /// Signature `vs` (0x…).
+    pub vs: String,
+}

@@ -1,0 +1,190 @@
+//! The watcher: scans the chain for this provider's assignments and moves finished tasks to settlement.
+//!
+//! Each tick (every `poll_interval`, or at once when a requester pokes) it
+//! 1. reads `ProviderAssigned` logs for this provider since the last scanned block and queues new tasks;
+//! 2. for every task with a result, reads the job on chain and acts: settled → record the pay; still open
+//!    after the grace period → commit on chain (once); past the commit deadline → reveal its own result
+//!    (the majority decides, so this cannot harm an honest requester); past the reveal deadline → expire
+//!    the job so the requester is refunded and nothing stays stuck.
+
+use std::sync::Arc;
+
+use ocean_chain::{B256, State};
+use ocean_store::Cid;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::{Inner, job_hex, now};
+use crate::{
+    Error, Result,
+    db::{Task, TaskState},
+};
+
+const SCANNED: &str = "scanned_block";
+/// Offers that were never assigned are forgotten this long after they expire.
+const OFFER_SLACK: u64 = 60;
+
+pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = scan(&inner).await {
+            warn!(target: "ocean::node", "chain scan: {e}");
+        }
+        if let Err(e) = settle_all(&inner).await {
+            warn!(target: "ocean::node", "settlement: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(inner.config.poll_interval) => {}
+            _ = inner.poke.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn scan(inner: &Arc<Inner>) -> Result<()> {
+    let client = &inner.client;
+    let latest = client.block_number().await?;
+    let from = match inner.db.meta(SCANNED)? {
+        Some(b) => b + 1,
+        None => client.deployment().start_block,
+    };
+    if from > latest {
+        return Ok(());
+    }
+    for a in client.assignments(Some(client.address()), from, latest).await? {
+        let key = job_hex(a.job_id);
+        let known = inner.db.get(&key)?;
+        let task = match known {
+            Some(t) if matches!(t.state, TaskState::Offered { .. }) => t,
+            Some(_) => continue,
+            None => {
+                // Assigned without an offer record (accept path, or a record lost before this node existed).
+                let Some(manifest) = client.manifest_cid(a.job_id).await? else { continue };
+                let view = client.job(a.job_id).await?;
+                Task {
+                    job_id: key.clone(),
+                    manifest_cid: Cid::from_bytes(&manifest)?.to_string(),
+                    commit_deadline: view.commit_deadline,
+                    index: None,
+                    price_wei: a.price.to_string(),
+                    state: TaskState::Assigned,
+                    result_cid: None,
+                    signed_commit: None,
+                    run_secs: None,
+                    done_at: None,
+                }
+            }
+        };
+        let mut task = task;
+        task.index = Some(a.index);
+        task.price_wei = a.price.to_string();
+        task.state = TaskState::Assigned;
+        {
+            let _guard = inner.tasks_lock.lock().map_err(|_| Error::Db("task lock poisoned".into()))?;
+            inner.db.put(&task)?;
+        }
+        info!(target: "ocean::node", job = %key, index = a.index, "assigned");
+        inner.queue.send(key).await.map_err(|_| Error::Db("task queue closed".into()))?;
+    }
+    inner.db.set_meta(SCANNED, latest)?;
+    Ok(())
+}
+
+async fn settle_all(inner: &Arc<Inner>) -> Result<()> {
+    for task in inner.db.all()? {
+        if task.state.is_final() {
+            continue;
+        }
+        if let Err(e) = settle(inner, &task).await {
+            warn!(target: "ocean::node", job = %task.job_id, "{e}");
+        }
+    }
+    Ok(())
+}
+
+async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
+    let t = now();
+    if let TaskState::Offered { expiry } = task.state {
+        if t > expiry + OFFER_SLACK {
+            inner.update(&task.job_id, |x| {
+                x.state = TaskState::Failed { reason: "offer expired without assignment".into() };
+            })?;
+        }
+        return Ok(());
+    }
+    if !matches!(task.state, TaskState::Done | TaskState::Committing | TaskState::Committed) {
+        return Ok(());
+    }
+    let client = &inner.client;
+    let job_id: B256 = task.job_id.parse().map_err(|_| Error::Job(format!("bad job id {}", task.job_id)))?;
+    let view = client.job(job_id).await?;
+    match view.state {
+        State::Finalized => {
+            let (paid, slashed) = client.settlement(job_id, client.address()).await?;
+            info!(target: "ocean::node", job = %task.job_id, paid, slashed, "settled");
+            inner.update(&task.job_id, |x| {
+                x.state = TaskState::Settled { paid: paid.to_string(), slashed: slashed > 0 };
+            })?;
+            return Ok(());
+        }
+        State::Failed | State::Nonexistent => {
+            inner.update(&task.job_id, |x| {
+                x.state = TaskState::Failed { reason: "the job was cancelled or expired on chain".into() };
+            })?;
+            return Ok(());
+        }
+        State::Open | State::Assigned => {}
+    }
+    let Some(result) = task.result_cid.as_deref() else { return Ok(()) };
+    let result: Cid = result.parse()?;
+
+    if t > view.reveal_deadline {
+        // Nobody settled in time: expire so the requester's escrow comes back and the job is final.
+        debug!(target: "ocean::node", job = %task.job_id, "expiring overdue job");
+        client.expire(job_id).await?;
+        return Ok(());
+    }
+
+    match task.state {
+        TaskState::Done if t < view.commit_deadline => {
+            let done_at = task.done_at.unwrap_or(t);
+            let half_way = done_at + view.commit_deadline.saturating_sub(done_at) / 2;
+            let due = (done_at + inner.config.commit_grace.as_secs()).min(half_way);
+            if t >= due {
+                commit(inner, task, job_id, &result).await?;
+            }
+        }
+        TaskState::Committing if t < view.commit_deadline => {
+            // A restart between deciding to commit and recording it: the chain knows whether it happened.
+            commit(inner, task, job_id, &result).await?;
+        }
+        TaskState::Committing => {
+            let committed = client.onchain_commitment(job_id, client.address()).await? != B256::ZERO;
+            inner.update(&task.job_id, |x| {
+                x.state = if committed { TaskState::Committed } else { TaskState::Done };
+            })?;
+        }
+        TaskState::Committed | TaskState::Done if t > view.commit_deadline => {
+            // After the commit deadline any assigned provider may reveal; a majority of matching
+            // commitments decides, so revealing its own result is safe.
+            let assignment: Vec<_> =
+                client.assignment(job_id).await?.iter().map(ocean_chain::Assigned::to_assignment).collect();
+            match client.reveal(job_id, assignment, &result.to_bytes(), Vec::new()).await {
+                Ok(_) => info!(target: "ocean::node", job = %task.job_id, "revealed the result"),
+                Err(e) => debug!(target: "ocean::node", job = %task.job_id, "reveal not possible yet: {e}"),
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn commit(inner: &Arc<Inner>, task: &Task, job_id: B256, result: &Cid) -> Result<()> {
+    let client = &inner.client;
+    inner.update(&task.job_id, |x| x.state = TaskState::Committing)?;
+    if client.onchain_commitment(job_id, client.address()).await? == B256::ZERO {
+        client.commit(job_id, &result.to_bytes()).await?;
+        info!(target: "ocean::node", job = %task.job_id, "committed on chain");
+    }
+    inner.update(&task.job_id, |x| x.state = TaskState::Committed)?;
+    Ok(())
+}

@@ -1,0 +1,717 @@
+//! The requester side: prepare a job, place it, escrow it, and follow it to a verified, paid result.
+//!
+//! ```text
+//!  job.toml ─► prepare: add program + inputs to the local store, canonical manifest ─► manifest CID, bundle
+//!           ─► place: registry nodes + their telemetry ─► scheduler (learned) ─► r providers
+//!           ─► offers (EIP-712, signed by the providers) ─► push the bundle (CAR) ─► createJob (escrow)
+//!           ─► wait: providers' signed commitments ─► reveal the majority result ─► fetch it (verified)
+//! ```
+//!
+//! Nothing is half-submitted: every check that can fail (job file, inputs, funds, placement, offers,
+//! uploads) happens before the single `createJob` transaction. The scheduler's observations are kept in
+//! `<repo>/scheduler.jsonl` and replayed on start, so what it learned about providers survives across runs.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::future::join_all;
+use ocean_chain::{Address, B256, Client, JobRequest, Mode, NodeInfo, State, bindings::JobMarket};
+use ocean_scheduler::{
+    Candidate, Event, Kind, Placement, Policy, ProviderId, Resources, Scheduler, Task, TaskId,
+};
+use ocean_store::{Cid, Entry, ImportOptions, Store};
+use ocean_types::manifest::{Manifest, Source, VerificationMode};
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, warn};
+
+use crate::{
+    Error, Result,
+    protocol::{OfferRequest, OfferResponse, TaskStatus, Telemetry},
+};
+
+/// A step of a job's life, for progress displays.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// Looking for providers among `candidates` registered nodes.
+    Placing {
+        /// Registered, reachable providers.
+        candidates: usize,
+    },
+    /// Offers collected from the chosen providers.
+    Offered {
+        /// Providers that signed an offer.
+        providers: usize,
+    },
+    /// The job is on chain with its escrow.
+    Created {
+        /// Its id.
+        job_id: B256,
+    },
+    /// Providers are running it.
+    Running {
+        /// Results computed so far.
+        done: usize,
+        /// Replicas.
+        total: usize,
+    },
+    /// Waiting, and why.
+    Waiting {
+        /// Why.
+        reason: String,
+    },
+    /// Enough matching results to settle.
+    Committed {
+        /// Matching commitments.
+        matching: usize,
+    },
+    /// Settled on chain.
+    Finalized {
+        /// The accepted result.
+        result: Cid,
+    },
+}
+
+/// A job ready to be submitted.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The manifest with every path replaced by a CID.
+    pub manifest: Manifest,
+    /// CID of its canonical encoding.
+    pub manifest_cid: Cid,
+    /// A directory holding the manifest, program and inputs: what providers receive.
+    pub bundle: Cid,
+    /// Most paid to each provider (wei).
+    pub price_per_replica: u128,
+}
+
+/// What a submitted job is.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    /// Job id (0x…).
+    pub job_id: String,
+    /// Manifest CID.
+    pub manifest_cid: String,
+    /// Assigned providers and their endpoints.
+    pub providers: Vec<(Address, String)>,
+    /// Unix time of submission.
+    pub submitted_at: u64,
+    /// Gas of the createJob transaction.
+    pub create_gas: u64,
+    /// Result CID once finalized.
+    pub result_cid: Option<String>,
+    /// Gas of the reveal transaction, once settled by this requester.
+    pub reveal_gas: Option<u64>,
+}
+
+/// How a job ended.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// The job.
+    pub job_id: B256,
+    /// Its final state.
+    pub state: State,
+    /// The accepted result, if finalized.
+    pub result: Option<Cid>,
+    /// What each provider was paid (wei); empty if none.
+    pub paid: Vec<(Address, u128)>,
+    /// Providers slashed and by how much (wei).
+    pub slashed: Vec<(Address, u128)>,
+    /// Gas this requester spent on the job (create + reveal).
+    pub gas: u64,
+}
+
+/// Knobs of the requester.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How often providers are polled while waiting.
+    pub poll: Duration,
+    /// Timeout of one HTTP call to a provider.
+    pub http_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { poll: Duration::from_millis(100), http_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// A requester: one account, one local store, one learned scheduler.
+pub struct Requester {
+    client: Client,
+    store: Store,
+    repo: PathBuf,
+    http: reqwest::Client,
+    scheduler: Scheduler,
+    options: Options,
+    ids: BTreeMap<u64, (Address, String)>,
+}
+
+fn provider_id(a: Address) -> ProviderId {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&a.as_slice()[..8]);
+    ProviderId(u64::from_be_bytes(b))
+}
+
+fn wei_to_ocat(w: u128) -> f64 {
+    w as f64 / 1e18
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl Requester {
+    /// A requester over `store`, keeping its records and learned model under `repo`.
+    pub fn new(client: Client, store: Store, repo: PathBuf, options: Options) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(options.http_timeout)
+            .build()
+            .map_err(|e| Error::Peer { peer: "http".into(), message: e.to_string() })?;
+        let mut scheduler = Scheduler::new(ocean_scheduler::Config::default(), rand::random());
+        let log = repo.join("scheduler.jsonl");
+        if let Ok(text) = std::fs::read_to_string(&log) {
+            for line in text.lines() {
+                match serde_json::from_str::<Event>(line) {
+                    Ok(ev) => scheduler.observe(&ev),
+                    Err(e) => {
+                        warn!(target: "ocean::requester", "skipping a bad line of {}: {e}", log.display())
+                    }
+                }
+            }
+        }
+        Ok(Self { client, store, repo, http, scheduler, options, ids: BTreeMap::new() })
+    }
+
+    /// The chain client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn learn(&mut self, ev: Event) {
+        self.scheduler.observe(&ev);
+        let line = match serde_json::to_string(&ev) {
+            Ok(l) => l,
+            Err(_) => return,
+        };
+        let path = self.repo.join("scheduler.jsonl");
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = written {
+            warn!(target: "ocean::requester", "cannot record what the scheduler learned: {e}");
+        }
+    }
+
+    /// Adds the job's program and inputs to the local store and checks everything that can be checked
+    /// without the network. `base` is the folder relative paths in the job file are taken from.
+    pub fn prepare(&self, manifest: Manifest, base: &Path) -> Result<Prepared> {
+        manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
+        let v = manifest.verification;
+        match v.mode {
+            VerificationMode::Quorum if 2 * u16::from(v.quorum) <= u16::from(v.replicas) => {
+                return Err(Error::Job(format!(
+                    "quorum {} of {} replicas is not a majority: the contract needs more than half",
+                    v.quorum, v.replicas
+                )));
+            }
+            VerificationMode::None if v.replicas != 1 => {
+                return Err(Error::Job("verification mode `none` runs exactly one replica".into()));
+            }
+            _ => {}
+        }
+        let manifest = ocean_runtime::job::resolve(&self.store, manifest, base)?;
+        let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
+        let opts = ImportOptions { hidden: true, ..ImportOptions::default() };
+        let manifest_added = self.store.add_bytes(&canonical, &opts)?;
+        let mut entries = vec![Entry::from_added("manifest.json", &manifest_added)];
+        let mut sources: Vec<(String, &Source)> = Vec::new();
+        if let Some(m) = &manifest.program.module {
+            sources.push(("module.wasm".into(), m));
+        }
+        if let Some(m) = &manifest.program.model {
+            sources.push(("model.onnx".into(), m));
+        }
+        for (name, s) in &manifest.inputs {
+            sources.push((format!("input-{name}"), s));
+        }
+        for (name, s) in sources {
+            let cid: Cid = s.cid().ok_or_else(|| Error::Job("unresolved source".into()))?.parse()?;
+            let size = self.store.tsize(&cid)?;
+            entries.push(Entry { name, cid, tsize: size });
+        }
+        let bundle = self.store.put_dir(&entries, &opts)?.cid;
+        self.store.pin(&bundle)?;
+        let total = manifest.payment.max_price.wei();
+        let price_per_replica = total / u128::from(v.replicas.max(1));
+        if price_per_replica == 0 {
+            return Err(Error::Job("[payment] max_price is zero: providers must be paid".into()));
+        }
+        Ok(Prepared { manifest_cid: manifest_added.cid, manifest, bundle, price_per_replica })
+    }
+
+    async fn telemetry(&self, node: &NodeInfo) -> Option<(Telemetry, f64)> {
+        let started = Instant::now();
+        let resp =
+            self.http.get(format!("{}/telemetry", node.endpoint.trim_end_matches('/'))).send().await.ok()?;
+        let t: Telemetry = resp.json().await.ok()?;
+        Some((t, started.elapsed().as_secs_f64()))
+    }
+
+    /// Registered, active, reachable providers as scheduler candidates.
+    pub async fn candidates(&mut self) -> Result<Vec<Candidate>> {
+        let nodes: Vec<NodeInfo> = self.client.nodes().await?.into_iter().filter(|n| n.active).collect();
+        let probes = join_all(nodes.iter().map(|n| self.telemetry(n))).await;
+        let mut out = Vec::new();
+        for (node, probe) in nodes.iter().zip(probes) {
+            let Some((t, rtt)) = probe else {
+                debug!(target: "ocean::requester", endpoint = %node.endpoint, "unreachable");
+                continue;
+            };
+            let price: u128 = t.price_wei.parse().unwrap_or(u128::MAX);
+            let id = provider_id(node.address);
+            self.ids.insert(id.0, (node.address, node.endpoint.clone()));
+            out.push(Candidate {
+                id,
+                caps: Resources {
+                    cores: node.cores,
+                    memory_mib: u64::from(node.memory_mib),
+                    gpu: node.gpu_vram_mib > 0,
+                },
+                benchmark: (node.benchmark_score as f64 / 100.0).max(0.01),
+                stake: wei_to_ocat(node.stake),
+                queue_len: t.queue_len + t.running,
+                queued_work: 0.0,
+                running_work: 0.0,
+                running_elapsed: 0.0,
+                latency_s: rtt,
+                bandwidth_bps: 100e6,
+                price: wei_to_ocat(price),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Places, escrows and starts `job`; returns once it is on chain.
+    pub async fn submit(
+        &mut self,
+        job: &Prepared,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Record> {
+        let v = &job.manifest.verification;
+        let replicas = v.replicas;
+        let budget = job.price_per_replica * u128::from(replicas);
+        let me = self.client.address();
+        let balance = self.client.ocat_balance(me).await?;
+        if balance < budget {
+            return Err(Error::Funds(format!(
+                "{me} holds {} but the job escrows {} ({} replicas × {})",
+                ocean_types::Amount::from_wei(balance),
+                ocean_types::Amount::from_wei(budget),
+                replicas,
+                ocean_types::Amount::from_wei(job.price_per_replica),
+            )));
+        }
+        if self.client.eth_balance(me).await?.is_zero() {
+            return Err(Error::Funds(format!("{me} has no ETH to pay for gas")));
+        }
+
+        let candidates = self.candidates().await?;
+        progress(Progress::Placing { candidates: candidates.len() });
+        let now = self.client.chain_time().await?;
+        let commit_deadline = now + job.manifest.payment.deadline_secs;
+        let salt: B256 = B256::from(rand::random::<[u8; 32]>());
+        let job_id = self.client.job_id(salt);
+        let task = Task {
+            id: TaskId(u64::from_be_bytes(salt.0[..8].try_into().unwrap_or([0; 8]))),
+            kind: Kind::CPU,
+            work: Some(job.manifest.limits.fuel as f64 / 1e9),
+            input_bytes: 0,
+            needs: Resources { cores: 1, memory_mib: u64::from(job.manifest.limits.memory_mib), gpu: false },
+            replicas,
+            deadline_s: Some(job.manifest.payment.deadline_secs as f64),
+            price_cap: Some(wei_to_ocat(job.price_per_replica)),
+            min_stake: None,
+        };
+
+        let mut excluded: Vec<ProviderId> = Vec::new();
+        let mut offers: Vec<(Address, String, JobMarket::Offer)> = Vec::new();
+        for _round in 0..3 {
+            let pool: Vec<Candidate> = candidates
+                .iter()
+                .filter(|c| {
+                    !excluded.contains(&c.id) && !offers.iter().any(|(a, _, _)| provider_id(*a) == c.id)
+                })
+                .cloned()
+                .collect();
+            let mut wanted = task.clone();
+            wanted.replicas = replicas - offers.len() as u8;
+            let chosen = match self.scheduler.place(&wanted, &pool) {
+                Placement::Assigned { providers } => providers,
+                Placement::NotPlaced { reason } => {
+                    return Err(Error::NotPlaced(reason.to_string()));
+                }
+            };
+            let asks = chosen.iter().filter_map(|id| self.ids.get(&id.0).cloned().map(|p| (*id, p)));
+            let req = OfferRequest {
+                job_id: format!("{job_id:#x}"),
+                manifest_cid: job.manifest_cid.to_string(),
+                price_cap_wei: job.price_per_replica.to_string(),
+                commit_deadline,
+            };
+            let this = &*self;
+            let answers = join_all(asks.map(|(id, (addr, endpoint))| {
+                let req = req.clone();
+                async move { (id, addr, endpoint.clone(), this.ask_offer(&endpoint, &req).await) }
+            }))
+            .await;
+            for (id, addr, endpoint, answer) in answers {
+                match answer {
+                    Ok(o) if o.provider == addr => offers.push((addr, endpoint, o)),
+                    Ok(_) => excluded.push(id),
+                    Err(e) => {
+                        info!(target: "ocean::requester", %endpoint, "no offer: {e}");
+                        excluded.push(id);
+                    }
+                }
+            }
+            if offers.len() == usize::from(replicas) {
+                break;
+            }
+        }
+        if offers.len() < usize::from(replicas) {
+            return Err(Error::NotPlaced(format!(
+                "only {} of {} providers offered to run the job (declined or unreachable: {})",
+                offers.len(),
+                replicas,
+                excluded.len()
+            )));
+        }
+        progress(Progress::Offered { providers: offers.len() });
+
+        // Push the bundle to every chosen provider before anything is on chain.
+        let mut car = Vec::new();
+        self.store.export_car(&job.bundle, &mut car)?;
+        let car = bytes::Bytes::from(car);
+        let http = &self.http;
+        let uploads = join_all(offers.iter().map(|(_, endpoint, _)| {
+            let car = car.clone();
+            async move {
+                let url = format!("{}/car", endpoint.trim_end_matches('/'));
+                let resp = http.post(&url).body(car).send().await;
+                match resp {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => {
+                        Err(Error::Peer { peer: url, message: format!("upload refused: {}", r.status()) })
+                    }
+                    Err(e) => Err(Error::Peer { peer: url, message: e.to_string() }),
+                }
+            }
+        }))
+        .await;
+        for u in uploads {
+            u?;
+        }
+
+        let mode = match v.mode {
+            VerificationMode::None => Mode::None,
+            _ => Mode::Quorum,
+        };
+        let request = JobRequest {
+            salt,
+            manifest_cid: job.manifest_cid.to_bytes(),
+            replicas,
+            quorum: v.quorum,
+            mode,
+            price_per_replica: job.price_per_replica,
+            commit_deadline,
+            proof_spec: B256::ZERO,
+        };
+        let (created, receipt) =
+            self.client.create_job(&request, offers.iter().map(|(_, _, o)| o.clone()).collect()).await?;
+        progress(Progress::Created { job_id: created });
+        let record = Record {
+            job_id: format!("{created:#x}"),
+            manifest_cid: job.manifest_cid.to_string(),
+            providers: offers.iter().map(|(a, e, _)| (*a, e.clone())).collect(),
+            submitted_at: unix_now(),
+            create_gas: receipt.gas_used,
+            result_cid: None,
+            reveal_gas: None,
+        };
+        self.save(&record)?;
+        for (_, endpoint, _) in &offers {
+            let url = format!("{}/tasks/{created:#x}/poke", endpoint.trim_end_matches('/'));
+            if let Err(e) = self.http.post(&url).send().await {
+                debug!(target: "ocean::requester", %url, "poke failed: {e}");
+            }
+        }
+        Ok(record)
+    }
+
+    async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<JobMarket::Offer> {
+        let url = format!("{}/offers", endpoint.trim_end_matches('/'));
+        let peer = |message: String| Error::Peer { peer: url.clone(), message };
+        let resp = self.http.post(&url).json(req).send().await.map_err(|e| peer(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(peer(format!("HTTP {}", resp.status())));
+        }
+        match resp.json::<OfferResponse>().await.map_err(|e| peer(e.to_string()))? {
+            OfferResponse::Offer { provider, price_wei, expiry, r, vs } => Ok(JobMarket::Offer {
+                provider: provider.parse().map_err(|_| peer("bad provider address".into()))?,
+                price: alloy::primitives::Uint::<96, 2>::from(
+                    price_wei.parse::<u128>().map_err(|_| peer("bad price".into()))?,
+                ),
+                expiry: alloy::primitives::Uint::<40, 1>::saturating_from(expiry),
+                r: r.parse().map_err(|_| peer("bad signature".into()))?,
+                vs: vs.parse().map_err(|_| peer("bad signature".into()))?,
+            }),
+            OfferResponse::Declined { reason } => Err(peer(format!("declined: {reason}"))),
+        }
+    }
+
+    fn records_dir(&self) -> PathBuf {
+        self.repo.join("jobs")
+    }
+
+    fn save(&self, record: &Record) -> Result<()> {
+        let dir = self.records_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let path = dir.join(format!("{}.json", record.job_id));
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(record).map_err(|e| Error::Job(e.to_string()))?;
+        std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    }
+
+    /// The local record of a job (made by `submit`).
+    pub fn record(&self, job_id: B256) -> Result<Option<Record>> {
+        let path = self.records_dir().join(format!("{job_id:#x}.json"));
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| Error::Job(e.to_string()))?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+        }
+    }
+
+    /// Every job record, newest first.
+    pub fn records(&self) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        let Ok(dir) = std::fs::read_dir(self.records_dir()) else { return Ok(out) };
+        for entry in dir.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "json")
+                && let Ok(bytes) = std::fs::read(entry.path())
+                && let Ok(r) = serde_json::from_slice::<Record>(&bytes)
+            {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|r| std::cmp::Reverse(r.submitted_at));
+        Ok(out)
+    }
+
+    /// Follows the job until it is final (settling it with the providers' signed commitments as soon as the
+    /// protocol allows) or `timeout` passes; then fetches the accepted result into the local store.
+    pub async fn wait(
+        &mut self,
+        job_id: B256,
+        timeout: Duration,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Outcome> {
+        let started = Instant::now();
+        let mut record = self.record(job_id)?;
+        let assignment = self.client.assignment(job_id).await?;
+        if assignment.is_empty() && self.client.job(job_id).await?.state == State::Nonexistent {
+            return Err(Error::UnknownJob(format!("{job_id:#x}")));
+        }
+        let endpoints: HashMap<Address, String> = match &record {
+            Some(r) => r.providers.iter().cloned().collect(),
+            None => self.client.nodes().await?.into_iter().map(|n| (n.address, n.endpoint)).collect(),
+        };
+        let total = assignment.len();
+        let mut last_done = usize::MAX;
+        let mut observed: Vec<Address> = Vec::new();
+        let mut last_chain_check = Instant::now() - Duration::from_secs(10);
+        let mut reveal_gas = None;
+        loop {
+            if started.elapsed() > timeout {
+                return Err(Error::Timeout(format!("job {job_id:#x} not final after {timeout:?}")));
+            }
+            if last_chain_check.elapsed() >= Duration::from_secs(1) || reveal_gas.is_some() {
+                last_chain_check = Instant::now();
+                let view = self.client.job(job_id).await?;
+                if view.state.is_final() {
+                    return self
+                        .finish(job_id, view.state, &endpoints, &mut record, reveal_gas, progress)
+                        .await;
+                }
+            }
+            let http = &self.http;
+            let statuses = join_all(assignment.iter().map(|a| {
+                let endpoint = endpoints.get(&a.provider).cloned();
+                async move {
+                    let endpoint = endpoint?;
+                    let url = format!("{}/tasks/{job_id:#x}", endpoint.trim_end_matches('/'));
+                    let resp = http.get(url).send().await.ok()?;
+                    resp.json::<TaskStatus>().await.ok()
+                }
+            }))
+            .await;
+            let mut by_cid: BTreeMap<String, Vec<JobMarket::SignedCommit>> = BTreeMap::new();
+            let mut signed = Vec::new();
+            let mut done = 0;
+            for (a, st) in assignment.iter().zip(&statuses) {
+                let Some(st) = st else { continue };
+                if st.state == "failed" && !observed.contains(&a.provider) {
+                    observed.push(a.provider);
+                    self.learn(Event::Failed { task: TaskId(0), provider: provider_id(a.provider), at: 0.0 });
+                }
+                let (Some(cid), Some(sc)) = (&st.result_cid, &st.signed_commit) else { continue };
+                let Some(sc) = parse_commit(sc) else { continue };
+                if sc.index != a.index {
+                    continue;
+                }
+                done += 1;
+                if !observed.contains(&a.provider) {
+                    observed.push(a.provider);
+                    self.learn(Event::Finished {
+                        task: TaskId(0),
+                        provider: provider_id(a.provider),
+                        kind: Kind::CPU,
+                        work: None,
+                        input_bytes: 0,
+                        fetch_s: 0.0,
+                        run_s: st.run_secs.unwrap_or(0.0),
+                        at: 0.0,
+                    });
+                }
+                by_cid.entry(cid.clone()).or_default().push(sc.clone());
+                signed.push(sc);
+            }
+            if done != last_done {
+                last_done = done;
+                progress(Progress::Running { done, total });
+            }
+            let view = self.client.job(job_id).await?;
+            let now = self.client.chain_time().await?.max(unix_now());
+            let best = by_cid.iter().max_by_key(|(_, v)| v.len());
+            if let Some((cid, matching)) = best
+                && matching.len() >= usize::from(view.quorum)
+                && (done == total || now > view.commit_deadline)
+                && reveal_gas.is_none()
+                && view.state == State::Assigned
+            {
+                let cid: Cid = cid.parse()?;
+                progress(Progress::Committed { matching: matching.len() });
+                let assigned: Vec<_> = assignment.iter().map(ocean_chain::Assigned::to_assignment).collect();
+                match self.client.reveal(job_id, assigned, &cid.to_bytes(), signed.clone()).await {
+                    Ok(r) => reveal_gas = Some(r.gas_used),
+                    Err(e) => warn!(target: "ocean::requester", "reveal failed (will retry): {e}"),
+                }
+                continue;
+            }
+            if done == total && best.is_some_and(|(_, m)| m.len() < usize::from(view.quorum)) {
+                progress(Progress::Waiting {
+                    reason: "providers disagree and no result has a majority; waiting for the deadline"
+                        .into(),
+                });
+            } else if done < total && done >= usize::from(view.quorum) {
+                progress(Progress::Waiting {
+                    reason: format!(
+                        "{} of {total} results in; settling at the commit deadline if the rest never come",
+                        done
+                    ),
+                });
+            }
+            tokio::time::sleep(self.options.poll).await;
+        }
+    }
+
+    async fn finish(
+        &mut self,
+        job_id: B256,
+        state: State,
+        endpoints: &HashMap<Address, String>,
+        record: &mut Option<Record>,
+        reveal_gas: Option<u64>,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<Outcome> {
+        let assignment = self.client.assignment(job_id).await?;
+        let mut paid = Vec::new();
+        let mut slashed = Vec::new();
+        for a in &assignment {
+            let (p, s) = self.client.settlement(job_id, a.provider).await?;
+            if p > 0 {
+                paid.push((a.provider, p));
+            }
+            if s > 0 {
+                slashed.push((a.provider, s));
+            }
+        }
+        let result = match self.client.result_cid(job_id).await? {
+            Some(bytes) => Some(Cid::from_bytes(&bytes)?),
+            None => None,
+        };
+        if let Some(cid) = &result {
+            progress(Progress::Finalized { result: *cid });
+            let gateways: Vec<String> =
+                paid.iter().filter_map(|(a, _)| endpoints.get(a).cloned()).collect::<Vec<_>>();
+            let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
+            fetcher.fetch(cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
+        }
+        let mut gas = 0;
+        if let Some(r) = record.as_mut() {
+            r.result_cid = result.map(|c| c.to_string());
+            if reveal_gas.is_some() {
+                r.reveal_gas = reveal_gas;
+            }
+            gas = r.create_gas + r.reveal_gas.unwrap_or(0);
+            self.save(r)?;
+        }
+        Ok(Outcome { job_id, state, result, paid, slashed, gas })
+    }
+
+    /// Writes a finalized job's result (already fetched by [`Requester::wait`], or fetched now) to `out`.
+    pub async fn results(&self, job_id: B256, out: &Path) -> Result<Cid> {
+        let bytes = self
+            .client
+            .result_cid(job_id)
+            .await?
+            .ok_or_else(|| Error::Job(format!("job {job_id:#x} has no finalized result")))?;
+        let cid = Cid::from_bytes(&bytes)?;
+        if !self.store.has(&cid)? {
+            let mut gateways = Vec::new();
+            for a in self.client.assignment(job_id).await? {
+                if self.client.settlement(job_id, a.provider).await?.0 > 0 {
+                    gateways.extend(
+                        self.client
+                            .nodes()
+                            .await?
+                            .into_iter()
+                            .filter(|n| n.address == a.provider)
+                            .map(|n| n.endpoint),
+                    );
+                }
+            }
+            let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
+            fetcher.fetch(&cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
+        }
+        self.store.get(&cid, out)?;
+        Ok(cid)
+    }
+}
+
+fn parse_commit(sc: &crate::protocol::SignedCommit) -> Option<JobMarket::SignedCommit> {
+    Some(JobMarket::SignedCommit {
+        index: sc.index,
+        commitment: sc.commitment.parse().ok()?,
+        r: sc.r.parse().ok()?,
+        vs: sc.vs.parse().ok()?,
+    })
+}
