@@ -10,6 +10,7 @@
 mod cmd;
 mod config;
 mod exit;
+mod session;
 
 use clap::{Parser, Subcommand};
 
@@ -28,10 +29,18 @@ struct Cli {
 enum Command {
     /// Show the resolved configuration (defaults < ocean.toml < OCEAN_* env < flags).
     Config(cmd::config::Args),
+    /// Run a job (job.toml) locally in the sandbox and print its result CID; no chain involved.
+    Exec(cmd::exec::Args),
     /// Simulate the scheduler against baselines and the speed-oracle on a hidden cluster.
     Sim(cmd::sim::Args),
     /// Content-addressed store: add/cat/get files, CAR import/export, pins, gateway, verified fetch.
     Store(cmd::store::Args),
+    /// Run a provider node: stake, run jobs in the sandbox, earn OCAT.
+    Node(cmd::node::Args),
+    /// Submit jobs, follow them, fetch their verified results.
+    Job(cmd::job::Args),
+    /// A local network (Anvil + contracts + provider nodes) for development and demos.
+    Devnet(cmd::devnet::Args),
     /// Keys (Ethereum keystores `cast wallet` reads): new, import, list, balance.
     Wallet(cmd::wallet::Args),
 }
@@ -51,8 +60,12 @@ fn main() -> std::process::ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Config(args) => cmd::config::run(args, &config).await,
+            Command::Exec(args) => cmd::exec::run(args, &config).await,
             Command::Sim(args) => cmd::sim::run(args, &config).await,
             Command::Store(args) => cmd::store::run(args, &config).await,
+            Command::Node(args) => cmd::node::run(args, &config).await,
+            Command::Job(args) => cmd::job::run(args, &config).await,
+            Command::Devnet(args) => cmd::devnet::run(args, &config).await,
             Command::Wallet(args) => cmd::wallet::run(args, &config).await,
         }
     });

@@ -1,6 +1,10 @@
 //! One module per subcommand: each has an `Args` (clap) and an async `run`.
 
 pub(crate) mod config;
+pub(crate) mod devnet;
+pub(crate) mod exec;
+pub(crate) mod job;
+pub(crate) mod node;
 pub(crate) mod sim;
 pub(crate) mod store;
 pub(crate) mod wallet;

@@ -1,0 +1,197 @@
+//! The end-to-end scenarios, each on its own chain with its own node processes.
+
+use std::time::{Duration, Instant};
+
+use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
+use ocean_chain::{B256, Client, bindings::JobMarket};
+
+use crate::harness::{Net, OCAT, PASSWORD, stderr, stdout};
+
+fn last_line(s: &str) -> &str {
+    s.lines().last().unwrap_or("")
+}
+
+fn job_id_of(line: &str) -> B256 {
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+async fn commits_of(net: &Net, job: B256) -> Vec<ocean_chain::Address> {
+    let filter = Filter::new()
+        .address(net.deployment.market)
+        .event_signature(JobMarket::Committed::SIGNATURE_HASH)
+        .topic1(job)
+        .from_block(0);
+    let logs = net.deployer.provider().get_logs(&filter).await.unwrap();
+    logs.iter().map(|l| JobMarket::Committed::decode_log(&l.inner).unwrap().provider).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replica_job_is_finalized_and_paid() {
+    let net = Net::start(&[false, false, false], 30).await;
+    let supply = net.total_ocat().await;
+    let job = net.job("wc", "wordcount", &["--top", "5"], 3, 2, 600);
+    let out_dir = net.dir.path().join("out");
+    let started = Instant::now();
+    let o = net.requester(&["job", "submit", job.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    let elapsed = started.elapsed();
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let text = stdout(&o);
+    let line = last_line(&text);
+    assert!(line.starts_with("job 0x") && line.contains(" finalized: result bafy"), "{line}");
+    assert!(line.ends_with("paid 0.02925 OCAT to 3 providers"), "{line}");
+    eprintln!("submit to finalized (wordcount, 3 replicas, debug build): {elapsed:?}");
+
+    // The result is on disk, verified, with the guest's outputs and its status.
+    let result = std::fs::read_to_string(out_dir.join("result.json")).unwrap();
+    assert!(result.contains("\"status\":\"exited\""), "{result}");
+    assert!(out_dir.join("outputs").exists());
+
+    let id = job_id_of(line);
+    let paid = 10_000_000_000_000_000u128 - 10_000_000_000_000_000 * 250 / 10_000;
+    for n in &net.nodes {
+        assert_eq!(
+            net.deployer.owed(n.address).await.unwrap(),
+            paid,
+            "each provider is owed its price less the fee"
+        );
+    }
+    // The requester escrowed 9 OCAT and gets back what the providers did not charge.
+    assert_eq!(
+        net.deployer.owed(net.requester_address).await.unwrap(),
+        9 * OCAT - 3 * 10_000_000_000_000_000
+    );
+    assert!(commits_of(&net, id).await.is_empty(), "settled with signed commitments: no commit transactions");
+    assert_eq!(net.total_ocat().await, supply, "no OCAT created or lost");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_result_is_outvoted_and_slashed() {
+    let net = Net::start(&[false, false, true], 30).await;
+    let supply = net.total_ocat().await;
+    let job = net.job("wc", "wordcount", &["--top", "3"], 3, 2, 600);
+    let o = net.requester(&["job", "submit", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let text = stdout(&o);
+    let liar = net.nodes[2].address;
+    assert!(text.contains(&format!("slashed 20 OCAT from {liar}")), "{text}");
+    assert!(last_line(&text).ends_with("to 2 providers"), "{text}");
+    assert_eq!(net.deployer.owed(liar).await.unwrap(), 0, "a slashed provider is not paid");
+    let stake = net.deployer.nodes().await.unwrap().into_iter().find(|n| n.address == liar).unwrap().stake;
+    assert_eq!(stake, 180 * OCAT, "10% of its stake is gone");
+    assert_eq!(net.total_ocat().await, supply);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_provider_job_still_completes_without_losing_ocat() {
+    let mut net = Net::start(&[false, false, false], 30).await;
+    let supply = net.total_ocat().await;
+    // A job that runs a few seconds, with a short commit deadline.
+    let job = net.job("pi", "pi", &["--samples", "30000000"], 3, 2, 20);
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    net.kill_node(2);
+    let o = net.requester(&["job", "wait", &id, "--timeout", "120"]);
+    assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
+    assert!(last_line(&stdout(&o)).ends_with("to 2 providers"), "{}", stdout(&o));
+    assert_eq!(net.deployer.owed(net.nodes[2].address).await.unwrap(), 0);
+    assert_eq!(net.total_ocat().await, supply, "no OCAT lost when a provider dies");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restarted_node_resumes_and_commits_once() {
+    let mut net = Net::start(&[false], 1).await;
+    let job = net.job("pi", "pi", &["--samples", "60000000"], 1, 1, 300);
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    let job_id: B256 = id.parse().unwrap();
+
+    // Kill -9 the node while the task runs.
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/tasks/{id}", net.nodes[0].port);
+    let started = Instant::now();
+    loop {
+        let state = match http.get(&url).send().await {
+            Ok(r) => {
+                r.json::<serde_json::Value>().await.ok().and_then(|v| v["state"].as_str().map(str::to_owned))
+            }
+            Err(_) => None,
+        };
+        if state.as_deref() == Some("running") {
+            break;
+        }
+        assert!(
+            state.as_deref() != Some("done"),
+            "the task finished before it could be killed; use a longer job"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "task never ran: {}", net.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    net.kill_node(0);
+    net.spawn_node(0);
+    net.wait_serving().await;
+
+    // Nobody settles (the requester detached), so after its grace period the node commits on chain itself.
+    let started = Instant::now();
+    while commits_of(&net, job_id).await.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(90), "no commit after restart: {}", net.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let o = net.requester(&["job", "wait", &id, "--timeout", "120"]);
+    assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
+    assert_eq!(commits_of(&net, job_id).await, vec![net.nodes[0].address], "exactly one commit");
+    let log = std::fs::read_to_string(net.nodes[0].repo.join("node.log")).unwrap();
+    assert!(log.contains("resuming task"), "the restarted node resumed the task");
+    assert!(!log.contains("AlreadyCommitted"), "the node never tried to commit twice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_inputs_are_clear_errors_and_nothing_is_half_submitted() {
+    let net = Net::start(&[false, false, false], 30).await;
+    let dir = net.dir.path();
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[program]\nkind = \"wasm\"\nmodule = 42\n").unwrap();
+    let o = net.requester(&["job", "submit", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is not a valid job"), "{}", stderr(&o));
+
+    let job = net.job("wc", "wordcount", &[], 3, 2, 600);
+    let text = std::fs::read_to_string(&job).unwrap();
+    let missing = dir.join("missing.toml");
+    std::fs::write(&missing, text.replace("corpus.txt", "no-such-file.txt")).unwrap();
+    let o = net.requester(&["job", "submit", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no-such-file.txt"), "{}", stderr(&o));
+
+    let cheap = dir.join("cheap.toml");
+    std::fs::write(&cheap, text.replace("max_price = \"9 OCAT\"", "max_price = \"0.0003 OCAT\"")).unwrap();
+    let o = net.requester(&["job", "submit", cheap.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("price"), "the reason is shown: {}", stderr(&o));
+
+    // A funded-with-ETH but OCAT-less account.
+    let poor = dir.join("poor");
+    let wallet = ocean_wallet::Wallet::open(poor.join("keys"));
+    wallet.import_private_key("default", &format!("{:#x}", net.client_for(10).to_bytes()), PASSWORD).unwrap();
+    let mut cmd = std::process::Command::new(crate::harness::ocean());
+    cmd.args(["job", "submit", job.to_str().unwrap(), "--repo", poor.to_str().unwrap()]);
+    net.env(&mut cmd);
+    let o = cmd.output().unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("insufficient funds"), "{}", stderr(&o));
+
+    let mut cmd = std::process::Command::new(crate::harness::ocean());
+    cmd.args(["job", "submit", job.to_str().unwrap(), "--repo", net.requester.to_str().unwrap()]);
+    net.env(&mut cmd);
+    cmd.env("OCEAN_RPC_URL", "http://127.0.0.1:1");
+    let o = cmd.output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("connecting to the chain"), "{}", stderr(&o));
+
+    let requester =
+        Client::connect(&net.anvil.endpoint(), net.client_for(1), net.deployment.clone()).await.unwrap();
+    assert!(requester.jobs_of(net.requester_address).await.unwrap().is_empty(), "nothing was half-submitted");
+    assert_eq!(requester.ocat_balance(net.requester_address).await.unwrap(), 10_000 * OCAT);
+}

@@ -1,0 +1,262 @@
+//! A local network for end-to-end tests: Anvil and the protocol (through the library, so each test has its
+//! own chain on a free port) and provider nodes as separate `ocean node start` processes, as in production.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use alloy::{
+    network::EthereumWallet,
+    node_bindings::AnvilInstance,
+    providers::{Provider, ProviderBuilder},
+};
+use ocean_chain::{Address, Client, Deployment, Params, PrivateKeySigner, anvil, deploy};
+
+pub const OCAT: u128 = 1_000_000_000_000_000_000;
+pub const PASSWORD: &str = "e2e-password";
+
+pub fn ocean() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ocean"))
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct Node {
+    pub repo: PathBuf,
+    pub port: u16,
+    pub address: Address,
+    pub args: Vec<String>,
+    pub child: Option<Child>,
+}
+
+pub struct Net {
+    pub dir: tempfile::TempDir,
+    pub anvil: AnvilInstance,
+    pub deployment_path: PathBuf,
+    pub deployment: Deployment,
+    pub deployer: Client,
+    pub requester: PathBuf,
+    pub requester_address: Address,
+    pub nodes: Vec<Node>,
+}
+
+impl Net {
+    /// A chain with the protocol, a funded requester, and `faults.len()` nodes (`true`: reports wrong results).
+    pub async fn start(faults: &[bool], commit_grace_secs: u64) -> Net {
+        let dir = tempfile::tempdir().unwrap();
+        let anvil =
+            anvil::spawn_with(vec!["--accounts".into(), "12".into()]).expect("anvil (run `make deps`)");
+        let keys: Vec<PrivateKeySigner> = anvil.keys().iter().map(|k| k.clone().into()).collect();
+        let deployer_key = keys[0].clone();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(deployer_key.clone()))
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        let treasury = keys[11].address();
+        let deployment =
+            deploy::deploy(&provider, deployer_key.address(), &Params::devnet(treasury)).await.unwrap();
+        let deployment_path = dir.path().join("deployment.json");
+        deployment.save(&deployment_path).unwrap();
+        let deployer = Client::connect(&anvil.endpoint(), deployer_key, deployment.clone()).await.unwrap();
+
+        let requester = dir.path().join("requester");
+        import(&requester, "default", &keys[1]);
+        deployer.transfer(keys[1].address(), 10_000 * OCAT).await.unwrap();
+
+        let mut net = Net {
+            dir,
+            anvil,
+            deployment_path,
+            deployment,
+            deployer,
+            requester,
+            requester_address: keys[1].address(),
+            nodes: Vec::new(),
+        };
+        for (i, &fault) in faults.iter().enumerate() {
+            let key = &keys[2 + i];
+            let repo = net.dir.path().join(format!("node-{i}"));
+            import(&repo, "node", key);
+            net.deployer.transfer(key.address(), 1_000 * OCAT).await.unwrap();
+            let port = free_port();
+            let settings = serde_json::json!({
+                "name": "node", "listen": format!("127.0.0.1:{port}"), "price": "0.01 OCAT", "stake": "200 OCAT",
+            });
+            std::fs::write(repo.join("node.json"), serde_json::to_vec(&settings).unwrap()).unwrap();
+            let mut args: Vec<String> = vec![
+                "node".into(),
+                "start".into(),
+                "--poll-ms".into(),
+                "100".into(),
+                "--commit-grace-secs".into(),
+                commit_grace_secs.to_string(),
+            ];
+            if fault {
+                args.push("--fault-wrong-result".into());
+            }
+            net.nodes.push(Node { repo, port, address: key.address(), args, child: None });
+            net.spawn_node(i);
+        }
+        net.wait_serving().await;
+        net
+    }
+
+    pub fn env(&self, cmd: &mut Command) {
+        cmd.env("OCEAN_DEPLOYMENT", &self.deployment_path)
+            .env("OCEAN_RPC_URL", self.anvil.endpoint())
+            .env("OCEAN_PASSWORD", PASSWORD)
+            .env_remove("OCEAN_CONFIG")
+            .env_remove("OCEAN_ACCOUNT")
+            .env_remove("OCEAN_PASSWORD_FILE")
+            .env("OCEAN_LOG", "info");
+    }
+
+    pub fn spawn_node(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(node.repo.join("node.log")).unwrap();
+        let mut cmd = Command::new(ocean());
+        cmd.args(&node.args).arg("--repo").arg(&node.repo);
+        self.env(&mut cmd);
+        let child = cmd.stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap();
+        self.nodes[i].child = Some(child);
+    }
+
+    /// SIGKILL: no chance to clean up, as in a crash.
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    pub async fn wait_serving(&self) {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(1)).build().unwrap();
+        let started = Instant::now();
+        loop {
+            let registered = self.deployer.nodes().await.unwrap().len();
+            let mut serving = 0;
+            for n in &self.nodes {
+                if n.child.is_some()
+                    && http.get(format!("http://127.0.0.1:{}/telemetry", n.port)).send().await.is_ok()
+                {
+                    serving += 1;
+                }
+            }
+            let expected = self.nodes.iter().filter(|n| n.child.is_some()).count();
+            if serving == expected && registered >= self.nodes.len() {
+                return;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "nodes did not come up: {}", self.logs());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs `ocean ARGS` as the requester.
+    pub fn requester(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(ocean());
+        cmd.args(args).arg("--repo").arg(&self.requester).current_dir(self.dir.path());
+        self.env(&mut cmd);
+        cmd.stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// A job file in the test folder running `guest` with `args`.
+    pub fn job(
+        &self,
+        name: &str,
+        guest: &str,
+        args: &[&str],
+        replicas: u8,
+        quorum: u8,
+        deadline_secs: u64,
+    ) -> PathBuf {
+        let module = repo_root().join("guests/wasm").join(format!("{guest}.wasm"));
+        assert!(module.exists(), "{} missing: run `make guests`", module.display());
+        let corpus = repo_root().join("examples/data/corpus.txt");
+        let mode = if replicas == 1 { "none" } else { "quorum" };
+        let timeout = deadline_secs.min(120);
+        let text = format!(
+            "[program]\nkind = \"wasm\"\nmodule = {module:?}\nargs = {args:?}\nseed = 1\n\
+             [inputs]\ncorpus = {corpus:?}\n\
+             [limits]\nmemory_mib = 128\nfuel = 500_000_000_000\ntimeout_secs = {timeout}\n\
+             [verification]\nmode = \"{mode}\"\nreplicas = {replicas}\nquorum = {quorum}\n\
+             [payment]\nmax_price = \"9 OCAT\"\ndeadline_secs = {deadline_secs}\n",
+        );
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            let log = std::fs::read_to_string(n.repo.join("node.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            s.push_str(&format!("\n--- node {i} ---\n"));
+            for l in tail.into_iter().rev() {
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// OCAT held by every account and contract this network knows: must always equal the supply.
+    pub async fn total_ocat(&self) -> u128 {
+        let d = &self.deployment;
+        let mut who: Vec<Address> = vec![
+            d.deployer,
+            d.treasury,
+            d.market,
+            d.registry,
+            d.rewards,
+            d.timelock,
+            d.governor,
+            self.requester_address,
+        ];
+        who.extend(self.nodes.iter().map(|n| n.address));
+        let mut sum = 0;
+        for a in who {
+            sum += self.deployer.ocat_balance(a).await.unwrap();
+        }
+        sum
+    }
+
+    pub fn client_for(&self, key_index: usize) -> PrivateKeySigner {
+        self.anvil.keys()[key_index].clone().into()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+fn import(repo: &Path, name: &str, key: &PrivateKeySigner) {
+    std::fs::create_dir_all(repo).unwrap();
+    let wallet = ocean_wallet::Wallet::open(repo.join("keys"));
+    wallet.import_private_key(name, &format!("{:#x}", key.to_bytes()), PASSWORD).unwrap();
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
