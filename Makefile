@@ -43,7 +43,7 @@ deps-rust:
 	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip1$$' || rustup target add wasm32-wasip1
 
 ## Guests: example WASM programs (their own workspace, wasm32-wasip1), copied to guests/wasm/ for tests and demos
-GUESTS := wordcount sha256sum pi matmul
+GUESTS := wordcount sha256sum pi matmul onnx
 guests: deps-rust
 	cd guests && cargo build --release --locked --target wasm32-wasip1 --target-dir $(CARGO_TARGET_DIR)/guests
 	@mkdir -p guests/wasm

@@ -17,6 +17,8 @@ Exit codes:
   0    success
   1    error (bad input, I/O, RPC or chain failure); the message on stderr says which
   2    command-line usage error
+  20   ocean exec: the guest failed (non-zero exit or trap)
+  21-25 ocean exec: a limit was hit (21 fuel, 22 memory, 23 deadline, 24 output size, 25 stack)
   101  internal bug (a panic); please report it
 
 Logs go to stderr; set OCEAN_LOG (e.g. OCEAN_LOG=debug) or pass -v to see more.";

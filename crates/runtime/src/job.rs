@@ -62,26 +62,18 @@ pub fn resolve(store: &Store, manifest: Manifest, base: &Path) -> Result<Manifes
 /// Runs a resolved `manifest` in `runtime`, with `work` as scratch space (inputs and outputs are written
 /// under it; the caller removes it), and stores the result.
 ///
-/// `onnx_guest` is the inference guest used for `kind = "onnx"` when the manifest names no module.
-pub async fn execute(
-    runtime: &Runtime,
-    store: &Store,
-    manifest: &Manifest,
-    work: &Path,
-    onnx_guest: Option<&Source>,
-) -> Result<Executed> {
+/// An `onnx` job runs its `module` (the inference guest) with the model as `/inputs/model.onnx`; whoever
+/// resolves the manifest fills in the guest when the user left it out (as `ocean exec` does), so the
+/// canonical manifest always names the exact bytes that ran.
+pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work: &Path) -> Result<Executed> {
     manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
     let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
     let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
-    let module = match (&manifest.program.module, manifest.program.kind) {
-        (Some(m), _) => m,
-        (None, Kind::Onnx) => onnx_guest.ok_or_else(|| {
-            Error::Job(
-                "this onnx job names no inference guest ([program] module) and none is configured".into(),
-            )
-        })?,
-        (None, Kind::Wasm) => return Err(Error::Job("[program] module is missing".into())),
-    };
+    let module = manifest.program.module.as_ref().ok_or_else(|| {
+        Error::Job(
+            "[program] module is missing (for onnx: the inference guest, e.g. guests/wasm/onnx.wasm)".into(),
+        )
+    })?;
     let module_cid = cid_of(module)?;
 
     let inputs = work.join("inputs");

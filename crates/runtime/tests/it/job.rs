@@ -14,7 +14,7 @@ async fn execute(store: &Store, toml: &str, base: &std::path::Path) -> job::Exec
     let manifest = job::resolve(store, Manifest::from_toml(toml).unwrap(), base).unwrap();
     let rt = crate::runtime();
     let work = tempfile::tempdir().unwrap();
-    job::execute(&rt, store, &manifest, work.path(), None).await.unwrap()
+    job::execute(&rt, store, &manifest, work.path()).await.unwrap()
 }
 
 fn cat(store: &Store, root: &ocean_store::Cid, path: &str) -> String {

@@ -1,0 +1,117 @@
+//! `ocean exec job.toml [-o DIR]`: runs a job locally in the sandbox, without any chain, and prints its result
+//! CID — what a provider would commit. Requesters use it to test a job before paying for it.
+//!
+//! The job's files are added to the local store (`<repo>/store`), compiled modules are cached in
+//! `<repo>/cache/modules`, and scratch space lives in `<repo>/tmp` while the job runs.
+
+use std::path::{Path, PathBuf};
+
+use eyre::WrapErr;
+use ocean_runtime::{Limit, Runtime, Status, job};
+use ocean_store::Store;
+use ocean_types::{
+    Manifest,
+    manifest::{Kind, Source},
+};
+
+use crate::{config::Config, exit::Failure};
+
+/// The guest failed: it exited with a non-zero status or trapped (its result CID is still printed).
+pub(crate) const GUEST_FAILED: u8 = 20;
+/// The job's fuel (units of work) ran out.
+pub(crate) const FUEL: u8 = 21;
+/// The guest asked for more memory than `[limits] memory_mib`.
+pub(crate) const MEMORY: u8 = 22;
+/// The wall-clock deadline `[limits] timeout_secs` passed.
+pub(crate) const TIMEOUT: u8 = 23;
+/// The guest wrote more than `[limits] output_mib`.
+pub(crate) const OUTPUT: u8 = 24;
+/// The guest overflowed its call stack.
+pub(crate) const STACK: u8 = 25;
+
+const AFTER_HELP: &str = "\
+Prints the result CID on stdout: a UnixFS directory with outputs/ (what the guest wrote to /outputs),
+stdout, stderr and result.json (exit status, units of work used, manifest CID). The same job gives the
+same CID on every machine.
+
+Exit codes:
+  0    the guest succeeded
+  1    the job could not run (invalid job.toml, missing file, invalid module, ...)
+  20   the guest failed (non-zero exit status or trap); the result CID is printed all the same
+  21   fuel (units of work) exhausted      ([limits] fuel)
+  22   memory limit exceeded               ([limits] memory_mib)
+  23   wall-clock deadline passed          ([limits] timeout_secs)
+  24   output size limit exceeded          ([limits] output_mib)
+  25   call stack overflow";
+
+/// Arguments of `ocean exec`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub(crate) struct Args {
+    /// The job manifest (job.toml); relative paths in it are taken from its folder.
+    job: PathBuf,
+    /// Also write the result directory (outputs/, stdout, stderr, result.json) to this folder.
+    #[arg(short = 'o', long = "out")]
+    out: Option<PathBuf>,
+    /// The inference guest of `kind = "onnx"` jobs that name no `module`.
+    #[arg(long, env = "OCEAN_ONNX_GUEST", default_value = "guests/wasm/onnx.wasm")]
+    onnx_guest: PathBuf,
+}
+
+/// Runs the job and prints its result CID.
+pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
+    let text =
+        std::fs::read_to_string(&args.job).wrap_err_with(|| format!("reading {}", args.job.display()))?;
+    let mut manifest = Manifest::from_toml(&text).wrap_err_with(|| format!("in {}", args.job.display()))?;
+    let base = args.job.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if manifest.program.kind == Kind::Onnx && manifest.program.module.is_none() {
+        // Absolute, so it is not taken relative to the job's folder: the flag is relative to the caller's.
+        let guest = std::path::absolute(&args.onnx_guest)?;
+        manifest.program.module = Some(Source::Path(guest));
+    }
+    let store_dir = config.repo.join("store");
+    let store =
+        Store::open(&store_dir).wrap_err_with(|| format!("opening the store in {}", store_dir.display()))?;
+    let manifest = job::resolve(&store, manifest, &base).wrap_err("adding the job's files to the store")?;
+    let runtime =
+        Runtime::new(&ocean_runtime::Config { cache_dir: Some(config.repo.join("cache/modules")) })?;
+    let work = config.repo.join("tmp").join(format!("exec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let executed = job::execute(&runtime, &store, &manifest, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    let executed = match executed {
+        Ok(e) => e,
+        Err(err) => {
+            let code = match err.limit() {
+                Some(Limit::Fuel) => FUEL,
+                Some(Limit::Memory) => MEMORY,
+                Some(Limit::Timeout) => TIMEOUT,
+                Some(Limit::Output) => OUTPUT,
+                Some(Limit::Stack) => STACK,
+                None => return Err(err.into()),
+            };
+            return Err(Failure { code, message: format!("the job stopped: {err}") }.into());
+        }
+    };
+    if let Some(out) = &args.out {
+        store
+            .get(&executed.result, out)
+            .wrap_err_with(|| format!("writing the result to {}", out.display()))?;
+    }
+    let outcome = &executed.outcome;
+    tracing::debug!(manifest = %executed.manifest, fuel_used = outcome.fuel_used, status = ?outcome.status, "ran");
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", executed.result);
+    }
+    match &outcome.status {
+        Status::Exited { code: 0 } => Ok(()),
+        Status::Exited { code } => {
+            Err(Failure { code: GUEST_FAILED, message: format!("the guest exited with status {code}") }
+                .into())
+        }
+        Status::Trapped { trap } => {
+            Err(Failure { code: GUEST_FAILED, message: format!("the guest trapped: {trap}") }.into())
+        }
+    }
+}
