@@ -373,6 +373,24 @@ mod tests {
             let boundary = cut == car.len() - (1 + 36 + 2) || cut == car.len() - (1 + 36 + 2) - (1 + 36 + 1);
             assert_eq!(ok, boundary, "cut at {cut}");
         }
+        // The same payload inside a CARv2 (pragma, 40-byte header, a gap, then the CARv1) reads the same.
+        let mut v2 = vec![0x0a, 0xa1, 0x67];
+        v2.extend_from_slice(b"version");
+        v2.push(0x02);
+        let data_offset = 11u64 + 40 + 5;
+        v2.extend_from_slice(&[0u8; 16]);
+        v2.extend_from_slice(&data_offset.to_le_bytes());
+        v2.extend_from_slice(&(car.len() as u64).to_le_bytes());
+        v2.extend_from_slice(&0u64.to_le_bytes());
+        v2.extend_from_slice(&[0u8; 5]);
+        v2.extend_from_slice(&car);
+        v2.extend_from_slice(b"index bytes after the payload are not blocks");
+        let mut r = Reader::new(v2.as_slice()).unwrap();
+        assert_eq!(r.roots(), &[a]);
+        assert_eq!(r.next_block().unwrap(), Some((a, b"a".to_vec())));
+        assert_eq!(r.next_block().unwrap(), Some((b, b"bb".to_vec())));
+        assert_eq!(r.next_block().unwrap(), None);
+
         // Flip a data byte: hash mismatch.
         let mut bad = car.clone();
         let last = bad.len() - 1;
