@@ -6,6 +6,7 @@
 //! Blocks go to a [`Sink`]: the store's write transaction, or nothing for `--only-hash`.
 
 use std::io::Read;
+use std::sync::{Mutex, mpsc};
 
 use crate::Error;
 use crate::cid::{Cid, DAG_PB, RAW, Version};
@@ -154,8 +155,16 @@ pub struct Added {
     pub size: u64,
 }
 
-/// Chunks per parallel hashing batch.
-const BATCH: usize = 16;
+/// Chunks being read, hashed or waiting for their turn at once (8 MiB with 256 KiB chunks).
+const IN_FLIGHT: usize = 32;
+
+/// A hashed chunk on its way back from a hashing thread.
+struct Hashed {
+    seq: u64,
+    buf: Vec<u8>,
+    child: Child,
+    block: Option<Vec<u8>>,
+}
 
 /// Builds one file's balanced DAG from a reader.
 pub(crate) struct FileBuilder<'o> {
@@ -169,6 +178,11 @@ impl<'o> FileBuilder<'o> {
     }
 
     /// Reads `r` to the end, writing every block to `sink`; `progress` gets the bytes of each chunk.
+    ///
+    /// A pipeline without barriers: this thread reads chunks into a fixed pool of `IN_FLIGHT` buffers and
+    /// hands them to one hashing thread per core through a queue; finished leaves come back out of order and
+    /// are put into the tree in order. A hashing thread that the OS schedules late holds up nothing but its
+    /// own chunk, and memory is bounded by the pool.
     pub(crate) fn import(
         mut self,
         r: &mut dyn Read,
@@ -176,39 +190,74 @@ impl<'o> FileBuilder<'o> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Added, Error> {
         let chunk = self.opts.chunk_size;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(BATCH);
-        let new_batch = || -> Vec<Vec<u8>> { (0..BATCH).map(|_| Vec::with_capacity(chunk)).collect() };
-        // Double buffering: while batch k is hashed on the worker threads, this thread reads batch k+1.
-        let (mut cur, mut next) = (new_batch(), new_batch());
-        let mut total_chunks = 0u64;
-        let (mut n, mut eof) = read_batch(r, &mut cur, chunk, &mut total_chunks)?;
-        loop {
-            let opts = self.opts;
-            let batch = &cur[..n];
-            let (leaves, read) = std::thread::scope(|s| {
-                let hashing = s.spawn(move || make_leaves(batch, opts, threads));
-                let read =
-                    if eof { Ok((0, true)) } else { read_batch(r, &mut next, chunk, &mut total_chunks) };
-                // A panic in a hashing thread is a bug in this module; propagate it.
-                (hashing.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), read)
-            });
-            for ((child, block), buf) in leaves.into_iter().zip(&cur[..n]) {
-                match &block {
-                    Some(encoded) => sink.put(&child.cid, encoded)?,
-                    None => sink.put(&child.cid, buf)?,
+        let opts = self.opts;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16);
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(IN_FLIGHT);
+        let work_rx = Mutex::new(work_rx);
+        let (done_tx, done_rx) = mpsc::channel::<Hashed>();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                let done_tx = done_tx.clone();
+                let work_rx = &work_rx;
+                s.spawn(move || {
+                    loop {
+                        // The lock is held only to take one job; a poisoned lock means another hasher
+                        // panicked, which the scope re-raises.
+                        let job = match work_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok((seq, buf)) = job else { return };
+                        let (child, block) = leaf(&buf, opts);
+                        if done_tx.send(Hashed { seq, buf, child, block }).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(done_tx);
+            let result = (|| -> Result<(), Error> {
+                let mut free: Vec<Vec<u8>> = (0..IN_FLIGHT).map(|_| Vec::with_capacity(chunk)).collect();
+                let mut ready: std::collections::BTreeMap<u64, Hashed> = Default::default();
+                let (mut next_in, mut next_out, mut eof) = (0u64, 0u64, false);
+                loop {
+                    // Put finished leaves into the tree in file order.
+                    while let Some(h) = ready.remove(&next_out) {
+                        match &h.block {
+                            Some(encoded) => sink.put(&h.child.cid, encoded)?,
+                            None => sink.put(&h.child.cid, &h.buf)?,
+                        }
+                        progress(h.buf.len() as u64);
+                        self.push(0, h.child, sink)?;
+                        free.push(h.buf);
+                        next_out += 1;
+                    }
+                    if eof && next_out == next_in {
+                        return Ok(());
+                    }
+                    if !eof && let Some(mut buf) = free.pop() {
+                        fill(r, &mut buf, chunk)?;
+                        // Every chunk is `chunk` bytes but the last; an empty input is one empty chunk.
+                        if buf.is_empty() && next_in > 0 {
+                            eof = true;
+                            free.push(buf);
+                            continue;
+                        }
+                        eof = buf.len() < chunk;
+                        work_tx
+                            .send((next_in, buf))
+                            .map_err(|_| Error::Invalid("hashing threads stopped".into()))?;
+                        next_in += 1;
+                        continue;
+                    }
+                    let h = done_rx.recv().map_err(|_| Error::Invalid("hashing threads stopped".into()))?;
+                    ready.insert(h.seq, h);
                 }
-                progress(buf.len() as u64);
-                self.push(0, child, sink)?;
-            }
-            if eof {
-                break;
-            }
-            (n, eof) = read?;
-            std::mem::swap(&mut cur, &mut next);
-            if n == 0 {
-                break;
-            }
-        }
+            })();
+            // Closing the queue stops the hashing threads.
+            drop(work_tx);
+            result
+        })?;
         self.finish(sink)
     }
 
@@ -269,30 +318,6 @@ impl<'o> FileBuilder<'o> {
     }
 }
 
-/// Fills up to `BATCH` chunks of exactly `chunk` bytes (the file's last may be shorter; an empty input is one
-/// empty chunk, as kubo and Helia treat it). Returns the chunks filled and whether the input ended.
-fn read_batch(
-    r: &mut dyn Read,
-    bufs: &mut [Vec<u8>],
-    chunk: usize,
-    total_chunks: &mut u64,
-) -> Result<(usize, bool), Error> {
-    let mut n = 0;
-    while n < bufs.len() {
-        let buf = &mut bufs[n];
-        fill(r, buf, chunk)?;
-        if buf.is_empty() && (n > 0 || *total_chunks > 0) {
-            return Ok((n, true));
-        }
-        n += 1;
-        *total_chunks += 1;
-        if buf.len() < chunk {
-            return Ok((n, true));
-        }
-    }
-    Ok((n, false))
-}
-
 /// Reads until `buf` holds `want` bytes or the reader ends.
 fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> Result<(), Error> {
     buf.resize(want, 0);
@@ -309,27 +334,7 @@ fn fill(r: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Hashes (and for dag-pb leaves, encodes) a batch of chunks on up to `threads` threads.
-fn make_leaves(chunks: &[Vec<u8>], opts: &ImportOptions, threads: usize) -> Vec<(Child, Option<Vec<u8>>)> {
-    let one = |c: &Vec<u8>| leaf(c, opts);
-    if threads <= 1 || chunks.len() <= 1 {
-        return chunks.iter().map(one).collect();
-    }
-    let per = chunks.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let mut parts = chunks.chunks(per);
-        let first = parts.next().unwrap_or_default();
-        let handles: Vec<_> =
-            parts.map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>())).collect();
-        let mut out: Vec<_> = first.iter().map(one).collect();
-        for h in handles {
-            // A panic in a hashing thread is a bug in this module; propagate it.
-            out.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        }
-        out
-    })
-}
-
+/// Hashes (and for dag-pb leaves, encodes) one chunk.
 fn leaf(chunk: &[u8], opts: &ImportOptions) -> (Child, Option<Vec<u8>>) {
     let len = chunk.len() as u64;
     if opts.raw_leaves {
