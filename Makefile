@@ -84,8 +84,10 @@ snapshot: deps-node
 	cd $(CONTRACTS) && forge snapshot --no-match-test 'testFuzz_|invariant_'  # fuzz/invariant gas varies per run
 
 ## Demo ------------------------------------------------------------------------------------------------------
-demo: deps contracts
-	cargo run --release -p ocean -- devnet demo
+# Debug build: it is the one `make test` builds too, and the demo runs in seconds with it.
+demo: deps contracts guests
+	cargo build -p ocean
+	$(CARGO_TARGET_DIR)/debug/ocean devnet demo --dir .devnet
 
 clean:
 	rm -rf $(CONTRACTS)/out $(CONTRACTS)/cache

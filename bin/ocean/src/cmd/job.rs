@@ -204,6 +204,9 @@ async fn finish(requester: &Requester, outcome: Outcome, output: Option<PathBuf>
                 out(&format!("slashed {} from {provider} (wrong result)", Amount::from_wei(*s)));
             }
             out(&format!("result written to {}", dir.display()));
+            if outcome.gas > 0 {
+                out(&format!("gas used by this requester: {}", outcome.gas));
+            }
             let amount = Amount::from_wei(total).to_string();
             let amount = amount.trim_end_matches(" OCAT");
             out(&format!(
