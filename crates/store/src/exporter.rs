@@ -1,5 +1,5 @@
-//! The UnixFS exporter: walks a DAG back into bytes ([`FileReader`]), directory trees ([`get`]) and block
-//! sequences in depth-first order ([`walk`], used by CAR export and the gateway).
+//! The UnixFS exporter: walks a DAG back into bytes ([`FileReader`]), directory trees (`Store::get`) and block
+//! sequences in depth-first order (used by CAR export and the gateway).
 //!
 //! Everything is lazy: a file reader holds one block and one link list per tree level, never the file.
 

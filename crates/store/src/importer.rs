@@ -1,9 +1,9 @@
 //! The UnixFS importer: bytes → chunks → leaves → a balanced DAG, exactly as kubo and `ipfs-unixfs-importer`
 //! build it, so the root CID is the same everywhere.
 //!
-//! Streaming: [`FileBuilder`] holds at most one batch of chunks plus one pending link list per tree level
-//! (≤ `max_links` links each), so memory is flat in the file size. Leaves of a batch are hashed on all cores.
-//! Blocks go to a [`Sink`]: the store's write transaction, or nothing for `--only-hash`.
+//! Streaming: a file is read into a fixed pool of 32 chunk buffers that one hashing thread per core works
+//! through, and the tree keeps one pending link list per level (≤ `max_links` links each), so memory is flat
+//! in the file size. Blocks go to a sink: the store's write transaction, or nothing for `--only-hash`.
 
 use std::io::Read;
 use std::sync::{Mutex, mpsc};
