@@ -41,7 +41,7 @@ async fn a_corrupted_artifact_is_recompiled() {
 #[tokio::test]
 async fn cached_instantiation_is_fast() {
     let rt = crate::runtime();
-    let program = rt.prepare("wordcount", || Ok(guest("wordcount"))).unwrap();
+    let program = crate::prepare(&rt, guest("wordcount"));
     let scratch = Scratch::default();
     let inv = scratch.invocation(&[], small_limits());
     let mut best = std::time::Duration::MAX;

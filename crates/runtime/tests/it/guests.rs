@@ -14,7 +14,7 @@ async fn wordcount_counts_words() {
     let scratch = crate::Scratch::default();
     std::fs::write(scratch.inputs().join("a.txt"), "the cat and the hat\nThe end").unwrap();
     std::fs::write(scratch.inputs().join("b.txt"), "a cat").unwrap();
-    let program = rt.prepare("wordcount", || Ok(guest("wordcount"))).unwrap();
+    let program = crate::prepare(&rt, guest("wordcount"));
     let out = rt.run(&program, &scratch.invocation(&["--top", "2"], limits())).await.unwrap();
     assert_eq!(out.status, Status::Exited { code: 0 }, "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "3 the\n2 cat\n");
@@ -38,7 +38,7 @@ async fn sha256sum_matches_known_digests() {
     let scratch = crate::Scratch::default();
     std::fs::write(scratch.inputs().join("abc"), "abc").unwrap();
     std::fs::write(scratch.inputs().join("empty"), "").unwrap();
-    let program = rt.prepare("sha256sum", || Ok(guest("sha256sum"))).unwrap();
+    let program = crate::prepare(&rt, guest("sha256sum"));
     let out = rt.run(&program, &scratch.invocation(&[], limits())).await.unwrap();
     let expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  abc\n\
                     e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  empty\n";
@@ -59,7 +59,7 @@ async fn pi_is_seeded_by_the_job() {
     assert!((pi - std::f64::consts::PI).abs() < 0.02, "{text}");
 
     let scratch = crate::Scratch::default();
-    let program = rt.prepare("pi", || Ok(guest("pi"))).unwrap();
+    let program = crate::prepare(&rt, guest("pi"));
     let mut other_seed = scratch.invocation(&args, limits());
     other_seed.seed = 7;
     let c = rt.run(&program, &other_seed).await.unwrap();

@@ -6,15 +6,25 @@ mod cache;
 mod guests;
 mod hostile;
 mod job;
+mod onnx;
 
 use std::path::{Path, PathBuf};
 
 use ocean_runtime::{Invocation, Outcome, Result, Runtime};
 use ocean_types::manifest::Limits;
 
-/// A runtime without a disk cache.
+/// A runtime whose disk cache is shared by every test process (artifacts are keyed by content hash, written
+/// atomically), so big guests such as the ONNX one compile once per machine rather than once per test.
 pub fn runtime() -> Runtime {
-    Runtime::new(&ocean_runtime::Config::default()).expect("engine")
+    let cache = std::env::temp_dir().join("ocean-runtime-tests-cache");
+    Runtime::new(&ocean_runtime::Config { cache_dir: Some(cache) }).expect("engine")
+}
+
+/// Compiles `wasm` (or finds it cached) under a key derived from its bytes, as a CID would be.
+pub fn prepare(rt: &Runtime, wasm: Vec<u8>) -> ocean_runtime::Program {
+    use sha2::Digest;
+    let key = format!("test{}", hex::encode(sha2::Sha256::digest(&wasm)));
+    rt.prepare(&key, || Ok(wasm)).expect("compiles")
 }
 
 /// Limits small enough for tests to hit quickly.
@@ -66,16 +76,16 @@ impl Scratch {
     }
 }
 
-/// Compiles (keyed by a name unique to the test) and runs `wasm` with fresh scratch folders.
+/// Compiles and runs `wasm` with fresh scratch folders (`_name` only labels the call site).
 pub async fn run(
     rt: &Runtime,
-    key: &str,
+    _name: &str,
     wasm: Vec<u8>,
     args: &[&str],
     limits: Limits,
 ) -> (Result<Outcome>, Scratch) {
     let scratch = Scratch::default();
-    let program = rt.prepare(key, || Ok(wasm)).expect("compiles");
+    let program = prepare(rt, wasm);
     let out = rt.run(&program, &scratch.invocation(args, limits)).await;
     (out, scratch)
 }
