@@ -19,8 +19,6 @@ Exit codes:
   2    command-line usage error
   20   ocean exec: the guest failed (non-zero exit or trap)
   21-25 ocean exec: a limit was hit (21 fuel, 22 memory, 23 deadline, 24 output size, 25 stack)
-  20   ocean exec: the guest failed (non-zero exit or trap)
-  21-25 ocean exec: a limit was hit (21 fuel, 22 memory, 23 deadline, 24 output size, 25 stack)
   101  internal bug (a panic); please report it
 
 Logs go to stderr; set OCEAN_LOG (e.g. OCEAN_LOG=debug) or pass -v to see more.";
