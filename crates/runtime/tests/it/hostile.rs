@@ -112,3 +112,13 @@ async fn the_runtime_stays_healthy_after_hostile_guests() {
     let (r, _) = run(&rt, "clockrand", wat("clockrand"), &[], limits).await;
     assert!(r.unwrap().status.success());
 }
+
+#[tokio::test]
+async fn sleeping_in_the_host_is_cut_by_the_deadline() {
+    let rt = runtime();
+    let limits = ocean_types::manifest::Limits { timeout_secs: 1, ..small_limits() };
+    let started = Instant::now();
+    let (r, _) = run(&rt, "sleep", wat("sleep"), &[], limits).await;
+    assert_eq!(limit_of(&r), Some(Limit::Timeout), "{r:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped promptly: {:?}", started.elapsed());
+}
