@@ -16,10 +16,11 @@
 //! The production policy is [`Scheduler`]. Its [`Model`] keeps, per provider and program [`Kind`], a Bayesian
 //! estimate of log-speed whose prior is the advertised benchmark corrected by a learned population offset,
 //! plus a reliability estimate and a network-slowness factor; evidence ages so that drifting speeds are
-//! followed. To place a task it draws a Thompson sample of each candidate's speed, predicts the completion
-//! time with the shared [`Rule`] (fetch + queue drain + run, inflated by expected retries and deadline
-//! lateness), and keeps the r best. Exploration falls out of the sampling: uncertain providers sometimes
-//! sample fast and get tried. Above [`Config::full_scan_limit`] candidates only a shortlist is scored (the
+//! followed. To place a task it draws a (tempered) Thompson sample of each candidate's speed, predicts the
+//! completion time with the shared [`Rule`] (fetch + queue drain + run, inflated by expected retries and
+//! deadline lateness), and keeps the r best. Exploration falls out of the sampling: uncertain providers
+//! sometimes sample fast and get tried. [`Policy::timeout_s`] gives each run a timeout from the model (tight
+//! on well-known providers), after which the caller reports [`Event::TimedOut`] and places the task again. Above [`Config::full_scan_limit`] candidates only a shortlist is scored (the
 //! best-known providers of the kind, found via a Bloom-filtered index, plus random candidates), which keeps a
 //! decision with 10,000 providers within a few tens of microseconds.
 //!
