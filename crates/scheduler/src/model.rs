@@ -145,12 +145,22 @@ const BLOOM_WORDS: usize = 32;
 #[derive(Clone, Debug)]
 pub(crate) struct Elites {
     members: Vec<(ProviderId, f64)>,
+    /// Where each member was last seen in a candidate slice (callers pass the registry in a stable order, so
+    /// the hint usually holds and no scan is needed); `usize::MAX` when unknown.
+    hints: Vec<usize>,
+    /// Membership changed since the hints were last refreshed.
+    stale: bool,
     bloom: [u64; BLOOM_WORDS],
 }
 
 impl Elites {
     fn new() -> Self {
-        Self { members: Vec::with_capacity(ELITES + 1), bloom: [0; BLOOM_WORDS] }
+        Self {
+            members: Vec::with_capacity(ELITES + 1),
+            hints: Vec::with_capacity(ELITES + 1),
+            stale: true,
+            bloom: [0; BLOOM_WORDS],
+        }
     }
 
     #[inline]
@@ -170,11 +180,31 @@ impl Elites {
         self.members.iter().any(|&(m, _)| m == id)
     }
 
+    /// The members with their position hints.
+    pub(crate) fn hinted(&self) -> impl Iterator<Item = (ProviderId, usize)> + '_ {
+        self.members.iter().zip(&self.hints).map(|(&(id, _), &h)| (id, h))
+    }
+
+    /// Whether membership changed since the hints were refreshed.
+    pub(crate) fn stale(&self) -> bool {
+        self.stale
+    }
+
+    /// Records where members were found in a full scan (`usize::MAX` for absent ones).
+    pub(crate) fn set_hints(&mut self, found: &[(ProviderId, usize)]) {
+        for (k, &(id, _)) in self.members.iter().enumerate() {
+            self.hints[k] = found.iter().find(|(f, _)| *f == id).map_or(usize::MAX, |&(_, i)| i);
+        }
+        self.stale = false;
+    }
+
     fn update(&mut self, id: ProviderId, value: f64) {
         if let Some(pos) = self.members.iter().position(|&(m, _)| m == id) {
             self.members[pos].1 = value;
+            return;
         } else if self.members.len() < ELITES {
             self.members.push((id, value));
+            self.hints.push(usize::MAX);
         } else {
             let (worst, &(_, v)) = self
                 .members
@@ -186,7 +216,9 @@ impl Elites {
                 return;
             }
             self.members[worst] = (id, value);
+            self.hints[worst] = usize::MAX;
         }
+        self.stale = true;
         self.bloom = [0; BLOOM_WORDS];
         for &(m, _) in &self.members {
             let (w, b) = Self::bit(m);
@@ -308,6 +340,10 @@ impl Model {
 
     pub(crate) fn elites(&self, kind: Kind) -> &Elites {
         &self.elites[kind.slot()]
+    }
+
+    pub(crate) fn elites_mut(&mut self, kind: Kind) -> &mut Elites {
+        &mut self.elites[kind.slot()]
     }
 
     /// Remembers what `c` advertised when it is given work, so later observations can be compared with it.

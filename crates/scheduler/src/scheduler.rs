@@ -52,13 +52,14 @@ pub struct Scheduler {
     cfg: Config,
     model: Model,
     rng: Rng,
+    decisions: u64,
 }
 
 impl Scheduler {
     /// A scheduler with an empty model; `seed` fixes its exploration draws.
     pub fn new(cfg: Config, seed: u64) -> Self {
         let model = Model::new(cfg.model.clone());
-        Self { cfg, model, rng: Rng::seed(seed) }
+        Self { cfg, model, rng: Rng::seed(seed), decisions: 0 }
     }
 
     /// The learned model (for inspection).
@@ -91,13 +92,31 @@ impl Scheduler {
     fn shortlist(&mut self, task: &Task, work: f64, candidates: &[Candidate], top: &mut TopR) {
         let mut filter = Filter::new();
         let mut taken: Vec<usize> = Vec::with_capacity(crate::model::ELITES + self.cfg.sample);
-        {
-            let elites = self.model.elites(task.kind);
+        // The kind's best-known providers, by their position hints: O(48) when the caller keeps its candidate
+        // list in a stable order. Otherwise (a hint points at someone else, membership changed, or every
+        // 1024 decisions to find returning providers) one Bloom-filtered pass over all candidates relocates them.
+        self.decisions = self.decisions.wrapping_add(1);
+        let elites = self.model.elites(task.kind);
+        let mut wrong = elites.stale() || self.decisions.is_multiple_of(1024);
+        for (id, hint) in elites.hinted() {
+            match candidates.get(hint) {
+                Some(c) if c.id == id && filter.admits(task, c) => taken.push(hint),
+                Some(c) if c.id == id => {}
+                Some(_) => wrong = true,
+                None => {}
+            }
+        }
+        if wrong {
+            let mut found = Vec::with_capacity(crate::model::ELITES);
             for (i, c) in candidates.iter().enumerate() {
-                if elites.may_contain(c.id) && elites.contains(c.id) && filter.admits(task, c) {
-                    taken.push(i);
+                if elites.may_contain(c.id) && elites.contains(c.id) {
+                    found.push((c.id, i));
+                    if filter.admits(task, c) {
+                        taken.push(i);
+                    }
                 }
             }
+            self.model.elites_mut(task.kind).set_hints(&found);
         }
         for _ in 0..self.cfg.sample {
             let i = self.rng.below(candidates.len());

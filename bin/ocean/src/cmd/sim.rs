@@ -162,7 +162,11 @@ pub(crate) async fn run(args: Args, _config: &Config) -> eyre::Result<()> {
 }
 
 fn pm(s: sim::Stat, digits: usize) -> String {
-    if s.ci95 > 0.0 { format!("{:.digits$} ± {:.digits$}", s.mean, s.ci95) } else { format!("{:.digits$}", s.mean) }
+    if s.ci95 > 0.0 {
+        format!("{:.digits$} ± {:.digits$}", s.mean, s.ci95)
+    } else {
+        format!("{:.digits$}", s.mean)
+    }
 }
 
 fn table(summary: &Summary, workload: WorkloadArg, load: f64) -> String {
@@ -219,7 +223,10 @@ fn write_plots(
         .iter()
         .map(|p| plot::Series {
             label: (*p).to_owned(),
-            points: sweep.iter().map(|s| s.policies.get(*p).map(|m| m.mean_jct).unwrap_or_default()).collect(),
+            points: sweep
+                .iter()
+                .map(|s| s.policies.get(*p).map(|m| m.mean_jct).unwrap_or_default())
+                .collect(),
         })
         .collect();
     let lower: Vec<f64> = sweep.iter().map(|s| s.lower_bound_mean_jct.mean).collect();
