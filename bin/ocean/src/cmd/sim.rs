@@ -127,7 +127,7 @@ pub(crate) async fn run(args: Args, _config: &Config) -> eyre::Result<()> {
     })
     .await?;
     if let (Some(dir), Some(sweep)) = (&args.plots, &sweep) {
-        write_plots(dir, args.workload, &sweep, nodes, tasks, args.seeds)?;
+        write_plots(dir, args.workload, sweep, nodes, tasks, args.seeds)?;
     }
     let text = if args.json {
         let report = JsonReport {
