@@ -33,13 +33,13 @@ impl From<WorkloadArg> for Workload {
 }
 
 const AFTER_HELP: &str = "\
-Policies: round_robin, random, least_loaded, p2c, mct_advertised, boinc_dcf, learned (the production
-scheduler), oracle (the same dispatch rule given the hidden true speeds and failures).
-Metrics leave out the first 10% of tasks (warm-up). With --seeds N the seeds are S..S+N and the table shows
-means with 95% confidence intervals; --json then prints the means in the same shape.
+Policies: round_robin, random, least_loaded, p2c, mct_advertised, boinc_dcf, learned (the
+production scheduler), oracle (the same dispatch rule given the hidden true speeds and failures).
+Metrics leave out the first 10% of tasks (warm-up). With --seeds N the seeds are S..S+N-1 and
+the table shows means with 95% confidence intervals; --json then prints the means, same shape.
 
-JSON shape: {\"policies\": {\"<name>\": {\"mean_jct\", \"p99_slowdown\", \"makespan\", \"deadline_miss_rate\",
-\"wasted_work\"}, ...}, \"lower_bound\": {\"mean_jct\", \"makespan\"}}
+JSON shape: {\"policies\": {\"<name>\": {\"mean_jct\", \"p99_slowdown\", \"makespan\",
+\"deadline_miss_rate\", \"wasted_work\"}, ...}, \"lower_bound\": {\"mean_jct\", \"makespan\"}}
 
 Exit codes: 0 success, 1 error (e.g. a plot could not be written), 2 invalid arguments.";
 
