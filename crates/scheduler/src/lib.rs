@@ -20,9 +20,10 @@
 //! completion time with the shared [`Rule`] (fetch + queue drain + run, inflated by expected retries and
 //! deadline lateness), and keeps the r best. Exploration falls out of the sampling: uncertain providers
 //! sometimes sample fast and get tried. [`Policy::timeout_s`] gives each run a timeout from the model (tight
-//! on well-known providers), after which the caller reports [`Event::TimedOut`] and places the task again. Above [`Config::full_scan_limit`] candidates only a shortlist is scored (the
-//! best-known providers of the kind, found by position hints or a Bloom-filtered pass, plus random
-//! candidates), which keeps a decision with 10,000 providers near 12 µs (see `benches/place.rs`).
+//! on well-known providers), after which the caller reports [`Event::TimedOut`] and places the task again.
+//! Above [`Config::full_scan_limit`] candidates only a shortlist is scored (the best-known providers of the
+//! kind, found by position hints or a Bloom-filtered pass, plus random candidates), which keeps a decision
+//! with 10,000 providers near 12 µs (see `benches/place.rs`).
 //!
 //! Hard requirements (memory, cores, GPU, stake, price cap) are filters; when nothing qualifies, the
 //! placement says why as a typed, serializable [`Reason`] ("no provider with 16384 MiB of memory").
