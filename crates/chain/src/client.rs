@@ -199,6 +199,10 @@ impl Client {
         let url = rpc_url.parse().map_err(|e| Error::InvalidArgument(format!("RPC URL `{rpc_url}`: {e}")))?;
         let provider =
             ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url).erased();
+        if provider.client().is_local() {
+            // A local chain (Anvil) mines on arrival: poll for receipts often instead of every 250 ms.
+            provider.client().set_poll_interval(std::time::Duration::from_millis(10));
+        }
         let actual = provider.get_chain_id().await?;
         if actual != deployment.chain_id {
             return Err(Error::WrongChain { expected: deployment.chain_id, actual });

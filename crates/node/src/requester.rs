@@ -539,6 +539,8 @@ impl Requester {
         let mut observed: Vec<Address> = Vec::new();
         let mut last_chain_check = Instant::now() - Duration::from_secs(10);
         let mut reveal_gas = None;
+        let fixed = self.client.job(job_id).await?;
+        let mut state = fixed.state;
         loop {
             if started.elapsed() > timeout {
                 return Err(Error::Timeout(format!("job {job_id:#x} not final after {timeout:?}")));
@@ -546,6 +548,7 @@ impl Requester {
             if last_chain_check.elapsed() >= Duration::from_secs(1) || reveal_gas.is_some() {
                 last_chain_check = Instant::now();
                 let view = self.client.job(job_id).await?;
+                state = view.state;
                 if view.state.is_final() {
                     return self
                         .finish(job_id, view.state, &endpoints, &mut record, reveal_gas, progress)
@@ -598,14 +601,16 @@ impl Requester {
                 last_done = done;
                 progress(Progress::Running { done, total });
             }
-            let view = self.client.job(job_id).await?;
-            let now = self.client.chain_time().await?.max(unix_now());
+            // Quorum and deadlines never change; the state is refreshed above at most once a second, so that
+            // polling providers does not also poll the chain.
+            let view = &fixed;
+            let now = unix_now();
             let best = by_cid.iter().max_by_key(|(_, v)| v.len());
             if let Some((cid, matching)) = best
                 && matching.len() >= usize::from(view.quorum)
                 && (done == total || now > view.commit_deadline)
                 && reveal_gas.is_none()
-                && view.state == State::Assigned
+                && state == State::Assigned
             {
                 let cid: Cid = cid.parse()?;
                 progress(Progress::Committed { matching: matching.len() });
