@@ -41,6 +41,8 @@ enum Command {
     Job(cmd::job::Args),
     /// A local network (Anvil + contracts + provider nodes) for development and demos.
     Devnet(cmd::devnet::Args),
+    /// Deploy the protocol to the configured chain and write the deployment file.
+    Deploy(cmd::deploy::Args),
     /// Keys (Ethereum keystores `cast wallet` reads): new, import, list, balance.
     Wallet(cmd::wallet::Args),
 }
@@ -66,6 +68,7 @@ fn main() -> std::process::ExitCode {
             Command::Node(args) => cmd::node::run(args, &config).await,
             Command::Job(args) => cmd::job::run(args, &config).await,
             Command::Devnet(args) => cmd::devnet::run(args, &config).await,
+            Command::Deploy(args) => cmd::deploy::run(args, &config).await,
             Command::Wallet(args) => cmd::wallet::run(args, &config).await,
         }
     });

@@ -1,6 +1,7 @@
 //! One module per subcommand: each has an `Args` (clap) and an async `run`.
 
 pub(crate) mod config;
+pub(crate) mod deploy;
 pub(crate) mod devnet;
 pub(crate) mod exec;
 pub(crate) mod job;

@@ -195,3 +195,42 @@ async fn bad_inputs_are_clear_errors_and_nothing_is_half_submitted() {
     assert!(requester.jobs_of(net.requester_address).await.unwrap().is_empty(), "nothing was half-submitted");
     assert_eq!(requester.ocat_balance(net.requester_address).await.unwrap(), 10_000 * OCAT);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_gives_the_same_addresses_on_every_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("deployer");
+    let mut deployments = Vec::new();
+    let mut chains = Vec::new();
+    for i in 0..2 {
+        let anvil =
+            ocean_chain::anvil::spawn_with(vec!["--chain-id".into(), (31337 + i).to_string()]).unwrap();
+        if i == 0 {
+            let key: ocean_chain::PrivateKeySigner = anvil.keys()[0].clone().into();
+            ocean_wallet::Wallet::open(repo.join("keys"))
+                .import_private_key("default", &format!("{:#x}", key.to_bytes()), PASSWORD)
+                .unwrap();
+        }
+        let out = dir.path().join(format!("deployment-{i}.json"));
+        let o = std::process::Command::new(crate::harness::ocean())
+            .args(["deploy", "--repo", repo.to_str().unwrap(), "--rpc-url", &anvil.endpoint()])
+            .arg("--out")
+            .arg(&out)
+            .env("OCEAN_PASSWORD", PASSWORD)
+            .env_remove("OCEAN_DEPLOYMENT")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let d = ocean_chain::Deployment::load(&out).unwrap();
+        assert_eq!(d.chain_id, 31337 + i);
+        let key: ocean_chain::PrivateKeySigner = anvil.keys()[0].clone().into();
+        Client::connect(&anvil.endpoint(), key, d.clone()).await.expect("the deployment is live");
+        deployments.push(d);
+        chains.push(anvil);
+    }
+    let (a, b) = (&deployments[0], &deployments[1]);
+    assert_eq!(
+        (a.token, a.registry, a.market, a.rewards, a.timelock, a.governor),
+        (b.token, b.registry, b.market, b.rewards, b.timelock, b.governor)
+    );
+}
