@@ -456,128 +456,106 @@ impl Client {
         Ok(self.provider.get_block_number().await?)
     }
 
-    /// Assignments in blocks `from..=to`, optionally only those of `provider`, in chain order.
-    pub async fn assignments(&self, provider: Option<Address>, from: u64, to: u64) -> Result<Vec<Assigned>> {
-        use alloy::{rpc::types::Filter, sol_types::SolEvent};
-        let mut filter = Filter::new()
+    /// The market's `E` events matching `topics` (topic1, topic2; `None` = any) in blocks `from..=to`
+    /// (`to = None`: latest), decoded, with their block numbers, in chain order.
+    async fn events<E: alloy::sol_types::SolEvent>(
+        &self,
+        topic1: Option<B256>,
+        topic2: Option<B256>,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<Vec<(E, u64)>> {
+        let mut filter = alloy::rpc::types::Filter::new()
             .address(self.deployment.market)
-            .event_signature(JobMarket::ProviderAssigned::SIGNATURE_HASH)
-            .from_block(from)
-            .to_block(to);
-        if let Some(p) = provider {
-            filter = filter.topic2(p.into_word());
+            .event_signature(E::SIGNATURE_HASH)
+            .from_block(from);
+        if let Some(to) = to {
+            filter = filter.to_block(to);
+        }
+        if let Some(t) = topic1 {
+            filter = filter.topic1(t);
+        }
+        if let Some(t) = topic2 {
+            filter = filter.topic2(t);
         }
         let logs = self.provider.get_logs(&filter).await?;
-        let mut out = Vec::with_capacity(logs.len());
-        for log in logs {
-            let block = log.block_number.unwrap_or_default();
-            let Ok(ev) = JobMarket::ProviderAssigned::decode_log(&log.inner) else { continue };
-            out.push(Assigned {
-                job_id: ev.jobId,
-                provider: ev.provider,
-                index: ev.index,
-                price: ev.price.to::<u128>(),
-                block,
-            });
+        Ok(logs
+            .iter()
+            .filter_map(|log| {
+                Some((E::decode_log(&log.inner).ok()?.data, log.block_number.unwrap_or_default()))
+            })
+            .collect())
+    }
+
+    fn assigned((ev, block): (JobMarket::ProviderAssigned, u64)) -> Assigned {
+        Assigned {
+            job_id: ev.jobId,
+            provider: ev.provider,
+            index: ev.index,
+            price: ev.price.to::<u128>(),
+            block,
         }
-        Ok(out)
+    }
+
+    /// Assignments in blocks `from..=to`, optionally only those of `provider`, in chain order.
+    pub async fn assignments(&self, provider: Option<Address>, from: u64, to: u64) -> Result<Vec<Assigned>> {
+        let events = self
+            .events::<JobMarket::ProviderAssigned>(None, provider.map(|p| p.into_word()), from, Some(to))
+            .await?;
+        Ok(events.into_iter().map(Self::assigned).collect())
     }
 
     /// The full assignment of `job_id`, in index order (from its `ProviderAssigned` events).
     pub async fn assignment(&self, job_id: B256) -> Result<Vec<Assigned>> {
-        use alloy::{rpc::types::Filter, sol_types::SolEvent};
-        let filter = Filter::new()
-            .address(self.deployment.market)
-            .event_signature(JobMarket::ProviderAssigned::SIGNATURE_HASH)
-            .topic1(job_id)
-            .from_block(self.deployment.start_block);
-        let mut out = Vec::new();
-        for log in self.provider.get_logs(&filter).await? {
-            let block = log.block_number.unwrap_or_default();
-            let Ok(ev) = JobMarket::ProviderAssigned::decode_log(&log.inner) else { continue };
-            out.push(Assigned {
-                job_id: ev.jobId,
-                provider: ev.provider,
-                index: ev.index,
-                price: ev.price.to::<u128>(),
-                block,
-            });
-        }
+        let events = self
+            .events::<JobMarket::ProviderAssigned>(Some(job_id), None, self.deployment.start_block, None)
+            .await?;
+        let mut out: Vec<Assigned> = events.into_iter().map(Self::assigned).collect();
         out.sort_by_key(|a| a.index);
         Ok(out)
     }
 
     /// The manifest CID (binary) a job was created with, from its `JobCreated` event.
     pub async fn manifest_cid(&self, job_id: B256) -> Result<Option<Vec<u8>>> {
-        use alloy::{rpc::types::Filter, sol_types::SolEvent};
-        let filter = Filter::new()
-            .address(self.deployment.market)
-            .event_signature(JobMarket::JobCreated::SIGNATURE_HASH)
-            .topic1(job_id)
-            .from_block(self.deployment.start_block);
-        for log in self.provider.get_logs(&filter).await? {
-            if let Ok(ev) = JobMarket::JobCreated::decode_log(&log.inner) {
-                return Ok(Some(ev.manifestCid.to_vec()));
-            }
-        }
-        Ok(None)
+        let events = self
+            .events::<JobMarket::JobCreated>(Some(job_id), None, self.deployment.start_block, None)
+            .await?;
+        Ok(events.into_iter().next().map(|(ev, _)| ev.manifestCid.to_vec()))
     }
 
     /// Jobs created by `requester`, oldest first: `(job id, manifest CID, block)`.
     pub async fn jobs_of(&self, requester: Address) -> Result<Vec<(B256, Vec<u8>, u64)>> {
-        use alloy::{rpc::types::Filter, sol_types::SolEvent};
-        let filter = Filter::new()
-            .address(self.deployment.market)
-            .event_signature(JobMarket::JobCreated::SIGNATURE_HASH)
-            .topic2(requester.into_word())
-            .from_block(self.deployment.start_block);
-        let mut out = Vec::new();
-        for log in self.provider.get_logs(&filter).await? {
-            let block = log.block_number.unwrap_or_default();
-            if let Ok(ev) = JobMarket::JobCreated::decode_log(&log.inner) {
-                out.push((ev.jobId, ev.manifestCid.to_vec(), block));
-            }
-        }
-        Ok(out)
+        let events = self
+            .events::<JobMarket::JobCreated>(
+                None,
+                Some(requester.into_word()),
+                self.deployment.start_block,
+                None,
+            )
+            .await?;
+        Ok(events.into_iter().map(|(ev, block)| (ev.jobId, ev.manifestCid.to_vec(), block)).collect())
     }
 
     /// How a finalized job treated `provider`: `(paid wei, slashed wei)` from its settlement events.
     pub async fn settlement(&self, job_id: B256, provider: Address) -> Result<(u128, u128)> {
-        use alloy::{rpc::types::Filter, sol_types::SolEvent};
-        let filter = Filter::new()
-            .address(self.deployment.market)
-            .event_signature(vec![
-                JobMarket::ProviderPaid::SIGNATURE_HASH,
-                JobMarket::ProviderSlashed::SIGNATURE_HASH,
-            ])
-            .topic1(job_id)
-            .topic2(provider.into_word())
-            .from_block(self.deployment.start_block);
-        let (mut paid, mut slashed) = (0u128, 0u128);
-        for log in self.provider.get_logs(&filter).await? {
-            if let Ok(ev) = JobMarket::ProviderPaid::decode_log(&log.inner) {
-                paid += eip712::to_u128(ev.amount)?;
-            } else if let Ok(ev) = JobMarket::ProviderSlashed::decode_log(&log.inner) {
-                slashed += eip712::to_u128(ev.amount)?;
-            }
+        let (from, who) = (self.deployment.start_block, Some(provider.into_word()));
+        let mut paid = 0u128;
+        for (ev, _) in self.events::<JobMarket::ProviderPaid>(Some(job_id), who, from, None).await? {
+            paid += eip712::to_u128(ev.amount)?;
+        }
+        let mut slashed = 0u128;
+        for (ev, _) in self.events::<JobMarket::ProviderSlashed>(Some(job_id), who, from, None).await? {
+            slashed += eip712::to_u128(ev.amount)?;
         }
         Ok((paid, slashed))
     }
 
     /// The finalized result CID of a job (binary), from its `JobFinalized` event.
     pub async fn result_cid(&self, job_id: B256) -> Result<Option<Vec<u8>>> {
-        use alloy::{rpc::types::Filter, sol_types::SolEvent};
-        let filter = Filter::new()
-            .address(self.deployment.market)
-            .event_signature(JobMarket::JobFinalized::SIGNATURE_HASH)
-            .topic1(job_id)
-            .from_block(self.deployment.start_block);
-        for log in self.provider.get_logs(&filter).await? {
-            if let Ok(ev) = JobMarket::JobFinalized::decode_log(&log.inner) {
-                return Ok(Some(ev.resultCid.to_vec()));
-            }
-        }
-        Ok(None)
+        let events = self
+            .events::<JobMarket::JobFinalized>(Some(job_id), None, self.deployment.start_block, None)
+            .await?;
+        Ok(events.into_iter().next().map(|(ev, _)| ev.resultCid.to_vec()))
     }
 
     /// The commitment `provider` made on chain for `job_id` (zero if none).
