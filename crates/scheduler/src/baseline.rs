@@ -13,6 +13,23 @@ fn replicas(task: &Task) -> usize {
     usize::from(task.replicas.max(1))
 }
 
+/// Keeps the `replicas` eligible candidates with the lowest `score` (filter, rank, finish: the shape of every
+/// scoring baseline).
+fn place_by_score(
+    task: &Task,
+    candidates: &[Candidate],
+    mut score: impl FnMut(&Candidate) -> f64,
+) -> Placement {
+    let mut filter = Filter::new();
+    let mut top = TopR::new(replicas(task));
+    for (i, c) in candidates.iter().enumerate() {
+        if filter.admits(task, c) {
+            top.offer(score(c), i);
+        }
+    }
+    finish(task, candidates, &top, &filter)
+}
+
 /// Cycles through the candidates, giving each the next task in turn.
 #[derive(Debug, Default)]
 pub struct RoundRobin {
@@ -62,14 +79,7 @@ impl Policy for Random {
     }
     fn observe(&mut self, _: &Event) {}
     fn place(&mut self, task: &Task, candidates: &[Candidate]) -> Placement {
-        let mut filter = Filter::new();
-        let mut top = TopR::new(replicas(task));
-        for (i, c) in candidates.iter().enumerate() {
-            if filter.admits(task, c) {
-                top.offer(self.rng.unit(), i);
-            }
-        }
-        finish(task, candidates, &top, &filter)
+        place_by_score(task, candidates, |_| self.rng.unit())
     }
 }
 
@@ -92,14 +102,7 @@ impl Policy for LeastLoaded {
     }
     fn observe(&mut self, _: &Event) {}
     fn place(&mut self, task: &Task, candidates: &[Candidate]) -> Placement {
-        let mut filter = Filter::new();
-        let mut top = TopR::new(replicas(task));
-        for (i, c) in candidates.iter().enumerate() {
-            if filter.admits(task, c) {
-                top.offer(f64::from(c.queue_len) + self.rng.unit() * 0.5, i);
-            }
-        }
-        finish(task, candidates, &top, &filter)
+        place_by_score(task, candidates, |c| f64::from(c.queue_len) + self.rng.unit() * 0.5)
     }
 }
 
