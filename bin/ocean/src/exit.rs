@@ -33,6 +33,14 @@ pub(crate) struct Failure {
     pub(crate) message: String,
 }
 
+/// Prints one line of a command's result on stdout (what scripts read; logs go to stderr).
+pub(crate) fn out(line: &str) {
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{line}");
+    }
+}
+
 /// Prints an error chain on stderr and returns its exit code.
 pub(crate) fn report(err: &eyre::Report) -> ExitCode {
     let code = err.chain().find_map(|e| e.downcast_ref::<Failure>()).map_or(GENERAL, |f| f.code);

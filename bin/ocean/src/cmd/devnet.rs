@@ -16,7 +16,7 @@ use ocean_chain::{Client, Deployment, Params, PrivateKeySigner, deploy};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::config::Config;
+use crate::{config::Config, exit::out};
 
 /// Password of every devnet keystore (test keys only).
 pub(crate) const PASSWORD: &str = "devnet";
@@ -76,13 +76,6 @@ struct State {
     node_pids: Vec<u32>,
     deployment: PathBuf,
     requester: PathBuf,
-}
-
-fn out(line: &str) {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{line}");
-    }
 }
 
 /// Runs `ocean devnet`.

@@ -9,7 +9,11 @@ use ocean_node::requester::{Options, Outcome, Progress, Requester};
 use ocean_store::Store;
 use ocean_types::{Amount, manifest::Manifest};
 
-use crate::{config::Config, exit::Failure, session};
+use crate::{
+    config::Config,
+    exit::{Failure, out},
+    session,
+};
 
 /// Submit jobs and get their results.
 #[derive(Debug, clap::Args)]
@@ -68,13 +72,6 @@ enum Command {
     },
     /// List this account's jobs.
     List,
-}
-
-fn out(line: &str) {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{line}");
-    }
 }
 
 async fn requester(config: &Config) -> eyre::Result<Requester> {

@@ -8,7 +8,7 @@ use ocean_node::provider::{self, Provider};
 use ocean_types::Amount;
 use serde::{Deserialize, Serialize};
 
-use crate::{config::Config, session};
+use crate::{config::Config, exit::out, session};
 
 /// Run a provider: earn OCAT by running jobs in the sandbox.
 #[derive(Debug, clap::Args)]
@@ -125,7 +125,7 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
                 bail!("the JobMarket owes {} nothing yet", client.address());
             }
             client.withdraw().await?;
-            print(&format!("withdrew {}", Amount::from_wei(owed)));
+            out(&format!("withdrew {}", Amount::from_wei(owed)));
             Ok(())
         }
         Command::Unbond { amount } => {
@@ -143,16 +143,9 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
                 bail!("nothing staked to unbond");
             }
             client.unbond(amount).await?;
-            print(&format!("unbonding {}", Amount::from_wei(amount)));
+            out(&format!("unbonding {}", Amount::from_wei(amount)));
             Ok(())
         }
-    }
-}
-
-fn print(line: &str) {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{line}");
     }
 }
 
@@ -176,7 +169,7 @@ fn init(flags: Settings, config: &Config) -> eyre::Result<()> {
     std::fs::write(&path, serde_json::to_vec_pretty(&settings)?)
         .wrap_err_with(|| format!("writing {}", path.display()))?;
     tracing::info!(target: "ocean::node", created, key = %key.path.display(), "node initialized");
-    print(&signer.address().to_string());
+    out(&signer.address().to_string());
     Ok(())
 }
 
@@ -318,7 +311,7 @@ async fn status(config: &Config) -> eyre::Result<()> {
         }
     ));
     for l in lines {
-        print(&l);
+        out(&l);
     }
     Ok(())
 }
