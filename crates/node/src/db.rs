@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// Tasks still in flight: what the watcher walks on every tick and what the queue length counts.
 const TASKS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("tasks");
+/// Settled and failed tasks, moved here so the per-tick work does not grow with the node's history.
+const FINISHED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("finished");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 
 /// The states of a task on a provider. Transitions only move down this list (or to `Failed`).
@@ -111,41 +114,63 @@ impl Db {
         let tx = db.begin_write().map_err(Error::db)?;
         {
             tx.open_table(TASKS).map_err(Error::db)?;
+            tx.open_table(FINISHED).map_err(Error::db)?;
             tx.open_table(META).map_err(Error::db)?;
         }
         tx.commit().map_err(Error::db)?;
         Ok(Self { db })
     }
 
-    /// Writes `task` (durably) and returns it.
+    /// Writes `task` durably; a final task moves from the in-flight table to the finished one in the same
+    /// transaction.
     pub fn put(&self, task: &Task) -> Result<()> {
         let value = serde_json::to_vec(task).map_err(Error::db)?;
+        let key = task.job_id.as_bytes();
         let tx = self.db.begin_write().map_err(Error::db)?;
         {
-            let mut t = tx.open_table(TASKS).map_err(Error::db)?;
-            t.insert(task.job_id.as_bytes(), value.as_slice()).map_err(Error::db)?;
+            let mut tasks = tx.open_table(TASKS).map_err(Error::db)?;
+            if task.state.is_final() {
+                tasks.remove(key).map_err(Error::db)?;
+                let mut finished = tx.open_table(FINISHED).map_err(Error::db)?;
+                finished.insert(key, value.as_slice()).map_err(Error::db)?;
+            } else {
+                tasks.insert(key, value.as_slice()).map_err(Error::db)?;
+            }
         }
         tx.commit().map_err(Error::db)
     }
 
-    /// Reads one task.
+    /// Reads one task, in flight or finished.
     pub fn get(&self, job_id: &str) -> Result<Option<Task>> {
         let tx = self.db.begin_read().map_err(Error::db)?;
-        let t = tx.open_table(TASKS).map_err(Error::db)?;
-        match t.get(job_id.as_bytes()).map_err(Error::db)? {
-            Some(v) => Ok(Some(serde_json::from_slice(v.value()).map_err(Error::db)?)),
-            None => Ok(None),
+        for table in [TASKS, FINISHED] {
+            let t = tx.open_table(table).map_err(Error::db)?;
+            if let Some(v) = t.get(job_id.as_bytes()).map_err(Error::db)? {
+                return Ok(Some(serde_json::from_slice(v.value()).map_err(Error::db)?));
+            }
         }
+        Ok(None)
     }
 
-    /// Every task.
+    /// Tasks still in flight (not settled or failed).
+    pub fn active(&self) -> Result<Vec<Task>> {
+        self.read(&[TASKS])
+    }
+
+    /// Every task, in flight and finished.
     pub fn all(&self) -> Result<Vec<Task>> {
+        self.read(&[TASKS, FINISHED])
+    }
+
+    fn read(&self, tables: &[TableDefinition<'_, &[u8], &[u8]>]) -> Result<Vec<Task>> {
         let tx = self.db.begin_read().map_err(Error::db)?;
-        let t = tx.open_table(TASKS).map_err(Error::db)?;
         let mut out = Vec::new();
-        for item in t.iter().map_err(Error::db)? {
-            let (_, v) = item.map_err(Error::db)?;
-            out.push(serde_json::from_slice(v.value()).map_err(Error::db)?);
+        for table in tables {
+            let t = tx.open_table(*table).map_err(Error::db)?;
+            for item in t.iter().map_err(Error::db)? {
+                let (_, v) = item.map_err(Error::db)?;
+                out.push(serde_json::from_slice(v.value()).map_err(Error::db)?);
+            }
         }
         Ok(out)
     }
@@ -203,6 +228,12 @@ mod tests {
         let db = Db::open(&path).unwrap();
         assert_eq!(db.get("0x02").unwrap().unwrap().state, TaskState::Committing);
         assert_eq!(db.all().unwrap().len(), 2);
+        let mut settled = task("0x01");
+        settled.state = TaskState::Settled { paid: "1".into(), slashed: false };
+        db.put(&settled).unwrap();
+        assert_eq!(db.active().unwrap().len(), 1, "a settled task leaves the in-flight table");
+        assert_eq!(db.all().unwrap().len(), 2);
+        assert_eq!(db.get("0x01").unwrap().unwrap().state, settled.state);
         assert_eq!(db.meta("block").unwrap(), Some(42));
         assert!(db.get("0x03").unwrap().is_none());
     }

@@ -111,7 +111,7 @@ impl Inner {
     pub(crate) fn queued(&self) -> Result<u32> {
         Ok(self
             .db
-            .all()?
+            .active()?
             .iter()
             .filter(|t| matches!(t.state, TaskState::Offered { .. } | TaskState::Assigned))
             .count() as u32)
@@ -171,7 +171,7 @@ impl Provider {
         info!(target: "ocean::node", addr = %inner.config.listen, provider = %inner.client.address(), "provider up");
 
         // Resume: anything assigned or interrupted mid-run goes back in the queue.
-        for task in inner.db.all()? {
+        for task in inner.db.active()? {
             if matches!(task.state, TaskState::Assigned | TaskState::Running) {
                 info!(target: "ocean::node", job = %task.job_id, state = task.state.name(), "resuming task");
                 inner.queue.send(task.job_id.clone()).await.map_err(|_| Error::Db("queue closed".into()))?;

@@ -90,10 +90,7 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
 }
 
 async fn settle_all(inner: &Arc<Inner>) -> Result<()> {
-    for task in inner.db.all()? {
-        if task.state.is_final() {
-            continue;
-        }
+    for task in inner.db.active()? {
         if let Err(e) = settle(inner, &task).await {
             warn!(target: "ocean::node", job = %task.job_id, "{e}");
         }
