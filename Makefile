@@ -12,12 +12,12 @@ export PATH := $(FOUNDRY_BIN):$(PATH)
 export OCEAN_FOUNDRY_BIN := $(FOUNDRY_BIN)
 CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast"; else echo "cargo test --workspace --no-fail-fast"; fi)
 
-.PHONY: artifacts all deps deps-node deps-store deps-rust contracts build test test-contracts test-rust lint fmt demo snapshot guests clean
+.PHONY: artifacts all deps deps-age deps-node deps-store deps-rust contracts build test test-contracts test-rust lint fmt demo snapshot guests clean
 
 all: build
 
 ## Toolchain -------------------------------------------------------------------------------------------------
-deps: deps-node deps-rust deps-store
+deps: deps-node deps-rust deps-store deps-age
 
 deps-node: $(CONTRACTS)/node_modules/.installed
 
@@ -38,6 +38,12 @@ $(STORE_INTEROP)/.venv/.installed: $(STORE_INTEROP)/requirements.txt
 	python3 -m venv $(STORE_INTEROP)/.venv
 	$(STORE_INTEROP)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(STORE_INTEROP)/requirements.txt
 	touch $@
+
+# The reference age tool (Debian package `age`) for ocean-crypto's interoperability test.
+deps-age:
+	@command -v age >/dev/null && command -v age-keygen >/dev/null || { \
+	  if command -v sudo >/dev/null; then sudo apt-get install -y age || { sudo apt-get update && sudo apt-get install -y age; }; \
+	  else apt-get install -y age || { apt-get update && apt-get install -y age; }; fi; }
 
 deps-rust:
 	@rustup target list --installed 2>/dev/null | grep -q '^wasm32-wasip1$$' || rustup target add wasm32-wasip1
