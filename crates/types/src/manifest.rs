@@ -30,6 +30,28 @@ pub struct Manifest {
     /// What the requester pays at most, and by when the job must finish.
     #[serde(default)]
     pub payment: Payment,
+    /// Envelope encryption of inputs and results (absent: a public job, and the canonical form omits it).
+    #[serde(default, skip_serializing_if = "Privacy::is_public")]
+    pub privacy: Privacy,
+}
+
+/// `[privacy]`: a private job's inputs travel age-encrypted to the assigned providers' registered keys and
+/// its result comes back age-encrypted to the requester.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privacy {
+    /// Encrypt inputs and results.
+    pub encrypt: bool,
+    /// The requester's age recipient (`age1…`) results are encrypted to; filled in at submit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+}
+
+impl Privacy {
+    /// Whether this is a plain public job (the default).
+    pub fn is_public(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The program of a job.
@@ -473,6 +495,21 @@ deadline_secs = 600
         };
         // The fake CIDs carry the path so the two inputs stay distinct.
         assert_eq!(serde_json::to_vec(&enc(a)).unwrap(), serde_json::to_vec(&enc(b)).unwrap());
+    }
+
+    #[test]
+    fn privacy_table_parses_and_public_jobs_keep_their_encoding() {
+        let m = Manifest::from_toml("[program]\nkind='wasm'\nmodule='m'\n[privacy]\nencrypt=true\n").unwrap();
+        assert!(m.privacy.encrypt && m.privacy.recipient.is_none());
+        let m = m.resolve(|_| Ok::<_, ()>(CID.to_owned())).unwrap();
+        let text = String::from_utf8(m.canonical_bytes().unwrap()).unwrap();
+        assert!(text.ends_with(",\"privacy\":{\"encrypt\":true}}"), "{text}");
+        assert_eq!(Manifest::from_canonical(text.as_bytes()).unwrap(), m);
+        let public = Manifest::from_toml("[program]\nkind='wasm'\nmodule='m'\n").unwrap();
+        assert!(public.privacy.is_public());
+        let public = public.resolve(|_| Ok::<_, ()>(CID.to_owned())).unwrap();
+        assert!(!String::from_utf8(public.canonical_bytes().unwrap()).unwrap().contains("privacy"));
+        assert!(Manifest::from_toml("[program]\nkind='wasm'\nmodule='m'\n[privacy]\nsecret=1\n").is_err());
     }
 
     #[test]
