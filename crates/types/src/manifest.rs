@@ -60,9 +60,13 @@ impl Privacy {
 pub struct Program {
     /// Which runtime executes the job.
     pub kind: Kind,
-    /// The WebAssembly module (WASI preview 1). Required for `wasm`; for `onnx` it is the inference guest.
+    /// The WebAssembly module (WASI preview 1). Required for `wasm`; for `onnx` it is the inference guest; for
+    /// `fhe` it is the homomorphic program (a TOML expression graph, see ocean-fhe).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<Source>,
+    /// The compressed server key the `fhe` program is evaluated with (`fhe` kind only; `ocean fhe keygen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<Source>,
     /// The ONNX model (`onnx` kind only); the guest sees it as `/inputs/model.onnx`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Source>,
@@ -82,6 +86,8 @@ pub enum Kind {
     Wasm,
     /// Inference of an ONNX model, run by a WebAssembly guest so the bytes agree on every host.
     Onnx,
+    /// A homomorphic program over encrypted integers (tfhe-rs); inputs are ciphertext files.
+    Fhe,
 }
 
 impl fmt::Display for Kind {
@@ -89,6 +95,7 @@ impl fmt::Display for Kind {
         f.write_str(match self {
             Self::Wasm => "wasm",
             Self::Onnx => "onnx",
+            Self::Fhe => "fhe",
         })
     }
 }
@@ -252,6 +259,12 @@ pub enum ManifestError {
     /// `[program] model` is missing for an `onnx` job.
     #[error("[program] kind = \"onnx\" needs `model` (a path or CID of a .onnx file)")]
     MissingModel,
+    /// `[program] server_key` is missing for an `fhe` job.
+    #[error("[program] kind = \"fhe\" needs `module` (the program) and `server_key` (paths or CIDs)")]
+    MissingServerKey,
+    /// `[program] server_key` is set for a job that is not `fhe`.
+    #[error("[program] server_key is only allowed with kind = \"fhe\"")]
+    UnexpectedServerKey,
     /// `[program] model` is set for a job that is not `onnx`.
     #[error("[program] model is only allowed with kind = \"onnx\"")]
     UnexpectedModel,
@@ -322,6 +335,17 @@ impl Manifest {
                     return Err(ManifestError::ReservedInputName);
                 }
             }
+            Kind::Fhe => {
+                if self.program.module.is_none() || self.program.server_key.is_none() {
+                    return Err(ManifestError::MissingServerKey);
+                }
+                if self.program.model.is_some() {
+                    return Err(ManifestError::UnexpectedModel);
+                }
+            }
+        }
+        if self.program.kind != Kind::Fhe && self.program.server_key.is_some() {
+            return Err(ManifestError::UnexpectedServerKey);
         }
         for name in self.inputs.keys() {
             let plain = !name.is_empty()
@@ -369,9 +393,14 @@ impl Manifest {
         Ok(())
     }
 
-    /// Every source of the job: the module, the model, then the inputs in name order.
+    /// Every source of the job: the module, the model, the server key, then the inputs in name order.
     pub fn sources(&self) -> impl Iterator<Item = &Source> {
-        self.program.module.iter().chain(self.program.model.iter()).chain(self.inputs.values())
+        self.program
+            .module
+            .iter()
+            .chain(self.program.model.iter())
+            .chain(self.program.server_key.iter())
+            .chain(self.inputs.values())
     }
 
     /// Replaces every path source with what `resolve` returns for it (normally the CID the store gave it).
@@ -390,6 +419,9 @@ impl Manifest {
         }
         if let Some(m) = self.program.model.as_mut() {
             one(m)?;
+        }
+        if let Some(k) = self.program.server_key.as_mut() {
+            one(k)?;
         }
         for s in self.inputs.values_mut() {
             one(s)?;
@@ -518,7 +550,14 @@ deadline_secs = 600
         assert_eq!(bad("[program]\nkind='wasm'\n"), ManifestError::MissingModule);
         assert_eq!(bad("[program]\nkind='onnx'\n"), ManifestError::MissingModel);
         assert_eq!(bad("[program]\nkind='wasm'\nmodule='m'\nmodel='x'\n"), ManifestError::UnexpectedModel);
-        assert!(matches!(bad("[program]\nkind='fhe'\nmodule='m'\n"), ManifestError::Syntax(_)));
+        assert!(matches!(bad("[program]\nkind='cuda'\nmodule='m'\n"), ManifestError::Syntax(_)));
+        assert_eq!(bad("[program]\nkind='fhe'\nmodule='p.toml'\n"), ManifestError::MissingServerKey);
+        assert_eq!(
+            bad("[program]\nkind='wasm'\nmodule='m'\nserver_key='k'\n"),
+            ManifestError::UnexpectedServerKey
+        );
+        let fhe = Manifest::from_toml("[program]\nkind='fhe'\nmodule='p.toml'\nserver_key='k'\n").unwrap();
+        assert_eq!(fhe.sources().count(), 2, "the server key is a source");
         assert!(matches!(bad("[program]\nkind='wasm'\nmodule='m'\ncolour=1\n"), ManifestError::Syntax(_)));
         assert_eq!(
             bad("[program]\nkind='wasm'\nmodule='m'\n[inputs]\n'../x'='a'\n"),
