@@ -95,6 +95,10 @@ pub struct Task {
     pub run_secs: Option<f64>,
     /// Unix time the result was computed.
     pub done_at: Option<u64>,
+    /// A private job's result, age-encrypted to the requester: the CID this node serves (the commitment is
+    /// to the plaintext result's CID, which this node never stores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope_cid: Option<String>,
 }
 
 /// The task database.
@@ -210,6 +214,7 @@ mod tests {
             signed_commit: None,
             run_secs: None,
             done_at: None,
+            envelope_cid: None,
         }
     }
 

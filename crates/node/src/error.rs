@@ -46,11 +46,26 @@ pub enum Error {
     /// The job did not finish in time.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// A private job's envelope could not be made or opened (wrong key, another recipient, tampering).
+    #[error("{context}: {source}")]
+    Envelope {
+        /// Which envelope.
+        context: String,
+        /// Why.
+        source: ocean_crypto::Error,
+    },
+    /// A private job cannot run as asked (no key, a provider without a registered key, …).
+    #[error("private job: {0}")]
+    Privacy(String),
 }
 
 impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io { context: context.into(), source }
+    }
+
+    pub(crate) fn envelope(context: impl Into<String>, source: ocean_crypto::Error) -> Self {
+        Self::Envelope { context: context.into(), source }
     }
 
     pub(crate) fn db(e: impl std::fmt::Display) -> Self {

@@ -44,6 +44,11 @@ pub struct OfferRequest {
     pub price_cap_wei: String,
     /// Unix time by which providers must commit.
     pub commit_deadline: u64,
+    /// A private job: its inputs will be encrypted to the providers' registered keys (a node without an
+    /// encryption identity declines). The manifest CID is then only a hint: the escrowed manifest, which
+    /// names the input envelopes, is made after the offers and read from the chain.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private: bool,
 }
 
 /// A provider's answer to an [`OfferRequest`].
@@ -85,6 +90,10 @@ pub struct TaskStatus {
     pub run_secs: Option<f64>,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// A private job's result, age-encrypted to the requester (fetch it by this CID; `result_cid` is the
+    /// plaintext's CID the providers commit to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope_cid: Option<String>,
 }
 
 /// A provider's EIP-712 commitment in transport form.

@@ -10,10 +10,16 @@
 //! Nothing is half-submitted: every check that can fail (job file, inputs, funds, placement, offers,
 //! uploads) happens before the single `createJob` transaction. The scheduler's observations are kept in
 //! `<repo>/scheduler.jsonl` and replayed on start, so what it learned about providers survives across runs.
+//!
+//! A private job (`[privacy] encrypt = true`) keeps its inputs in memory at prepare; once the offers are in,
+//! each input is age-encrypted to exactly the offering providers' registered keys and only the envelopes
+//! enter the store, the manifest and the bundle. Providers commit to the CID of the plaintext result and
+//! serve it age-encrypted to this requester; [`Requester::results`] decrypts it in memory, checks that it
+//! is exactly the finalized CID (every block hash-checked), and only then writes it out.
 
 use std::{
     collections::{BTreeMap, HashMap},
-    io::Write,
+    io::{Read, Write},
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
@@ -79,14 +85,26 @@ pub enum Progress {
 /// A job ready to be submitted.
 #[derive(Clone, Debug)]
 pub struct Prepared {
-    /// The manifest with every path replaced by a CID.
+    /// The manifest with every path replaced by a CID (a private job's inputs are added at submit).
     pub manifest: Manifest,
-    /// CID of its canonical encoding.
+    /// CID of its canonical encoding (for a private job, of the manifest without inputs until submit).
     pub manifest_cid: Cid,
     /// A directory holding the manifest, program and inputs: what providers receive.
     pub bundle: Cid,
     /// Most paid to each provider (wei).
     pub price_per_replica: u128,
+    /// A private job's inputs, in memory until they are encrypted to the providers that offered.
+    pub private_inputs: Option<PrivateInputs>,
+}
+
+/// A private job's plaintext inputs (never written to a store); `Debug` shows only names and sizes.
+#[derive(Clone)]
+pub struct PrivateInputs(Vec<(String, Vec<u8>)>);
+
+impl std::fmt::Debug for PrivateInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(n, b)| (n, b.len()))).finish()
+    }
 }
 
 /// What a submitted job is.
@@ -132,11 +150,13 @@ pub struct Options {
     pub poll: Duration,
     /// Timeout of one HTTP call to a provider.
     pub http_timeout: Duration,
+    /// The requester's age identity: private jobs' results are encrypted to its recipient.
+    pub identity: Option<ocean_crypto::Identity>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { poll: Duration::from_millis(100), http_timeout: Duration::from_secs(5) }
+        Self { poll: Duration::from_millis(100), http_timeout: Duration::from_secs(5), identity: None }
     }
 }
 
@@ -149,6 +169,8 @@ pub struct Requester {
     scheduler: Scheduler,
     options: Options,
     ids: BTreeMap<u64, (Address, String)>,
+    /// Registered encryption keys of the providers seen by [`Requester::candidates`].
+    keys: HashMap<Address, B256>,
 }
 
 fn provider_id(a: Address) -> ProviderId {
@@ -184,7 +206,7 @@ impl Requester {
                 }
             }
         }
-        Ok(Self { client, store, repo, http, scheduler, options, ids: BTreeMap::new() })
+        Ok(Self { client, store, repo, http, scheduler, options, ids: BTreeMap::new(), keys: HashMap::new() })
     }
 
     /// The chain client.
@@ -226,7 +248,69 @@ impl Requester {
             }
             _ => {}
         }
+        let (manifest, private_inputs) = if manifest.privacy.encrypt {
+            let (m, inputs) = self.take_private_inputs(manifest, base)?;
+            (m, Some(inputs))
+        } else {
+            (manifest, None)
+        };
         let manifest = ocean_runtime::job::resolve(&self.store, manifest, base)?;
+        let total = manifest.payment.max_price.wei();
+        let price_per_replica = total / u128::from(v.replicas.max(1));
+        if price_per_replica == 0 {
+            return Err(Error::Job("[payment] max_price is zero: providers must be paid".into()));
+        }
+        if private_inputs.is_some() {
+            // The offers only need a hint; the escrowed manifest (with the input envelopes) comes at submit.
+            let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
+            let opts = ImportOptions { hidden: true, ..ImportOptions::default() };
+            let hint = Store::hash_reader(&mut &canonical[..], &opts, &mut |_| {})?.cid;
+            return Ok(Prepared {
+                manifest,
+                manifest_cid: hint,
+                bundle: hint,
+                price_per_replica,
+                private_inputs,
+            });
+        }
+        let (manifest_cid, bundle) = self.bundle(&manifest)?;
+        Ok(Prepared { manifest_cid, manifest, bundle, price_per_replica, private_inputs: None })
+    }
+
+    /// Reads a private job's inputs into memory (they must be local files: a CID is already in a store in
+    /// plaintext) and fills in the recipient of the result.
+    fn take_private_inputs(&self, mut manifest: Manifest, base: &Path) -> Result<(Manifest, PrivateInputs)> {
+        let identity = self.options.identity.as_ref().ok_or_else(|| {
+            Error::Privacy("this requester has no age identity to receive the encrypted result".into())
+        })?;
+        match &manifest.privacy.recipient {
+            Some(r) => {
+                r.parse::<ocean_crypto::Recipient>()
+                    .map_err(|e| Error::envelope("[privacy] recipient", e))?;
+            }
+            None => manifest.privacy.recipient = Some(identity.recipient().to_string()),
+        }
+        let mut inputs = Vec::new();
+        for (name, source) in std::mem::take(&mut manifest.inputs) {
+            let path = match source {
+                Source::Path(p) => p,
+                Source::Cid(c) => {
+                    return Err(Error::Privacy(format!(
+                        "input `{name}` is the CID {c}: its plaintext is already in a store; a private job \
+                         takes its inputs from local files"
+                    )));
+                }
+            };
+            let full = if path.is_absolute() { path } else { base.join(path) };
+            let bytes = std::fs::read(&full)
+                .map_err(|e| Error::io(format!("reading input {}", full.display()), e))?;
+            inputs.push((name, bytes));
+        }
+        Ok((manifest, PrivateInputs(inputs)))
+    }
+
+    /// Stores the canonical manifest and the bundle providers receive; returns their CIDs.
+    fn bundle(&self, manifest: &Manifest) -> Result<(Cid, Cid)> {
         let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
         let opts = ImportOptions { hidden: true, ..ImportOptions::default() };
         let manifest_added = self.store.add_bytes(&canonical, &opts)?;
@@ -248,12 +332,36 @@ impl Requester {
         }
         let bundle = self.store.put_dir(&entries, &opts)?.cid;
         self.store.pin(&bundle)?;
-        let total = manifest.payment.max_price.wei();
-        let price_per_replica = total / u128::from(v.replicas.max(1));
-        if price_per_replica == 0 {
-            return Err(Error::Job("[payment] max_price is zero: providers must be paid".into()));
+        Ok((manifest_added.cid, bundle))
+    }
+
+    /// Encrypts a private job's inputs to exactly `providers`' registered keys and builds the manifest and
+    /// bundle that name the envelopes. Refuses a provider without a registered key.
+    fn seal(&self, job: &Prepared, inputs: &PrivateInputs, providers: &[Address]) -> Result<Prepared> {
+        let mut recipients = Vec::new();
+        for p in providers {
+            let key = self.keys.get(p).copied().unwrap_or(B256::ZERO);
+            let r = ocean_crypto::Recipient::from_bytes(key.0).map_err(|e| {
+                Error::Privacy(format!("provider {p} has no usable registered encryption key ({e})"))
+            })?;
+            recipients.push(r);
         }
-        Ok(Prepared { manifest_cid: manifest_added.cid, manifest, bundle, price_per_replica })
+        let mut manifest = job.manifest.clone();
+        let opts = ImportOptions { hidden: true, ..ImportOptions::default() };
+        for (name, bytes) in &inputs.0 {
+            let envelope = ocean_crypto::encrypt(&recipients, bytes)
+                .map_err(|e| Error::envelope(format!("input `{name}`"), e))?;
+            let cid = self.store.add_bytes(&envelope, &opts)?.cid;
+            manifest.inputs.insert(name.clone(), Source::Cid(cid.to_string()));
+        }
+        let (manifest_cid, bundle) = self.bundle(&manifest)?;
+        Ok(Prepared {
+            manifest,
+            manifest_cid,
+            bundle,
+            price_per_replica: job.price_per_replica,
+            private_inputs: None,
+        })
     }
 
     async fn telemetry(&self, node: &NodeInfo) -> Option<(Telemetry, f64)> {
@@ -277,6 +385,7 @@ impl Requester {
             let price: u128 = t.price_wei.parse().unwrap_or(u128::MAX);
             let id = provider_id(node.address);
             self.ids.insert(id.0, (node.address, node.endpoint.clone()));
+            self.keys.insert(node.address, node.encryption_key);
             out.push(Candidate {
                 id,
                 caps: Resources {
@@ -322,7 +431,21 @@ impl Requester {
             return Err(Error::Funds(format!("{me} has no ETH to pay for gas")));
         }
 
-        let candidates = self.candidates().await?;
+        let mut candidates = self.candidates().await?;
+        if job.private_inputs.is_some() {
+            // Only providers that can open the inputs may take a private job.
+            let reachable = candidates.len();
+            candidates.retain(|c| {
+                self.ids.get(&c.id.0).is_some_and(|(a, _)| self.keys.get(a).is_some_and(|k| !k.is_zero()))
+            });
+            if candidates.len() < usize::from(replicas) {
+                return Err(Error::NotPlaced(format!(
+                    "a private job needs {replicas} providers with a registered encryption key; {} of the \
+                     {reachable} reachable providers have one",
+                    candidates.len()
+                )));
+            }
+        }
         progress(Progress::Placing { candidates: candidates.len() });
         let now = self.client.chain_time().await?;
         let commit_deadline = now + job.manifest.payment.deadline_secs;
@@ -364,6 +487,7 @@ impl Requester {
                 manifest_cid: job.manifest_cid.to_string(),
                 price_cap_wei: job.price_per_replica.to_string(),
                 commit_deadline,
+                private: job.private_inputs.is_some(),
             };
             let this = &*self;
             let answers = join_all(asks.map(|(id, (addr, endpoint))| {
@@ -394,6 +518,15 @@ impl Requester {
             )));
         }
         progress(Progress::Offered { providers: offers.len() });
+        let sealed;
+        let job = match &job.private_inputs {
+            Some(inputs) => {
+                let providers: Vec<Address> = offers.iter().map(|(a, _, _)| *a).collect();
+                sealed = self.seal(job, inputs, &providers)?;
+                &sealed
+            }
+            None => job,
+        };
 
         // Push the bundle to every chosen provider before anything is on chain.
         let mut car = Vec::new();
@@ -667,8 +800,11 @@ impl Requester {
             progress(Progress::Finalized { result: *cid });
             let gateways: Vec<String> =
                 paid.iter().filter_map(|(a, _)| endpoints.get(a).cloned()).collect::<Vec<_>>();
-            let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
-            fetcher.fetch(cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
+            // A private job's plaintext result is in no store: `results` fetches and opens its envelope.
+            if !self.manifest_of(job_id, &gateways).await?.privacy.encrypt {
+                let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
+                fetcher.fetch(cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
+            }
         }
         let mut gas = 0;
         if let Some(r) = record.as_mut() {
@@ -683,6 +819,10 @@ impl Requester {
     }
 
     /// Writes a finalized job's result (already fetched by [`Requester::wait`], or fetched now) to `out`.
+    ///
+    /// A private job's result is fetched as the envelope a paid provider serves, decrypted in memory with
+    /// this requester's identity, checked to be exactly the finalized CID (every block hash-checked, none
+    /// missing), and only then written to `out`; nothing decrypted touches the disk before that.
     pub async fn results(&self, job_id: B256, out: &Path) -> Result<Cid> {
         let bytes = self
             .client
@@ -690,25 +830,100 @@ impl Requester {
             .await?
             .ok_or_else(|| Error::Job(format!("job {job_id:#x} has no finalized result")))?;
         let cid = Cid::from_bytes(&bytes)?;
-        if !self.store.has(&cid)? {
-            let mut gateways = Vec::new();
-            for a in self.client.assignment(job_id).await? {
-                if self.client.settlement(job_id, a.provider).await?.0 > 0 {
-                    gateways.extend(
-                        self.client
-                            .nodes()
-                            .await?
-                            .into_iter()
-                            .filter(|n| n.address == a.provider)
-                            .map(|n| n.endpoint),
-                    );
-                }
+        let mut gateways = Vec::new();
+        let nodes = self.client.nodes().await?;
+        for a in self.client.assignment(job_id).await? {
+            if self.client.settlement(job_id, a.provider).await?.0 > 0 {
+                gateways.extend(nodes.iter().filter(|n| n.address == a.provider).map(|n| n.endpoint.clone()));
             }
+        }
+        if self.manifest_of(job_id, &gateways).await?.privacy.encrypt {
+            return self.private_results(job_id, cid, &gateways, out).await;
+        }
+        if !self.store.has(&cid)? {
             let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
             fetcher.fetch(&cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
         }
         self.store.get(&cid, out)?;
         Ok(cid)
+    }
+
+    /// The job's manifest, from the local store or fetched (verified) from `gateways`.
+    async fn manifest_of(&self, job_id: B256, gateways: &[String]) -> Result<Manifest> {
+        let bytes = self
+            .client
+            .manifest_cid(job_id)
+            .await?
+            .ok_or_else(|| Error::UnknownJob(format!("{job_id:#x}")))?;
+        let cid = Cid::from_bytes(&bytes)?;
+        if !self.store.has(&cid)? {
+            let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways.to_vec())?;
+            fetcher.fetch(&cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
+        }
+        let mut text = Vec::new();
+        self.store
+            .cat(&cid)?
+            .read_to_end(&mut text)
+            .map_err(|e| Error::io(format!("reading manifest {cid}"), e))?;
+        Manifest::from_canonical(&text).map_err(|e| Error::Job(format!("manifest {cid}: {e}")))
+    }
+
+    async fn private_results(&self, job_id: B256, cid: Cid, gateways: &[String], out: &Path) -> Result<Cid> {
+        let identity = self.options.identity.as_ref().ok_or_else(|| {
+            Error::Privacy("this requester has no age identity to open the encrypted result".into())
+        })?;
+        let mut last = None;
+        for gateway in gateways {
+            match self.open_sealed(job_id, cid, gateway, identity).await {
+                Ok(plain) => {
+                    plain.get(&cid, out)?;
+                    return Ok(cid);
+                }
+                Err(e) => {
+                    warn!(target: "ocean::requester", %gateway, "cannot open the encrypted result: {e}");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last
+            .unwrap_or_else(|| Error::Privacy(format!("no paid provider of job {job_id:#x} to fetch from"))))
+    }
+
+    /// Fetches `gateway`'s envelope of the result, decrypts it and checks it is the tree `cid`, in memory.
+    async fn open_sealed(
+        &self,
+        job_id: B256,
+        cid: Cid,
+        gateway: &str,
+        identity: &ocean_crypto::Identity,
+    ) -> Result<Store> {
+        let url = format!("{}/tasks/{job_id:#x}", gateway.trim_end_matches('/'));
+        let peer = |message: String| Error::Peer { peer: url.clone(), message };
+        let resp = self.http.get(&url).send().await.map_err(|e| peer(e.to_string()))?;
+        let status: TaskStatus = resp.json().await.map_err(|e| peer(e.to_string()))?;
+        let envelope: Cid =
+            status.envelope_cid.ok_or_else(|| peer("serves no encrypted result".into()))?.parse()?;
+        if !self.store.has(&envelope)? {
+            let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), vec![gateway.to_owned()])?;
+            fetcher.fetch(&envelope, &Arc::new(ocean_store::fetch::Progress::default())).await?;
+        }
+        let mut sealed = Vec::new();
+        self.store
+            .cat(&envelope)?
+            .read_to_end(&mut sealed)
+            .map_err(|e| Error::io(format!("reading {envelope}"), e))?;
+        let car = ocean_crypto::decrypt(identity, &sealed)
+            .map_err(|e| Error::envelope(format!("the result of job {job_id:#x} from {gateway}"), e))?;
+        let plain = Store::memory();
+        let roots = plain.import_car(std::io::Cursor::new(car))?;
+        if roots != [cid] {
+            return Err(Error::Privacy(format!(
+                "the decrypted result from {gateway} is {roots:?}, not the finalized {cid}"
+            )));
+        }
+        // Every block of the tree must be there before anything is written out.
+        plain.export_car(&cid, std::io::sink())?;
+        Ok(plain)
     }
 }
 

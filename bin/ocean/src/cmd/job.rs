@@ -18,7 +18,8 @@ use crate::{
 /// Submit jobs and get their results.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Exit codes: 0 success; 1 error; 3 the job cannot be placed; 4 insufficient funds; \
-                        5 the job failed or expired (its escrow is refunded); 6 timed out waiting.")]
+                        5 the job failed or expired (its escrow is refunded); 6 timed out waiting; \
+                        7 a private job's keys or envelopes are wrong (nothing escrowed, nothing written).")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
@@ -57,7 +58,8 @@ enum Command {
         #[arg(long, default_value_t = 900)]
         timeout: u64,
     },
-    /// Fetch a finalized job's result (verified block by block) into DIR.
+    /// Fetch a finalized job's result (verified block by block) into DIR; a private job's result is
+    /// decrypted with this account's key and checked against the finalized CID before anything is written.
     Results {
         /// Job id (0x…).
         id: B256,
@@ -75,10 +77,20 @@ enum Command {
 }
 
 async fn requester(config: &Config) -> eyre::Result<Requester> {
-    let client = session::connect(config).await?;
+    let deployment = session::load_deployment(config)?;
+    let signer = ocean_wallet::unlock_account(
+        &config.keys_dir(),
+        config.account.as_deref(),
+        config.password_file.as_deref(),
+    )?;
+    // The age identity that private jobs' results are encrypted to, derived from the wallet key: it has
+    // the keystore's protection and needs no second secret.
+    let identity = ocean_crypto::Identity::derive(signer.to_bytes().as_slice());
+    let client = session::connect_as(config, signer, deployment).await?;
     std::fs::create_dir_all(&config.repo).wrap_err_with(|| format!("creating {}", config.repo.display()))?;
     let store = Store::open(config.repo.join("store")).wrap_err("opening the local store")?;
-    Ok(Requester::new(client, store, config.repo.clone(), Options::default())?)
+    let options = Options { identity: Some(identity), ..Options::default() };
+    Ok(Requester::new(client, store, config.repo.clone(), options)?)
 }
 
 fn classify(err: ocean_node::Error) -> eyre::Report {
@@ -86,6 +98,7 @@ fn classify(err: ocean_node::Error) -> eyre::Report {
         ocean_node::Error::NotPlaced(_) => Some(3),
         ocean_node::Error::Funds(_) => Some(4),
         ocean_node::Error::Timeout(_) => Some(6),
+        ocean_node::Error::Privacy(_) | ocean_node::Error::Envelope { .. } => Some(7),
         _ => None,
     };
     match code {
@@ -136,7 +149,7 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
         }
         Command::Results { id, output } => {
             let requester = requester(config).await?;
-            let cid = requester.results(id, &output).await?;
+            let cid = requester.results(id, &output).await.map_err(classify)?;
             out(&cid.to_string());
             Ok(())
         }
@@ -192,7 +205,7 @@ async fn finish(requester: &Requester, outcome: Outcome, output: Option<PathBuf>
     match (outcome.state, outcome.result) {
         (State::Finalized, Some(result)) => {
             let dir = output.unwrap_or_else(|| PathBuf::from("results").join(&id));
-            requester.results(outcome.job_id, &dir).await?;
+            requester.results(outcome.job_id, &dir).await.map_err(classify)?;
             let total: u128 = outcome.paid.iter().map(|(_, p)| p).sum();
             for (provider, paid) in &outcome.paid {
                 out(&format!("paid {} to {provider}", Amount::from_wei(*paid)));

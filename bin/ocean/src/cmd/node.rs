@@ -19,7 +19,8 @@ pub(crate) struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Create the node's key (an Ethereum keystore) and settings in the repo.
+    /// Create the node's key (an Ethereum keystore) and settings in the repo; prints its address and the
+    /// age recipient (derived from the key) that private jobs' inputs are encrypted to.
     Init(Settings),
     /// Register on chain if needed, then serve: watch for assignments, run jobs, commit, collect payment.
     Start(Start),
@@ -170,7 +171,14 @@ fn init(flags: Settings, config: &Config) -> eyre::Result<()> {
         .wrap_err_with(|| format!("writing {}", path.display()))?;
     tracing::info!(target: "ocean::node", created, key = %key.path.display(), "node initialized");
     out(&signer.address().to_string());
+    // The recipient private jobs' inputs are encrypted to once `ocean node start` registers it.
+    out(&format!("encryption key {}", identity_of(&signer).recipient()));
     Ok(())
+}
+
+/// The node's age identity, derived from its wallet key (so the keystore protects both).
+fn identity_of(signer: &ocean_chain::PrivateKeySigner) -> ocean_crypto::Identity {
+    ocean_crypto::Identity::derive(signer.to_bytes().as_slice())
 }
 
 /// A quick, honest measure of this machine's speed: SHA-256 throughput of one core, in MB/s.
@@ -206,14 +214,50 @@ async fn start_node(start: Start, config: &Config) -> eyre::Result<()> {
     if config.account.is_none() {
         config.account = settings.name.clone();
     }
-    let client = session::connect(&config).await?;
+    let deployment = session::load_deployment(&config)?;
+    let signer = ocean_wallet::unlock_account(
+        &config.keys_dir(),
+        config.account.as_deref(),
+        config.password_file.as_deref(),
+    )?;
+    let identity = identity_of(&signer);
+    let key = B256::from(identity.recipient().to_bytes());
+    let client = session::connect_as(&config, signer, deployment).await?;
     let me = client.address();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let memory = memory_mib();
     let listen = settings.listen();
     let endpoint = settings.endpoint();
 
-    if !client.nodes().await?.iter().any(|n| n.address == me) {
+    let registered = client.nodes().await?.into_iter().find(|n| n.address == me);
+    if let Some(node) = &registered
+        && node.encryption_key != key
+    {
+        // The key is derived from this account's wallet key, so a different one on chain was set by other
+        // software (or never set): private jobs would be encrypted to a key this node cannot open.
+        tracing::warn!(
+            target: "ocean::node",
+            registered = %node.encryption_key,
+            ours = %identity.recipient(),
+            "the registered encryption key is not this node's; updating it on chain"
+        );
+        let caps = NodeRegistry::Capabilities {
+            cores: node.cores,
+            memoryMiB: node.memory_mib,
+            gpuVramMiB: node.gpu_vram_mib,
+            benchmarkScore: node.benchmark_score,
+            gpuModel: node.gpu_model.clone(),
+        };
+        NodeRegistry::new(client.deployment().registry, client.provider())
+            .update(caps, key, node.endpoint.clone())
+            .send()
+            .await
+            .wrap_err("updating the node's encryption key on chain")?
+            .get_receipt()
+            .await
+            .wrap_err("updating the node's encryption key on chain")?;
+    }
+    if registered.is_none() {
         let min = client.min_stake().await?;
         let stake = settings.stake.map_or(min, Amount::wei);
         if stake < min {
@@ -239,10 +283,13 @@ async fn start_node(start: Start, config: &Config) -> eyre::Result<()> {
             gpuModel: String::new(),
         };
         client
-            .register_node(stake, caps, B256::ZERO, endpoint.clone())
+            .register_node(stake, caps, key, endpoint.clone())
             .await
             .wrap_err("registering the node on chain")?;
-        tracing::info!(target: "ocean::node", %me, stake = %Amount::from_wei(stake), %endpoint, "registered");
+        tracing::info!(
+            target: "ocean::node", %me, stake = %Amount::from_wei(stake), %endpoint,
+            encryption_key = %identity.recipient(), "registered"
+        );
     }
 
     let mut pc = provider::Config::new(config.repo.clone(), listen);
@@ -253,6 +300,7 @@ async fn start_node(start: Start, config: &Config) -> eyre::Result<()> {
     pc.cores = cores;
     pc.memory_mib = memory;
     pc.fault_wrong_result = start.fault_wrong_result;
+    pc.identity = Some(identity);
     let node = Provider::open(pc, client)?;
     node.run(shutdown_signal()).await?;
     Ok(())

@@ -69,6 +69,9 @@ async fn offer(State(inner): State<Arc<Inner>>, Json(req): Json<OfferRequest>) -
     let Ok(cap) = req.price_cap_wei.parse::<u128>() else {
         return error(StatusCode::BAD_REQUEST, format!("bad price `{}`", req.price_cap_wei));
     };
+    if req.private && inner.config.identity.is_none() {
+        return decline("this node has no encryption identity for private jobs".into());
+    }
     let price = inner.config.price;
     if cap < price {
         return decline(format!("price cap {cap} wei is below this provider's price {price} wei"));
@@ -95,6 +98,7 @@ async fn offer(State(inner): State<Arc<Inner>>, Json(req): Json<OfferRequest>) -
         signed_commit: None,
         run_secs: None,
         done_at: None,
+        envelope_cid: None,
     };
     {
         let Ok(_guard) = inner.tasks_lock.lock() else {
@@ -161,6 +165,7 @@ async fn task(State(inner): State<Arc<Inner>>, Path(job): Path<String>) -> Respo
             result_cid: t.result_cid,
             signed_commit: t.signed_commit,
             run_secs: t.run_secs,
+            envelope_cid: t.envelope_cid,
             error: match t.state {
                 TaskState::Failed { reason } => Some(reason),
                 _ => None,

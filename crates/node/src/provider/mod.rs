@@ -15,6 +15,7 @@
 //! the same commitment), `Committing` checks the chain before committing, so no job is ever committed twice.
 
 mod api;
+mod private;
 mod settle;
 mod worker;
 
@@ -62,6 +63,9 @@ pub struct Config {
     pub memory_mib: u64,
     /// Fault injection for tests: report a wrong result for every job.
     pub fault_wrong_result: bool,
+    /// The node's age identity, whose recipient is its registered encryption key: it opens private jobs'
+    /// inputs. Without one the node declines private jobs.
+    pub identity: Option<ocean_crypto::Identity>,
 }
 
 impl Config {
@@ -79,6 +83,7 @@ impl Config {
             cores,
             memory_mib: 4096,
             fault_wrong_result: false,
+            identity: None,
         }
     }
 }

@@ -54,7 +54,14 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
         let key = job_hex(a.job_id);
         let known = inner.db.get(&key)?;
         let task = match known {
-            Some(t) if matches!(t.state, TaskState::Offered { .. }) => t,
+            Some(mut t) if matches!(t.state, TaskState::Offered { .. }) => {
+                // The chain's manifest is the one escrowed: a private job's manifest names the input
+                // envelopes, which the requester can only make once it knows who offered.
+                if let Some(manifest) = client.manifest_cid(a.job_id).await? {
+                    t.manifest_cid = Cid::from_bytes(&manifest)?.to_string();
+                }
+                t
+            }
             Some(_) => continue,
             None => {
                 // Assigned without an offer record (accept path, or a record lost before this node existed).
@@ -71,6 +78,7 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
                     signed_commit: None,
                     run_secs: None,
                     done_at: None,
+                    envelope_cid: None,
                 }
             }
         };

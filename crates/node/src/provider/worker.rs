@@ -77,18 +77,27 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
         std::fs::remove_dir_all(&work).map_err(|e| Error::io(format!("cleaning {}", work.display()), e))?;
     }
     std::fs::create_dir_all(&work).map_err(|e| Error::io(format!("creating {}", work.display()), e))?;
-    let executed = ocean_runtime::job::execute(&inner.runtime, &inner.store, &manifest, &work).await;
-    let _ = std::fs::remove_dir_all(&work);
-    let executed = executed?;
-    let mut result = executed.result;
-    if inner.config.fault_wrong_result {
-        // Fault injection (tests only): a different, well-formed result.
-        result = inner
-            .store
-            .add_bytes(format!("not the result of {job}").as_bytes(), &ImportOptions::default())?
-            .cid;
-    }
-    inner.store.pin(&result)?;
+    let (result, envelope) = if manifest.privacy.encrypt {
+        // Decrypted inputs and outputs exist only in memory and under `work`, removed right after.
+        let sealed = super::private::execute(inner, &manifest, &work).await;
+        let _ = std::fs::remove_dir_all(&work);
+        let sealed = sealed?;
+        (sealed.result, Some(sealed.envelope))
+    } else {
+        let executed = ocean_runtime::job::execute(&inner.runtime, &inner.store, &manifest, &work).await;
+        let _ = std::fs::remove_dir_all(&work);
+        let executed = executed?;
+        let mut result = executed.result;
+        if inner.config.fault_wrong_result {
+            // Fault injection (tests only): a different, well-formed result.
+            result = inner
+                .store
+                .add_bytes(format!("not the result of {job}").as_bytes(), &ImportOptions::default())?
+                .cid;
+        }
+        inner.store.pin(&result)?;
+        (result, None)
+    };
     let sc = inner.client.sign_commit(job_id, index, &result.to_bytes())?;
     let run_secs = started.elapsed().as_secs_f64();
     inner.update(job, |t| {
@@ -100,10 +109,11 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
             vs: format!("{:#x}", sc.vs),
         });
         t.run_secs = Some(run_secs);
+        t.envelope_cid = envelope.map(|c| c.to_string());
         t.done_at = Some(now());
         t.state = TaskState::Done;
     })?;
     inner.completed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    info!(target: "ocean::node", %job, %result, secs = run_secs, "task done");
+    info!(target: "ocean::node", %job, %result, private = manifest.privacy.encrypt, secs = run_secs, "task done");
     Ok(())
 }
