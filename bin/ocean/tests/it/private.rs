@@ -65,8 +65,11 @@ async fn private_job_finalizes_and_no_store_holds_the_plaintext() {
     let job = private_job(&net, "private", &input, 3, 2);
 
     let out_dir = net.dir.path().join("out");
+    let started = std::time::Instant::now();
     let o = net.requester(&["job", "submit", job.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    let elapsed = started.elapsed();
     assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    eprintln!("submit to finalized (private wordcount, 3 replicas, debug build): {elapsed:?}");
     let line = stdout(&o).lines().last().unwrap_or_default().to_owned();
     assert!(line.contains(" finalized: result bafy") && line.ends_with("to 3 providers"), "{line}");
 
