@@ -196,7 +196,7 @@ mod tests {
             read_kind(&file, FileKind::ServerKey, "x"),
             Err(Error::WrongFile { expected: FileKind::ServerKey, found: FileKind::PublicKey, .. })
         ));
-        let mut other = h.clone();
+        let mut other = h;
         other.format = 99;
         assert!(read(&write(&other, b""), "x").unwrap_err().to_string().contains("version 99"));
     }

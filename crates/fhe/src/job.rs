@@ -18,7 +18,7 @@ use crate::{
 
 /// Memory of the decompressed server key and the evaluation's working set beyond the values themselves,
 /// measured with `/usr/bin/time -v` on the parameters in use (see docs/benchmarks.md, FHE).
-pub const SERVER_KEY_MEMORY: u64 = 400 << 20;
+pub const SERVER_KEY_MEMORY: u64 = 512 << 20;
 /// Memory of one live ciphertext block: (2048 + 1) u64 plus bookkeeping.
 pub const BLOCK_MEMORY: u64 = 2049 * 8 + 64;
 

@@ -20,7 +20,7 @@ use crate::{
     format::{self, FileKind, Header, KeyId},
 };
 
-/// Largest key accepted when reading (a compressed server key of the default parameters is ~30 MB; the
+/// Largest key accepted when reading (a compressed server key of the default parameters is ~60 MB; the
 /// limit bounds what a hostile file can make us allocate).
 pub(crate) const MAX_KEY_BYTES: u64 = 1 << 30;
 
