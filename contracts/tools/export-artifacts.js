@@ -5,7 +5,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const CONTRACTS = ['OceanToken', 'NodeRegistry', 'JobMarket', 'Rewards', 'OceanGovernor', 'TimelockController'];
+const CONTRACTS = ['OceanToken', 'NodeRegistry', 'JobMarket', 'Rewards', 'OceanGovernor', 'TimelockController', 'ZkInferenceVerifier'];
 const out = path.join(__dirname, '..', 'out');
 const dest = path.join(__dirname, '..', '..', 'crates', 'chain', 'artifacts');
 const check = process.argv.includes('--check');

@@ -37,3 +37,9 @@ alloy::sol!(
     TimelockController,
     "artifacts/TimelockController.json"
 );
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    ZkInferenceVerifier,
+    "artifacts/ZkInferenceVerifier.json"
+);

@@ -433,6 +433,26 @@ impl Client {
         Ok(Receipt::from(&r))
     }
 
+    /// `Mode::Proof`: the assigned provider submits its result with a proof; paid when the market's verifier
+    /// (for zk jobs, `ZkInferenceVerifier`) accepts it. Reverts with `InvalidProof` otherwise.
+    pub async fn submit_proof(
+        &self,
+        job_id: B256,
+        assignment: Vec<JobMarket::Assignment>,
+        result: &[u8],
+        proof: &[u8],
+    ) -> Result<Receipt> {
+        let market = self.market();
+        let call = market.submitProof(
+            job_id,
+            assignment,
+            Bytes::copy_from_slice(result),
+            Bytes::copy_from_slice(proof),
+        );
+        let r = send(call, "JobMarket", "submitProof").await?;
+        Ok(Receipt::from(&r))
+    }
+
     /// Moves an overdue job to Failed and refunds its requester.
     pub async fn expire(&self, job_id: B256) -> Result<Receipt> {
         let r = send(self.market().expire(job_id), "JobMarket", "expire").await?;

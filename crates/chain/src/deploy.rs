@@ -6,8 +6,9 @@
 //! Deploying is idempotent: contracts already present are reused and wiring steps already done are skipped,
 //! so a deployment interrupted half-way can simply be run again.
 //!
-//! Order: token (whole supply to the deployer) → registry → rewards → market → timelock → governor; then the
-//! wiring (registry and rewards learn the market; timelock roles go to the governor; every parameter-owning
+//! Order: token (whole supply to the deployer) → registry → rewards → market → timelock → governor → the zk
+//! inference verifier; then the wiring (registry and rewards learn the market; the market learns its proof
+//! verifier while the deployer still owns it; timelock roles go to the governor; every parameter-owning
 //! contract is handed to the timelock), and the token split (reward pool, treasury).
 
 use std::path::{Path, PathBuf};
@@ -23,7 +24,9 @@ use tracing::info;
 
 use crate::{
     Error, Result,
-    bindings::{JobMarket, NodeRegistry, OceanGovernor, OceanToken, Rewards, TimelockController},
+    bindings::{
+        JobMarket, NodeRegistry, OceanGovernor, OceanToken, Rewards, TimelockController, ZkInferenceVerifier,
+    },
 };
 
 /// The canonical CREATE2 deployer (Arachnid's deterministic-deployment-proxy).
@@ -115,6 +118,10 @@ pub struct Deployment {
     pub timelock: Address,
     /// OceanGovernor.
     pub governor: Address,
+    /// ZkInferenceVerifier: the market's `Mode.Proof` verifier (Groth16 proofs of ocean-zk's digits circuit).
+    /// Absent from deployment files written before it existed.
+    #[serde(default)]
+    pub zk_verifier: Address,
 }
 
 impl Deployment {
@@ -213,7 +220,11 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
     .clone();
     let governor = create2(provider, "OceanGovernor", governor_code).await?;
 
-    wire(provider, deployer, params, token, registry, rewards, market, timelock, governor).await?;
+    // No constructor arguments: the verifying key is compiled into the contract (ocean-zk generates it).
+    let zk_verifier = create2(provider, "ZkInferenceVerifier", ZkInferenceVerifier::BYTECODE.clone()).await?;
+
+    wire(provider, deployer, params, token, registry, rewards, market, timelock, governor, zk_verifier)
+        .await?;
 
     Ok(Deployment {
         chain_id,
@@ -226,6 +237,7 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
         rewards,
         timelock,
         governor,
+        zk_verifier,
     })
 }
 
@@ -240,6 +252,7 @@ async fn wire(
     market: Address,
     timelock: Address,
     governor: Address,
+    zk_verifier: Address,
 ) -> Result<()> {
     let reg = NodeRegistry::new(registry, provider);
     if reg.jobMarket().call().await.map_err(|e| Error::from_contract("NodeRegistry", "jobMarket", e))?
@@ -292,6 +305,16 @@ async fn wire(
 
     let mkt = JobMarket::new(market, provider);
     if mkt.owner().call().await.map_err(|e| Error::from_contract("JobMarket", "owner", e))? == deployer {
+        // Set while the deployer still owns the market; later changes go through governance.
+        if mkt
+            .proofVerifier()
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("JobMarket", "proofVerifier", e))?
+            != zk_verifier
+        {
+            send(mkt.setProofVerifier(zk_verifier), "JobMarket", "setProofVerifier").await?;
+        }
         send(mkt.transferOwnership(timelock), "JobMarket", "transferOwnership").await?;
     }
     if reg.owner().call().await.map_err(|e| Error::from_contract("NodeRegistry", "owner", e))? == deployer {

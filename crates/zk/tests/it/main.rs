@@ -1,0 +1,9 @@
+//! Integration tests of ocean-zk: the circuit against the quantized model on the whole test set, proofs in Rust,
+//! the generated Solidity against its committed copy, and proofs through JobMarket on Anvil.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, missing_docs)]
+
+mod chain;
+mod common;
+mod prove;
+mod solidity;
+mod witness;
