@@ -223,6 +223,9 @@ pub enum VerificationMode {
     Quorum,
     /// One provider, trusted.
     None,
+    /// One provider that proves its inference with a Groth16 proof the chain verifies before paying (ocean-zk;
+    /// `onnx` kind only: the proof covers the project's quantized digits MLP).
+    Zk,
 }
 
 /// The requester's terms.
@@ -367,6 +370,17 @@ impl Manifest {
             VerificationMode::None if v.replicas != 1 || v.quorum != 1 => {
                 return Err(ManifestError::Verification(
                     "mode = \"none\" runs on one provider: set replicas = 1 and quorum = 1".into(),
+                ));
+            }
+            VerificationMode::Zk if v.replicas != 1 || v.quorum != 1 => {
+                return Err(ManifestError::Verification(
+                    "mode = \"zk\" runs on one provider (the proof replaces replication): set replicas = 1 and quorum = 1"
+                        .into(),
+                ));
+            }
+            VerificationMode::Zk if self.program.kind != Kind::Onnx => {
+                return Err(ManifestError::Verification(
+                    "mode = \"zk\" proves an inference: it needs kind = \"onnx\"".into(),
                 ));
             }
             VerificationMode::Quorum if v.replicas == 0 || v.quorum == 0 || v.quorum > v.replicas => {
@@ -575,6 +589,12 @@ deadline_secs = 600
             bad("[program]\nkind='wasm'\nmodule='m'\n[verification]\nmode='none'\n"),
             ManifestError::Verification(_)
         ));
+        let zk = "[program]\nkind='onnx'\nmodule='m'\nmodel='d.onnx'\n[verification]\nmode='zk'\n";
+        assert!(matches!(bad(zk), ManifestError::Verification(_)), "zk needs one replica");
+        let zk_wasm = "[program]\nkind='wasm'\nmodule='m'\n[verification]\nmode='zk'\nreplicas=1\nquorum=1\n";
+        assert!(matches!(bad(zk_wasm), ManifestError::Verification(_)), "zk needs onnx");
+        let ok = Manifest::from_toml(&format!("{zk}replicas=1\nquorum=1\n")).unwrap();
+        assert_eq!(ok.verification.mode, VerificationMode::Zk);
         assert_eq!(
             bad("[program]\nkind='wasm'\nmodule='m'\n[payment]\ndeadline_secs=10\n"),
             ManifestError::Deadline { deadline: 10, timeout: 60 }
