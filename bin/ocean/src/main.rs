@@ -45,6 +45,8 @@ enum Command {
     Deploy(cmd::deploy::Args),
     /// Keys (Ethereum keystores `cast wallet` reads): new, import, list, balance.
     Wallet(cmd::wallet::Args),
+    /// Homomorphic jobs: keygen, encrypt (data owners), decrypt (requester), check a program.
+    Fhe(cmd::fhe::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +72,7 @@ fn main() -> std::process::ExitCode {
             Command::Devnet(args) => cmd::devnet::run(args, &config).await,
             Command::Deploy(args) => cmd::deploy::run(args, &config).await,
             Command::Wallet(args) => cmd::wallet::run(args, &config).await,
+            Command::Fhe(args) => cmd::fhe::run(args, &config).await,
         }
     });
     match result {

@@ -10,6 +10,12 @@
 //! | `result.json` | `{"manifest":CID,"status":"exited","code":0,"fuel_used":N}` or `{..,"status":"trapped","trap":..}` |
 //!
 //! Nothing host-dependent goes in: no timings, no paths, no host names.
+//!
+//! A `fhe` job runs no guest: ocean-fhe evaluates its program (`module`) with its `server_key` on the
+//! ciphertext inputs, under the same limits (`fuel` bounds the program's work units, known before it runs;
+//! `memory_mib` its memory estimate; `output_mib` the outputs; `timeout_secs` the wall clock). Its result has
+//! the same shape: `outputs/result.fhe` (the encrypted outputs), a one-line summary in `stdout`, and
+//! `result.json` with the work units as `fuel_used`.
 
 use std::{
     io::Read,
@@ -69,6 +75,9 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
     manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
     let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
     let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
+    if manifest.program.kind == Kind::Fhe {
+        return execute_fhe(store, manifest, manifest_cid, work).await;
+    }
     let module = manifest.program.module.as_ref().ok_or_else(|| {
         Error::Job(
             "[program] module is missing (for onnx: the inference guest, e.g. guests/wasm/onnx.wasm)".into(),
@@ -107,6 +116,71 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
     let outcome = runtime.run(&program, &run).await?;
     let result = store_result(store, &manifest_cid, &outcome, &outputs)?;
     tracing::info!(target: "ocean::runtime", manifest = %manifest_cid, %result, fuel = outcome.fuel_used, "job ran");
+    Ok(Executed { manifest: manifest_cid, result, outcome })
+}
+
+/// Name under `outputs/` of a `fhe` job's encrypted outputs.
+pub const FHE_OUTPUTS: &str = "result.fhe";
+
+async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work: &Path) -> Result<Executed> {
+    let read = |what: &str, source: Option<&Source>| -> Result<Vec<u8>> {
+        let source = source.ok_or_else(|| Error::Job(format!("[program] {what} is missing")))?;
+        let mut bytes = Vec::new();
+        store
+            .cat(&cid_of(source)?)?
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("reading the {what}"), e))?;
+        Ok(bytes)
+    };
+    let program = read("module (the fhe program)", manifest.program.module.as_ref())?;
+    let server_key = read("server_key", manifest.program.server_key.as_ref())?;
+    let inputs = manifest
+        .inputs
+        .iter()
+        .map(|(name, s)| Ok((name.clone(), read(&format!("input `{name}`"), Some(s))?)))
+        .collect::<Result<std::collections::BTreeMap<_, _>>>()?;
+    let l = manifest.limits;
+    let budget = ocean_fhe::job::Budget {
+        work: l.fuel,
+        memory_bytes: u64::from(l.memory_mib) << 20,
+        output_bytes: u64::from(l.output_mib) << 20,
+        deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(l.timeout_secs)),
+    };
+    // tfhe-rs computes on this thread (and its own rayon pool): keep it off the async workers.
+    let evaluated = tokio::task::spawn_blocking(move || {
+        ocean_fhe::job::evaluate(&program, &server_key, &inputs, &budget)
+    })
+    .await
+    .map_err(|e| Error::Job(format!("the fhe evaluation stopped: {e}")))?
+    .map_err(|e| match e.limit() {
+        Some(limit) => Error::Limit {
+            limit: match limit {
+                ocean_fhe::Limit::Work => crate::Limit::Fuel,
+                ocean_fhe::Limit::Memory => crate::Limit::Memory,
+                ocean_fhe::Limit::Timeout => crate::Limit::Timeout,
+                ocean_fhe::Limit::Output => crate::Limit::Output,
+            },
+            fuel_used: 0,
+        },
+        None => Error::Job(format!("fhe: {e}")),
+    })?;
+    let outputs = work.join("outputs");
+    std::fs::create_dir_all(&outputs).map_err(|e| Error::io(format!("creating {}", outputs.display()), e))?;
+    let file = outputs.join(FHE_OUTPUTS);
+    std::fs::write(&file, &evaluated.outputs)
+        .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
+    let outcome = Outcome {
+        status: Status::Exited { code: 0 },
+        fuel_used: evaluated.work,
+        stdout: format!(
+            "ocean-fhe: {} work units; encrypted outputs in outputs/{FHE_OUTPUTS}\n",
+            evaluated.work
+        )
+        .into_bytes(),
+        stderr: Vec::new(),
+    };
+    let result = store_result(store, &manifest_cid, &outcome, &outputs)?;
+    tracing::info!(target: "ocean::runtime", manifest = %manifest_cid, %result, work = evaluated.work, "fhe job ran");
     Ok(Executed { manifest: manifest_cid, result, outcome })
 }
 

@@ -4,6 +4,7 @@ pub(crate) mod config;
 pub(crate) mod deploy;
 pub(crate) mod devnet;
 pub(crate) mod exec;
+pub(crate) mod fhe;
 pub(crate) mod job;
 pub(crate) mod node;
 pub(crate) mod sim;

@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, missing_docs, unreachable_pub)]
 
 mod e2e;
+mod fhe;
 mod harness;
 mod private;
