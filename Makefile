@@ -12,7 +12,7 @@ export PATH := $(FOUNDRY_BIN):$(PATH)
 export OCEAN_FOUNDRY_BIN := $(FOUNDRY_BIN)
 CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast"; else echo "cargo test --workspace --no-fail-fast"; fi)
 
-.PHONY: artifacts all deps deps-age deps-node deps-store deps-rust contracts build test test-contracts test-rust lint fmt demo snapshot guests clean
+.PHONY: artifacts all deps deps-age deps-node deps-store deps-rust contracts build test test-contracts test-rust lint fmt demo snapshot guests guests-scalar clean
 
 all: build
 
@@ -54,6 +54,13 @@ guests: deps-rust
 	cd guests && cargo build --release --locked --target wasm32-wasip1 --target-dir $(CARGO_TARGET_DIR)/guests
 	@mkdir -p guests/wasm
 	@for g in $(GUESTS); do cp $(CARGO_TARGET_DIR)/guests/wasm32-wasip1/release/$$g.wasm guests/wasm/; done
+
+# The four small guests without WebAssembly SIMD, for the runtime benchmark's side-by-side comparison.
+guests-scalar: deps-rust
+	cd guests && RUSTFLAGS="-C target-feature=-simd128" cargo build --release --locked --target wasm32-wasip1 \
+	--target-dir $(CARGO_TARGET_DIR)/guests-scalar -p wordcount -p sha256sum -p pi -p matmul
+	@mkdir -p guests/wasm/scalar
+	@for g in wordcount sha256sum pi matmul; do cp $(CARGO_TARGET_DIR)/guests-scalar/wasm32-wasip1/release/$$g.wasm guests/wasm/scalar/; done
 
 ## Build -----------------------------------------------------------------------------------------------------
 contracts: deps-node

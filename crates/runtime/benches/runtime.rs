@@ -1,22 +1,25 @@
-//! Sandbox vs native, side by side: each example guest's kernel run inside the sandbox (fuel metering on, as
-//! providers run it), inside a plain wasmtime with no metering (to isolate fuel's cost), and natively (the
-//! same Rust code, linked into this release binary); then the instantiation time of a cached module.
+//! Sandbox vs native, side by side: each example guest's kernel run natively (the same Rust code, linked into
+//! this release binary), inside the sandbox as providers run it (fuel metering on), the same with the guest
+//! built without WebAssembly SIMD (when `make guests-scalar` has built those), and inside the sandbox's own
+//! engine with fuel off, then also NaN canonicalization off (to put a number on each cost); then the
+//! instantiation time of a cached module.
 //!
-//!     make guests && cargo bench -p ocean-runtime --bench runtime
+//!     make guests guests-scalar && cargo bench -p ocean-runtime --bench runtime
+//!     cargo bench -p ocean-runtime --bench runtime --features native-soft   # native SHA-256 without SHA-NI
 //!
 //! Prints a Markdown table (the one in docs/benchmarks.md). Best of several runs each, to filter noise.
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
 use std::{
     collections::HashMap,
-    path::Path,
+    path::{Path, PathBuf},
     time::{Duration, Instant},
 };
 
 use ocean_runtime::{Config, Invocation, Runtime};
 use ocean_types::manifest::Limits;
 
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 
 struct Case {
     name: &'static str,
@@ -35,20 +38,29 @@ fn best(mut f: impl FnMut()) -> Duration {
         .unwrap()
 }
 
-fn guest(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../guests/wasm/{name}.wasm")))
-        .expect("run `make guests` first")
+fn wasm_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/wasm")
 }
 
-/// A plain wasmtime + WASI p1, no fuel, no limits: the reference point for the cost of metering.
-fn unmetered(wasm: &[u8], args: &[String], inputs: &Path, outputs: &Path) -> Duration {
+fn guest(name: &str) -> Vec<u8> {
+    std::fs::read(wasm_dir().join(format!("{name}.wasm"))).expect("run `make guests` first")
+}
+
+/// The sandbox's engine with some settings changed, no limits, plain WASI p1: what metering and NaN
+/// canonicalization cost. Same async calling convention as the sandbox.
+fn variant(
+    rt: &tokio::runtime::Runtime,
+    config: &wasmtime::Config,
+    wasm: &[u8],
+    args: &[String],
+    inputs: &Path,
+    outputs: &Path,
+) -> Duration {
     use wasmtime_wasi::{FsPerms, WasiCtxBuilder, p1};
-    let mut c = wasmtime::Config::new();
-    c.cranelift_nan_canonicalization(true);
-    let engine = wasmtime::Engine::new(&c).unwrap();
+    let engine = wasmtime::Engine::new(config).unwrap();
     let module = wasmtime::Module::new(&engine, wasm).unwrap();
     let mut linker = wasmtime::Linker::new(&engine);
-    p1::add_to_linker_sync(&mut linker, |s: &mut p1::WasiP1Ctx| s).unwrap();
+    p1::add_to_linker_async(&mut linker, |s: &mut p1::WasiP1Ctx| s).unwrap();
     let pre = linker.instantiate_pre(&module).unwrap();
     best(|| {
         let mut argv = vec!["main".to_string()];
@@ -58,9 +70,11 @@ fn unmetered(wasm: &[u8], args: &[String], inputs: &Path, outputs: &Path) -> Dur
         b.preopened_dir(inputs, "/inputs", FsPerms::ReadOnly).unwrap();
         b.preopened_dir(outputs, "/outputs", FsPerms::ReadWrite).unwrap();
         let mut store = wasmtime::Store::new(&engine, b.build_p1());
-        let instance = pre.instantiate(&mut store).unwrap();
-        let start = instance.get_typed_func::<(), ()>(&mut store, "_start").unwrap();
-        start.call(&mut store, ()).unwrap();
+        rt.block_on(async {
+            let instance = pre.instantiate_async(&mut store).await.unwrap();
+            let start = instance.get_typed_func::<(), ()>(&mut store, "_start").unwrap();
+            start.call_async(&mut store, ()).await.unwrap();
+        });
     })
 }
 
@@ -122,11 +136,23 @@ fn main() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(&Config { cache_dir: Some(cache.path().to_path_buf()) }).unwrap();
     let limits = Limits { memory_mib: 512, fuel: u64::MAX / 2, timeout_secs: 600, output_mib: 64 };
-    println!("| guest | native | sandbox, fuel on | ratio | wasmtime, no fuel | ratio | fuel used |");
-    println!("|---|---|---|---|---|---|---|");
+    let sha =
+        if cfg!(feature = "native-soft") { "portable code, no SHA-NI" } else { "SHA-NI if the CPU has it" };
+    println!(
+        "native sha256: {sha}; native target: {}",
+        if cfg!(target_feature = "avx") { "with AVX" } else { "x86-64 baseline (SSE2)" }
+    );
+    println!();
+    println!(
+        "| guest | native | sandbox (simd128) | ratio | sandbox, scalar guest | ratio | no fuel | ratio | \
+         no fuel, no NaN canon. | ratio | fuel (simd128) | fuel (scalar) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut no_fuel = ocean_runtime::engine_config();
+    no_fuel.consume_fuel(false);
+    let mut no_canon = ocean_runtime::engine_config();
+    no_canon.consume_fuel(false).cranelift_nan_canonicalization(false);
     for case in &cases {
-        let wasm = guest(case.name);
-        let program = runtime.prepare(case.name, || Ok(wasm.clone())).unwrap();
         let inv = Invocation {
             args: case.args.clone(),
             inputs: inputs.clone(),
@@ -134,25 +160,44 @@ fn main() {
             limits,
             seed: 1,
         };
+        let sandboxed = |key: &str, wasm: &[u8]| {
+            let program = runtime.prepare(key, || Ok(wasm.to_vec())).unwrap();
+            let mut fuel = 0;
+            let t = best(|| {
+                let out = rt.block_on(runtime.run(&program, &inv)).unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                fuel = out.fuel_used;
+            });
+            (t, fuel)
+        };
+        let wasm = guest(case.name);
         let native = best(|| (case.native)(&inputs));
-        let mut fuel = 0;
-        let sandbox = best(|| {
-            let out = rt.block_on(runtime.run(&program, &inv)).unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            fuel = out.fuel_used;
-        });
-        let plain = unmetered(&wasm, &case.args, &inputs, &outputs);
+        let (sandbox, fuel) = sandboxed(case.name, &wasm);
+        let scalar = std::fs::read(wasm_dir().join(format!("scalar/{}.wasm", case.name)))
+            .ok()
+            .map(|w| sandboxed(&format!("{}scalar", case.name), &w));
+        let plain = variant(&rt, &no_fuel, &wasm, &case.args, &inputs, &outputs);
+        let raw = variant(&rt, &no_canon, &wasm, &case.args, &inputs, &outputs);
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
         let ratio = |d: Duration| format!("{:.2}×", d.as_secs_f64() / native.as_secs_f64());
+        let (scalar_ms, scalar_ratio, scalar_fuel) = match scalar {
+            Some((t, f)) => (ms(t), ratio(t), f.to_string()),
+            None => ("–".into(), "–".into(), "–".into()),
+        };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             case.name,
             ms(native),
             ms(sandbox),
             ratio(sandbox),
+            scalar_ms,
+            scalar_ratio,
             ms(plain),
             ratio(plain),
-            fuel
+            ms(raw),
+            ratio(raw),
+            fuel,
+            scalar_fuel,
         );
     }
 

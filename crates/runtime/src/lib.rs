@@ -28,4 +28,4 @@ mod sandbox;
 
 pub use cache::Origin;
 pub use error::{Error, Limit, Result};
-pub use sandbox::{Config, Invocation, MAX_WASM_STACK, Outcome, Program, Runtime, Status};
+pub use sandbox::{Config, Invocation, MAX_WASM_STACK, Outcome, Program, Runtime, Status, engine_config};

@@ -183,18 +183,34 @@ impl State {
     }
 }
 
+/// The wasmtime settings of the sandbox's engine; public so that benchmarks can compare against the same
+/// engine with one setting changed (fuel off, NaN canonicalization off).
+pub fn engine_config() -> wasmtime::Config {
+    let mut c = wasmtime::Config::new();
+    c.consume_fuel(true)
+        // NaN bit patterns are the one place IEEE floats differ between CPUs (x86 makes negative quiet NaNs,
+        // Arm positive ones). It costs a compare and a select after every float operation, scalar or SIMD.
+        .cranelift_nan_canonicalization(true)
+        // SIMD (wasm 2.0) is on by default and fully deterministic; relaxed SIMD is on too, pinned to one
+        // result per instruction whatever the CPU.
+        .wasm_simd(true)
+        .relaxed_simd_deterministic(true)
+        // Already wasmtime's defaults on 64-bit hosts, stated because the speed depends on them: linear memory
+        // is reserved as 4 GiB plus guard pages, so Cranelift drops bounds checks on 32-bit addresses, and
+        // out-of-bounds accesses trap through signals rather than explicit checks.
+        .memory_reservation(1 << 32)
+        .signals_based_traps(true)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        // (Shared-memory threads are not even compiled in: wasmtime's `threads` feature is off.)
+        .max_wasm_stack(MAX_WASM_STACK)
+        .parallel_compilation(true);
+    c
+}
+
 impl Runtime {
     /// Builds the engine with the sandbox's deterministic settings.
     pub fn new(config: &Config) -> Result<Self> {
-        let mut c = wasmtime::Config::new();
-        c.consume_fuel(true)
-            // NaN bit patterns are the one place IEEE floats differ between CPUs.
-            .cranelift_nan_canonicalization(true)
-            .relaxed_simd_deterministic(true)
-            // (Shared-memory threads are not even compiled in: wasmtime's `threads` feature is off.)
-            .max_wasm_stack(MAX_WASM_STACK)
-            .parallel_compilation(true);
-        let engine = Engine::new(&c).map_err(Error::Setup)?;
+        let engine = Engine::new(&engine_config()).map_err(Error::Setup)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut State| &mut s.wasi)
             .map_err(Error::Setup)?;
