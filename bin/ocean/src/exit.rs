@@ -20,6 +20,7 @@ Exit codes:
   20   ocean exec: the guest failed (non-zero exit or trap)
   21-25 ocean exec: a limit was hit (21 fuel, 22 memory, 23 deadline, 24 output size, 25 stack)
   30-33 ocean fhe: 30 key mismatch, 31 wrong password, 32 program type error, 33 input type/width
+  40   ocean zk verify: the proof does not verify
   101  internal bug (a panic); please report it
 
 Logs go to stderr; set OCEAN_LOG (e.g. OCEAN_LOG=debug) or pass -v to see more.";

@@ -47,6 +47,8 @@ enum Command {
     Wallet(cmd::wallet::Args),
     /// Homomorphic jobs: keygen, encrypt (data owners), decrypt (requester), check a program.
     Fhe(cmd::fhe::Args),
+    /// Verifiable inference: Groth16 proofs that a committed model produced an output.
+    Zk(cmd::zk::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -73,6 +75,7 @@ fn main() -> std::process::ExitCode {
             Command::Deploy(args) => cmd::deploy::run(args, &config).await,
             Command::Wallet(args) => cmd::wallet::run(args, &config).await,
             Command::Fhe(args) => cmd::fhe::run(args, &config).await,
+            Command::Zk(args) => cmd::zk::run(args, &config).await,
         }
     });
     match result {

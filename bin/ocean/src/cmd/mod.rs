@@ -10,3 +10,4 @@ pub(crate) mod node;
 pub(crate) mod sim;
 pub(crate) mod store;
 pub(crate) mod wallet;
+pub(crate) mod zk;
