@@ -358,11 +358,7 @@ where
     P: Provider,
     D: alloy::contract::CallDecoder,
 {
-    // Estimate here rather than in the provider's gas filler: the fillers run side by side, so a call that
-    // reverts during estimation would still take a nonce from the cached nonce manager, and every later
-    // transaction of this client would wait forever behind the gap.
-    let gas = call.estimate_gas().await.map_err(|e| Error::from_contract(contract, name, e))?;
-    let pending = call.gas(gas).send().await.map_err(|e| Error::from_contract(contract, name, e))?;
+    let pending = call.send().await.map_err(|e| Error::from_contract(contract, name, e))?;
     let receipt = pending.get_receipt().await?;
     if !receipt.status() {
         return Err(Error::TxFailed(receipt.transaction_hash));
