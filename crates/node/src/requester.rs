@@ -246,6 +246,15 @@ impl Requester {
             VerificationMode::None if v.replicas != 1 => {
                 return Err(Error::Job("verification mode `none` runs exactly one replica".into()));
             }
+            // Refused here rather than escrowed: providers do not prove automatically yet, so a zk job would sit
+            // until its deadline. Proofs are made with `ocean zk prove` and checked with `ocean zk verify`.
+            VerificationMode::Zk => {
+                return Err(Error::Job(
+                    "verification mode `zk` cannot be submitted to the network yet (providers do not prove \
+                     automatically); run the proof locally with `ocean zk prove` / `ocean zk verify`"
+                        .into(),
+                ));
+            }
             _ => {}
         }
         let (manifest, private_inputs) = if manifest.privacy.encrypt {
@@ -554,7 +563,8 @@ impl Requester {
 
         let mode = match v.mode {
             VerificationMode::None => Mode::None,
-            _ => Mode::Quorum,
+            VerificationMode::Quorum => Mode::Quorum,
+            VerificationMode::Zk => Mode::Proof,
         };
         let request = JobRequest {
             salt,
