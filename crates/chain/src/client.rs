@@ -276,8 +276,7 @@ impl Client {
 
     /// Sends `amount` OCAT (wei) to `to`.
     pub async fn transfer(&self, to: Address, amount: u128) -> Result<Receipt> {
-        let r = send(self.address(), self.token().transfer(to, U256::from(amount)), "OceanToken", "transfer")
-            .await?;
+        let r = send(self.token().transfer(to, U256::from(amount)), "OceanToken", "transfer").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -298,7 +297,6 @@ impl Client {
             .map_err(|e| Error::from_contract("OceanToken", "allowance", e))?;
         if allowance < U256::from(stake) {
             let r = send(
-                self.address(),
                 self.token().approve(self.deployment.registry, U256::from(stake)),
                 "OceanToken",
                 "approve",
@@ -308,7 +306,7 @@ impl Client {
         }
         let registry = self.registry();
         let call = registry.register(u96(stake)?, capabilities, encryption_key, endpoint);
-        let r = send(self.address(), call, "NodeRegistry", "register").await?;
+        let r = send(call, "NodeRegistry", "register").await?;
         receipts.push(Receipt::from(&r));
         Ok(receipts)
     }
@@ -374,11 +372,10 @@ impl Client {
             .await
             .map_err(|e| Error::from_contract("OceanToken", "allowance", e))?;
         let r = if allowance >= budget {
-            send(self.address(), market.createJob(request, offers), "JobMarket", "createJob").await?
+            send(market.createJob(request, offers), "JobMarket", "createJob").await?
         } else {
             let (deadline, v, r, s) = self.sign_permit(budget, U256::from(req.commit_deadline)).await?;
             send(
-                self.address(),
                 market.createJobWithPermit(request, offers, deadline, v, r, s),
                 "JobMarket",
                 "createJobWithPermit",
@@ -391,13 +388,7 @@ impl Client {
     /// Approves the JobMarket to escrow up to `amount` (wei) for future jobs, so that each job then needs no
     /// permit signature (cheaper: no ECDSA recovery and no nonce or allowance write per job).
     pub async fn approve_market(&self, amount: U256) -> Result<Receipt> {
-        let r = send(
-            self.address(),
-            self.token().approve(self.deployment.market, amount),
-            "OceanToken",
-            "approve",
-        )
-        .await?;
+        let r = send(self.token().approve(self.deployment.market, amount), "OceanToken", "approve").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -424,7 +415,7 @@ impl Client {
     /// Commits on chain to `result_cid` (the fallback when the requester does not settle in time).
     pub async fn commit(&self, job_id: B256, result_cid: &[u8]) -> Result<Receipt> {
         let c = eip712::commitment(result_cid, self.address());
-        let r = send(self.address(), self.market().commit(job_id, c), "JobMarket", "commit").await?;
+        let r = send(self.market().commit(job_id, c), "JobMarket", "commit").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -438,7 +429,7 @@ impl Client {
     ) -> Result<Receipt> {
         let market = self.market();
         let call = market.reveal(job_id, assignment, Bytes::copy_from_slice(result_cid), signed);
-        let r = send(self.address(), call, "JobMarket", "reveal").await?;
+        let r = send(call, "JobMarket", "reveal").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -458,25 +449,25 @@ impl Client {
             Bytes::copy_from_slice(result),
             Bytes::copy_from_slice(proof),
         );
-        let r = send(self.address(), call, "JobMarket", "submitProof").await?;
+        let r = send(call, "JobMarket", "submitProof").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Moves an overdue job to Failed and refunds its requester.
     pub async fn expire(&self, job_id: B256) -> Result<Receipt> {
-        let r = send(self.address(), self.market().expire(job_id), "JobMarket", "expire").await?;
+        let r = send(self.market().expire(job_id), "JobMarket", "expire").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Cancels this requester's job that is still Open.
     pub async fn cancel(&self, job_id: B256) -> Result<Receipt> {
-        let r = send(self.address(), self.market().cancel(job_id), "JobMarket", "cancel").await?;
+        let r = send(self.market().cancel(job_id), "JobMarket", "cancel").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Withdraws everything the JobMarket owes this account.
     pub async fn withdraw(&self) -> Result<Receipt> {
-        let r = send(self.address(), self.market().withdraw(), "JobMarket", "withdraw").await?;
+        let r = send(self.market().withdraw(), "JobMarket", "withdraw").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -627,13 +618,13 @@ impl Client {
 
     /// Starts unbonding `amount` of this node's stake.
     pub async fn unbond(&self, amount: u128) -> Result<Receipt> {
-        let r = send(self.address(), self.registry().unbond(u96(amount)?), "NodeRegistry", "unbond").await?;
+        let r = send(self.registry().unbond(u96(amount)?), "NodeRegistry", "unbond").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Withdraws this node's unbonded stake once the delay has passed.
     pub async fn withdraw_stake(&self) -> Result<Receipt> {
-        let r = send(self.address(), self.registry().withdraw(), "NodeRegistry", "withdraw").await?;
+        let r = send(self.registry().withdraw(), "NodeRegistry", "withdraw").await?;
         Ok(Receipt::from(&r))
     }
 

@@ -258,7 +258,7 @@ async fn wire(
     if reg.jobMarket().call().await.map_err(|e| Error::from_contract("NodeRegistry", "jobMarket", e))?
         == Address::ZERO
     {
-        send(deployer, reg.setJobMarket(market), "NodeRegistry", "setJobMarket").await?;
+        send(reg.setJobMarket(market), "NodeRegistry", "setJobMarket").await?;
     }
     let rew = Rewards::new(rewards, provider);
 
@@ -267,7 +267,7 @@ async fn wire(
     if tok.balanceOf(rewards).call().await.map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?
         < pool
     {
-        send(deployer, tok.transfer(rewards, pool), "OceanToken", "transfer").await?;
+        send(tok.transfer(rewards, pool), "OceanToken", "transfer").await?;
     }
     let share = U256::from(params.treasury_share);
     if params.treasury != deployer
@@ -278,7 +278,7 @@ async fn wire(
             .map_err(|e| Error::from_contract("OceanToken", "balanceOf", e))?
             < share
     {
-        send(deployer, tok.transfer(params.treasury, share), "OceanToken", "transfer").await?;
+        send(tok.transfer(params.treasury, share), "OceanToken", "transfer").await?;
     }
 
     let tl = TimelockController::new(timelock, provider);
@@ -296,11 +296,11 @@ async fn wire(
             tl.CANCELLER_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
         let executor =
             tl.EXECUTOR_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
-        send(deployer, tl.grantRole(proposer, governor), "Timelock", "grantRole").await?;
-        send(deployer, tl.grantRole(canceller, governor), "Timelock", "grantRole").await?;
+        send(tl.grantRole(proposer, governor), "Timelock", "grantRole").await?;
+        send(tl.grantRole(canceller, governor), "Timelock", "grantRole").await?;
         // Anyone may execute a proposal once its delay has passed.
-        send(deployer, tl.grantRole(executor, Address::ZERO), "Timelock", "grantRole").await?;
-        send(deployer, tl.renounceRole(admin_role, deployer), "Timelock", "renounceRole").await?;
+        send(tl.grantRole(executor, Address::ZERO), "Timelock", "grantRole").await?;
+        send(tl.renounceRole(admin_role, deployer), "Timelock", "renounceRole").await?;
     }
 
     let mkt = JobMarket::new(market, provider);
@@ -313,15 +313,15 @@ async fn wire(
             .map_err(|e| Error::from_contract("JobMarket", "proofVerifier", e))?
             != zk_verifier
         {
-            send(deployer, mkt.setProofVerifier(zk_verifier), "JobMarket", "setProofVerifier").await?;
+            send(mkt.setProofVerifier(zk_verifier), "JobMarket", "setProofVerifier").await?;
         }
-        send(deployer, mkt.transferOwnership(timelock), "JobMarket", "transferOwnership").await?;
+        send(mkt.transferOwnership(timelock), "JobMarket", "transferOwnership").await?;
     }
     if reg.owner().call().await.map_err(|e| Error::from_contract("NodeRegistry", "owner", e))? == deployer {
-        send(deployer, reg.transferOwnership(timelock), "NodeRegistry", "transferOwnership").await?;
+        send(reg.transferOwnership(timelock), "NodeRegistry", "transferOwnership").await?;
     }
     if rew.owner().call().await.map_err(|e| Error::from_contract("Rewards", "owner", e))? == deployer {
-        send(deployer, rew.transferOwnership(timelock), "Rewards", "transferOwnership").await?;
+        send(rew.transferOwnership(timelock), "Rewards", "transferOwnership").await?;
     }
     Ok(())
 }
@@ -350,7 +350,6 @@ async fn create2(provider: &DynProvider, name: &str, init_code: Bytes) -> Result
 
 /// Sends a contract call and waits for a successful receipt.
 pub(crate) async fn send<P, D>(
-    from: Address,
     call: alloy::contract::CallBuilder<P, D>,
     contract: &'static str,
     name: &'static str,
@@ -359,12 +358,7 @@ where
     P: Provider,
     D: alloy::contract::CallDecoder,
 {
-    // Estimate here, as `from`, rather than in the provider's gas filler: the fillers run side by side, so a
-    // call that reverts during estimation would still take a nonce from the cached nonce manager, and every
-    // later transaction of this client would wait forever behind the gap.
-    let call = call.from(from);
-    let gas = call.estimate_gas().await.map_err(|e| Error::from_contract(contract, name, e))?;
-    let pending = call.gas(gas).send().await.map_err(|e| Error::from_contract(contract, name, e))?;
+    let pending = call.send().await.map_err(|e| Error::from_contract(contract, name, e))?;
     let receipt = pending.get_receipt().await?;
     if !receipt.status() {
         return Err(Error::TxFailed(receipt.transaction_hash));
