@@ -17,6 +17,8 @@ Exit codes:
   0    success
   1    error (bad input, I/O, RPC or chain failure); the message on stderr says which
   2    command-line usage error
+  3-7  ocean job: 3 cannot be placed, 4 insufficient funds, 5 failed or expired, 6 timed out waiting,
+       7 a private job's keys or envelopes are wrong
   20   ocean exec: the guest failed (non-zero exit or trap)
   21-25 ocean exec: a limit was hit (21 fuel, 22 memory, 23 deadline, 24 output size, 25 stack)
   30-33 ocean fhe: 30 key mismatch, 31 wrong password, 32 program type error, 33 input type/width
