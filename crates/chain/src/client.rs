@@ -12,8 +12,8 @@ use alloy::{
 use crate::{
     Deployment, Error, Result,
     bindings::{JobMarket, NodeRegistry, OceanToken},
-    deploy::send,
     eip712,
+    nonce::Nonces,
 };
 
 /// How a job's result is verified (JobMarket `Mode`).
@@ -180,6 +180,7 @@ mod permit {
 #[derive(Clone, Debug)]
 pub struct Client {
     provider: DynProvider,
+    nonces: Nonces,
     signer: PrivateKeySigner,
     deployment: Deployment,
     domain: Eip712Domain,
@@ -197,8 +198,15 @@ impl Client {
     /// Connects to `rpc_url` as `signer` and checks that `deployment` is live on that chain.
     pub async fn connect(rpc_url: &str, signer: PrivateKeySigner, deployment: Deployment) -> Result<Self> {
         let url = rpc_url.parse().map_err(|e| Error::InvalidArgument(format!("RPC URL `{rpc_url}`: {e}")))?;
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(url).erased();
+        let nonces = Nonces::default();
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_nonce_management(nonces.clone())
+            .fetch_chain_id()
+            .wallet(EthereumWallet::from(signer.clone()))
+            .connect_http(url)
+            .erased();
         if provider.client().is_local() {
             // A local chain (Anvil) mines on arrival: poll for receipts often instead of every 250 ms.
             provider.client().set_poll_interval(std::time::Duration::from_millis(10));
@@ -211,7 +219,7 @@ impl Client {
             return Err(Error::NotDeployed(deployment.market));
         }
         let domain = eip712::domain(deployment.chain_id, deployment.market);
-        Ok(Self { provider, signer, deployment, domain })
+        Ok(Self { provider, nonces, signer, deployment, domain })
     }
 
     /// This client's account.
@@ -232,6 +240,21 @@ impl Client {
     /// The JobMarket's EIP-712 domain.
     pub fn domain(&self) -> &Eip712Domain {
         &self.domain
+    }
+
+    /// Sends a call of this client's and waits for a successful receipt. A send that fails may have taken a
+    /// nonce no transaction carries: the nonce count is then asked of the node again.
+    async fn send<P: Provider, D: alloy::contract::CallDecoder>(
+        &self,
+        call: alloy::contract::CallBuilder<P, D>,
+        contract: &'static str,
+        name: &'static str,
+    ) -> Result<TransactionReceipt> {
+        let sent = crate::deploy::send(call, contract, name).await;
+        if sent.is_err() {
+            self.nonces.resync().await;
+        }
+        sent
     }
 
     fn token(&self) -> OceanToken::OceanTokenInstance<&DynProvider> {
@@ -276,7 +299,7 @@ impl Client {
 
     /// Sends `amount` OCAT (wei) to `to`.
     pub async fn transfer(&self, to: Address, amount: u128) -> Result<Receipt> {
-        let r = send(self.token().transfer(to, U256::from(amount)), "OceanToken", "transfer").await?;
+        let r = self.send(self.token().transfer(to, U256::from(amount)), "OceanToken", "transfer").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -296,17 +319,18 @@ impl Client {
             .await
             .map_err(|e| Error::from_contract("OceanToken", "allowance", e))?;
         if allowance < U256::from(stake) {
-            let r = send(
-                self.token().approve(self.deployment.registry, U256::from(stake)),
-                "OceanToken",
-                "approve",
-            )
-            .await?;
+            let r = self
+                .send(
+                    self.token().approve(self.deployment.registry, U256::from(stake)),
+                    "OceanToken",
+                    "approve",
+                )
+                .await?;
             receipts.push(Receipt::from(&r));
         }
         let registry = self.registry();
         let call = registry.register(u96(stake)?, capabilities, encryption_key, endpoint);
-        let r = send(call, "NodeRegistry", "register").await?;
+        let r = self.send(call, "NodeRegistry", "register").await?;
         receipts.push(Receipt::from(&r));
         Ok(receipts)
     }
@@ -372,10 +396,10 @@ impl Client {
             .await
             .map_err(|e| Error::from_contract("OceanToken", "allowance", e))?;
         let r = if allowance >= budget {
-            send(market.createJob(request, offers), "JobMarket", "createJob").await?
+            self.send(market.createJob(request, offers), "JobMarket", "createJob").await?
         } else {
             let (deadline, v, r, s) = self.sign_permit(budget, U256::from(req.commit_deadline)).await?;
-            send(
+            self.send(
                 market.createJobWithPermit(request, offers, deadline, v, r, s),
                 "JobMarket",
                 "createJobWithPermit",
@@ -388,7 +412,8 @@ impl Client {
     /// Approves the JobMarket to escrow up to `amount` (wei) for future jobs, so that each job then needs no
     /// permit signature (cheaper: no ECDSA recovery and no nonce or allowance write per job).
     pub async fn approve_market(&self, amount: U256) -> Result<Receipt> {
-        let r = send(self.token().approve(self.deployment.market, amount), "OceanToken", "approve").await?;
+        let r =
+            self.send(self.token().approve(self.deployment.market, amount), "OceanToken", "approve").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -415,7 +440,7 @@ impl Client {
     /// Commits on chain to `result_cid` (the fallback when the requester does not settle in time).
     pub async fn commit(&self, job_id: B256, result_cid: &[u8]) -> Result<Receipt> {
         let c = eip712::commitment(result_cid, self.address());
-        let r = send(self.market().commit(job_id, c), "JobMarket", "commit").await?;
+        let r = self.send(self.market().commit(job_id, c), "JobMarket", "commit").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -429,7 +454,7 @@ impl Client {
     ) -> Result<Receipt> {
         let market = self.market();
         let call = market.reveal(job_id, assignment, Bytes::copy_from_slice(result_cid), signed);
-        let r = send(call, "JobMarket", "reveal").await?;
+        let r = self.send(call, "JobMarket", "reveal").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -449,25 +474,25 @@ impl Client {
             Bytes::copy_from_slice(result),
             Bytes::copy_from_slice(proof),
         );
-        let r = send(call, "JobMarket", "submitProof").await?;
+        let r = self.send(call, "JobMarket", "submitProof").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Moves an overdue job to Failed and refunds its requester.
     pub async fn expire(&self, job_id: B256) -> Result<Receipt> {
-        let r = send(self.market().expire(job_id), "JobMarket", "expire").await?;
+        let r = self.send(self.market().expire(job_id), "JobMarket", "expire").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Cancels this requester's job that is still Open.
     pub async fn cancel(&self, job_id: B256) -> Result<Receipt> {
-        let r = send(self.market().cancel(job_id), "JobMarket", "cancel").await?;
+        let r = self.send(self.market().cancel(job_id), "JobMarket", "cancel").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Withdraws everything the JobMarket owes this account.
     pub async fn withdraw(&self) -> Result<Receipt> {
-        let r = send(self.market().withdraw(), "JobMarket", "withdraw").await?;
+        let r = self.send(self.market().withdraw(), "JobMarket", "withdraw").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -618,13 +643,13 @@ impl Client {
 
     /// Starts unbonding `amount` of this node's stake.
     pub async fn unbond(&self, amount: u128) -> Result<Receipt> {
-        let r = send(self.registry().unbond(u96(amount)?), "NodeRegistry", "unbond").await?;
+        let r = self.send(self.registry().unbond(u96(amount)?), "NodeRegistry", "unbond").await?;
         Ok(Receipt::from(&r))
     }
 
     /// Withdraws this node's unbonded stake once the delay has passed.
     pub async fn withdraw_stake(&self) -> Result<Receipt> {
-        let r = send(self.registry().withdraw(), "NodeRegistry", "withdraw").await?;
+        let r = self.send(self.registry().withdraw(), "NodeRegistry", "withdraw").await?;
         Ok(Receipt::from(&r))
     }
 

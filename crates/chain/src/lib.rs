@@ -32,6 +32,7 @@ mod client;
 pub mod deploy;
 pub mod eip712;
 mod error;
+mod nonce;
 
 pub use alloy::primitives::{Address, B256, Bytes, U256};
 pub use alloy::signers::local::PrivateKeySigner;

@@ -190,6 +190,18 @@ async fn reverts_are_decoded_into_custom_errors() {
     let err = requester.create_job(&req, vec![]).await.unwrap_err();
     assert!(err.to_string().contains("ZeroReplicas"), "{err}");
     assert!(!err.is_retryable());
+    // The rejected sends took nonces in alloy's fillers; the client must hand them back, or its next
+    // transaction waits forever behind the gap.
+    for _ in 0..2 {
+        assert!(requester.create_job(&req, vec![]).await.is_err());
+    }
+    let sent = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        requester.transfer(n.deployer.address(), OCAT),
+    )
+    .await
+    .expect("a send after rejected sends must not stall");
+    sent.unwrap();
 
     let stranger = PrivateKeySigner::random();
     let bad =
