@@ -10,7 +10,9 @@
 //!   billing unit), a wall-clock deadline (fuel-driven yields let a timer stop the guest), output size (checked
 //!   after every host call), and the native stack. Each ends the run with [`Error::Limit`], never a crash.
 //! - **Determinism** ([`determinism`](crate::determinism)): clocks and randomness come from the job's seed,
-//!   NaNs are canonicalized, relaxed SIMD is deterministic, threads are off.
+//!   NaNs are canonicalized, relaxed SIMD is deterministic, threads are off. What the guest learns about its
+//!   files ([`hostfs`](crate::hostfs)) is the same on every host: directories list in name order, inode
+//!   numbers count 1, 2, 3, ... in the order the guest sees files, timestamps sit at the clock's epoch.
 //! - **Cache**: compiled modules are kept by module CID, in memory and on disk ([`cache`]), so a repeated
 //!   module only instantiates.
 //!
@@ -22,6 +24,7 @@
 pub mod cache;
 mod determinism;
 mod error;
+mod hostfs;
 pub mod job;
 mod output;
 mod sandbox;

@@ -16,7 +16,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, p1::WasiP1Ctx};
 use crate::{
     Error, Limit, Result,
     cache::{Cache, Origin},
-    determinism, output,
+    determinism, hostfs, output,
 };
 
 /// Native stack the guest's WebAssembly frames may use. An engine-wide setting in wasmtime, so it is the same
@@ -109,7 +109,9 @@ pub struct Runtime {
 
 /// Per-run host state.
 pub(crate) struct State {
-    wasi: WasiP1Ctx,
+    pub(crate) wasi: WasiP1Ctx,
+    /// What the guest is told about its files instead of the host's facts.
+    pub(crate) fs: hostfs::View,
     memory_cap: usize,
     output_cap: u64,
     outputs: PathBuf,
@@ -214,6 +216,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |s: &mut State| &mut s.wasi)
             .map_err(Error::Setup)?;
+        hostfs::add_to_linker(&mut linker).map_err(Error::Setup)?;
         let cache = Cache::new(&engine, config.cache_dir.as_deref());
         Ok(Self { engine, linker, cache })
     }
@@ -284,6 +287,7 @@ impl Runtime {
         b.preopened_dir(&run.outputs, "/outputs", FsPerms::ReadWrite).map_err(Error::Setup)?;
         let state = State {
             wasi: b.build_p1(),
+            fs: hostfs::View::default(),
             memory_cap: usize::try_from(u64::from(limits.memory_mib) << 20).unwrap_or(usize::MAX),
             output_cap,
             outputs: run.outputs.clone(),

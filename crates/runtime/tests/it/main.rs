@@ -1,9 +1,11 @@
-//! Integration tests of the sandbox: hostile guests (committed `.wat`), the example guests (`make guests`
-//! builds them into `guests/wasm/`), whole jobs against the store, and the compiled-module cache.
+//! Integration tests of the sandbox: hostile guests (committed `.wat`), what guests see of their files, the
+//! example guests (`make guests` builds them into `guests/wasm/`), whole jobs against the store, and the
+//! compiled-module cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
 
 mod cache;
 mod guests;
+mod hostfs;
 mod hostile;
 mod job;
 mod onnx;
