@@ -14,9 +14,11 @@
 //!   per file, size 0 for directories, and every timestamp at the guest clock's epoch.
 //!
 //! Mechanism: each shadow (a `func_wrap_async` that replaces wasmtime-wasi's import in the linker) borrows the
-//! guest's memory and the store's [`WasiP1Ctx`] exactly as wasmtime-wasi's own glue does, calls wasmtime-wasi's
-//! implementation of the same call (`p1::wasi_snapshot_preview1::*`), and then rewrites what it wrote. Every
-//! other behaviour (rights, errors, path resolution, traps on bad pointers) stays wasmtime-wasi's.
+//! guest's memory and the store's [`WasiP1Ctx`] exactly as wasmtime-wasi's own glue does and calls
+//! wasmtime-wasi's implementation of the same call (`p1::wasi_snapshot_preview1::*`). The two stat calls then
+//! rewrite the `filestat` it wrote into guest memory; `fd_readdir` has it list into host memory and writes the
+//! sorted page itself. Every other behaviour (rights, errors, path resolution, traps on bad pointers) stays
+//! wasmtime-wasi's.
 
 use std::collections::HashMap;
 
@@ -25,7 +27,7 @@ use wasmtime_wasi::p1::{
     WasiP1Ctx,
     wasi_snapshot_preview1::{self as preview1, WasiSnapshotPreview1},
 };
-use wiggle::GuestMemory;
+use wiggle::{GuestMemory, GuestPtr};
 
 use crate::{determinism::EPOCH_SECS, sandbox::State};
 
@@ -189,8 +191,9 @@ fn scrub_filestat(mem: &mut [u8], buf: i32, view: &mut View) -> wasmtime::Result
 /// The shadow `fd_readdir`.
 ///
 /// wasmtime-wasi reads the whole directory on every call anyway (its cookies are positions in the host's
-/// order), so this does the same: it reads the whole listing from wasmtime-wasi, sorts it, and serves the page
-/// that starts at `cookie`.
+/// order), so this does the same: it reads the whole listing through wasmtime-wasi into host memory (which
+/// checks the descriptor and its rights and answers errors as it always does), sorts it, and writes the page
+/// that starts at `cookie` into the guest's buffer. Nothing of the host's order ever reaches guest memory.
 #[allow(clippy::too_many_arguments)] // the WASI call's own parameters
 async fn readdir(
     mem: &mut [u8],
@@ -202,45 +205,27 @@ async fn readdir(
     cookie: i64,
     used: i32,
 ) -> wasmtime::Result<i32> {
-    // First wasmtime-wasi's call itself, from the start, into the guest's buffer: it checks the descriptor,
-    // its rights and the guest's pointers and answers as it always does. It also writes at least as many
-    // bytes as the sorted page will take, since the page is a suffix of a listing of the same size.
-    let errno =
-        preview1::fd_readdir(wasi, &mut GuestMemory::Unshared(&mut *mem), fd, buf, len, 0, used).await?;
-    if errno != 0 {
-        return Ok(errno);
-    }
-    let cap = addr(len);
-    let filled = le_u32(region(mem, addr(used), 4)?) as usize;
-    let entries = if filled < cap {
-        // The whole listing fit.
-        parse(region(mem, addr(buf), filled)?)
-    } else {
-        match scan(wasi, view, fd, cap).await? {
-            Ok(entries) => entries,
-            Err(errno) => return Ok(errno),
-        }
+    let entries = match scan(wasi, view, fd).await? {
+        Ok(entries) => entries,
+        Err(errno) => return Ok(errno),
     };
     let mut listing = sorted(entries);
     for e in &mut listing {
         e.ino = view.inode(e.ino);
     }
-    let page = page(&listing, u64::try_from(cookie).unwrap_or(u64::MAX), cap);
-    region(mem, addr(buf), page.len())?.copy_from_slice(&page);
+    let page = page(&listing, u64::try_from(cookie).unwrap_or(u64::MAX), addr(len));
     let n = u32::try_from(page.len()).map_err(wasmtime::Error::new)?;
-    region(mem, addr(used), 4)?.copy_from_slice(&n.to_le_bytes());
+    // Through wiggle, as wasmtime-wasi writes: a pointer out of bounds or misaligned traps (WASI's rule).
+    let mut mem = GuestMemory::Unshared(mem);
+    mem.copy_from_slice(&page, GuestPtr::<[u8]>::new((buf as u32, n)))?;
+    mem.write(GuestPtr::<u32>::new(used as u32), n)?;
     Ok(0)
 }
 
 /// Reads the whole listing of `fd` through wasmtime-wasi into a host buffer big enough for it (the buffer
 /// poses as guest memory: the bytes count at offset 0, the listing from offset 8).
-async fn scan(
-    wasi: &mut WasiP1Ctx,
-    view: &mut View,
-    fd: i32,
-    at_least: usize,
-) -> wasmtime::Result<Result<Vec<Entry>, i32>> {
-    let mut size = SCRATCH.max(view.scratch).max(at_least.saturating_mul(2));
+async fn scan(wasi: &mut WasiP1Ctx, view: &mut View, fd: i32) -> wasmtime::Result<Result<Vec<Entry>, i32>> {
+    let mut size = SCRATCH.max(view.scratch);
     loop {
         if size > MAX_LISTING {
             return Ok(Err(ERRNO_OVERFLOW));

@@ -1,6 +1,6 @@
 ;; Lists /inputs (fd 3) with a BUFLEN-byte buffer (the test substitutes the number), paging on from the last
 ;; whole entry's cookie as wasi-libc does, and stats every whole entry by name. Prints, all little-endian:
-;;   for each page:  errno:u32, used:u32, the page's bytes
+;;   for each page:  errno:u32, used:u32, the whole BUFLEN-byte buffer
 ;;                   then for each whole entry in it: errno:u32 of path_filestat_get, and the 64-byte filestat
 ;;                   when it succeeded
 ;;   a page that does not fill the buffer ends the listing; one that holds no whole entry prints u32 0xffffffff
@@ -31,7 +31,8 @@
         (br_if $done (local.get $errno))
         (local.set $used (i32.load (i32.const 16)))
         (call $u32 (local.get $used))
-        (call $out (i32.const 1024) (local.get $used))
+        ;; the whole buffer, past `used` too: nothing of the host may hide there either
+        (call $out (i32.const 1024) (i32.const BUFLEN))
         (local.set $off (i32.const 0))
         (local.set $whole (i32.const 0))
         (block $entries

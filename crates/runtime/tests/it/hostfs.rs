@@ -88,7 +88,7 @@ fn decode(stdout: &[u8], buflen: usize) -> Report {
     loop {
         assert_eq!(r.u32(), 0, "fd_readdir errno");
         let used = r.u32() as usize;
-        let page = r.bytes(used);
+        let page = r.bytes(buflen);
         report.pages.push(used);
         let mut off = 0;
         let mut whole = 0;
@@ -220,4 +220,21 @@ async fn a_job_has_the_same_result_cid_in_any_work_folder() {
     let report = decode(&runs[0].outcome.stdout, 256);
     let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, [".", "..", "binary", "notes", "zdata"]);
+}
+
+#[tokio::test]
+async fn the_shadowed_calls_keep_wasmtime_wasis_errors() {
+    let rt = runtime();
+    let scratch = Scratch::default();
+    fill(&scratch.inputs(), &NAMES, SystemTime::now());
+    let program = prepare(&rt, wat("fs_errors"));
+    let out = rt.run(&program, &scratch.invocation(&[], small_limits())).await.unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    // EBADF (also for stdout, which is no folder), ENOENT, EBADF: what wasmtime-wasi answers unshadowed.
+    assert_eq!(out.stdout, [8, 8, 44, 8]);
+    // A buffer past the end of memory stops the guest (as wasmtime-wasi does), not the host.
+    let r = rt.run(&program, &scratch.invocation(&["trap"], small_limits())).await;
+    assert!(r.is_err(), "{r:?}");
+    let again = rt.run(&program, &scratch.invocation(&[], small_limits())).await.unwrap();
+    assert_eq!(again.stdout, out.stdout, "and the runtime carries on");
 }
