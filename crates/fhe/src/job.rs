@@ -127,6 +127,46 @@ pub fn admit(
     Ok(Admitted { program, server_key_id: header.key_id, memory_estimate })
 }
 
+/// Decompressed server keys, so that a provider decompresses a key (seconds, and most of
+/// [`SERVER_KEY_MEMORY`]) once rather than for every job that uses it. It keeps the most recent key only.
+///
+/// Keys are looked up by a name the caller vouches for: a content address of the compressed key file (the
+/// runtime uses its CID, which the store checked). A key id from the file's header would not do: anyone can
+/// write a file with another key set's id, and a replica with a warm cache would then compute with a
+/// different key than a cold one.
+#[derive(Default)]
+pub struct Keys {
+    last: std::sync::Mutex<Option<(String, tfhe::ServerKey)>>,
+}
+
+impl Keys {
+    /// An empty cache.
+    pub const fn new() -> Self {
+        Self { last: std::sync::Mutex::new(None) }
+    }
+
+    fn get(&self, address: &str, file: &[u8]) -> Result<tfhe::ServerKey> {
+        if !address.is_empty()
+            && let Ok(last) = self.last.lock()
+            && let Some((cached, key)) = last.as_ref()
+            && cached == address
+        {
+            // Cheap: tfhe-rs shares the key material behind an `Arc`.
+            return Ok(key.clone());
+        }
+        let started = Instant::now();
+        let Server { key, .. } = keys::read_server(file)?;
+        let key = key.decompress();
+        tracing::debug!(target: "ocean::fhe", elapsed = ?started.elapsed(), "server key decompressed");
+        if !address.is_empty()
+            && let Ok(mut last) = self.last.lock()
+        {
+            *last = Some((address.to_owned(), key.clone()));
+        }
+        Ok(key)
+    }
+}
+
 /// Admits, then evaluates a job on this thread (it installs the server key as this thread's tfhe-rs key).
 pub fn evaluate(
     program: &[u8],
@@ -134,9 +174,21 @@ pub fn evaluate(
     inputs: &BTreeMap<String, Vec<u8>>,
     budget: &Budget,
 ) -> Result<Evaluated> {
+    evaluate_with(&Keys::new(), "", program, server_key, inputs, budget)
+}
+
+/// [`evaluate`], taking the decompressed server key from `keys` when it holds the one at `key_address`
+/// (a content address of `server_key`, e.g. its CID).
+pub fn evaluate_with(
+    keys: &Keys,
+    key_address: &str,
+    program: &[u8],
+    server_key: &[u8],
+    inputs: &BTreeMap<String, Vec<u8>>,
+    budget: &Budget,
+) -> Result<Evaluated> {
     let admitted = admit(program, server_key, inputs, budget)?;
-    let Server { key, .. } = keys::read_server(server_key)?;
-    tfhe::set_server_key(key.decompress());
+    tfhe::set_server_key(keys.get(key_address, server_key)?);
     let program = &admitted.program;
     let values = program
         .inputs

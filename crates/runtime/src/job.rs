@@ -119,6 +119,10 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
     Ok(Executed { manifest: manifest_cid, result, outcome })
 }
 
+/// The last server key a `fhe` job used, decompressed: a provider running several jobs of one requester's
+/// key set pays the decompression once. Process-wide, like tfhe-rs's own key state.
+static FHE_KEYS: ocean_fhe::job::Keys = ocean_fhe::job::Keys::new();
+
 /// Name under `outputs/` of a `fhe` job's encrypted outputs.
 pub const FHE_OUTPUTS: &str = "result.fhe";
 
@@ -134,6 +138,7 @@ async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work
     };
     let program = read("module (the fhe program)", manifest.program.module.as_ref())?;
     let server_key = read("server_key", manifest.program.server_key.as_ref())?;
+    let key_cid = manifest.program.server_key.as_ref().map(cid_of).transpose()?.map(|c| c.to_string());
     let inputs = manifest
         .inputs
         .iter()
@@ -148,7 +153,8 @@ async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work
     };
     // tfhe-rs computes on this thread (and its own rayon pool): keep it off the async workers.
     let evaluated = tokio::task::spawn_blocking(move || {
-        ocean_fhe::job::evaluate(&program, &server_key, &inputs, &budget)
+        let key_cid = key_cid.unwrap_or_default();
+        ocean_fhe::job::evaluate_with(&FHE_KEYS, &key_cid, &program, &server_key, &inputs, &budget)
     })
     .await
     .map_err(|e| Error::Job(format!("the fhe evaluation stopped: {e}")))?
