@@ -28,6 +28,16 @@ pub enum Mode {
     Proof = 2,
 }
 
+impl Mode {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Self::Quorum,
+            2 => Self::Proof,
+            _ => Self::None,
+        }
+    }
+}
+
 /// Where a job is in its life (JobMarket `State`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,6 +111,8 @@ pub struct JobView {
     pub price_per_replica: u128,
     /// Unix time after which an unsettled job can be expired.
     pub reveal_deadline: u64,
+    /// How its result is verified.
+    pub mode: Mode,
 }
 
 /// A provider's assignment to a job, read from a `ProviderAssigned` event.
@@ -675,6 +687,16 @@ impl Client {
             assigned: j.assigned,
             price_per_replica: j.pricePerReplica.to::<u128>(),
             reveal_deadline: j.revealDeadline.to::<u64>(),
+            mode: Mode::from_u8(j.mode),
         })
+    }
+
+    /// What a proof-mode job's proof must be about (the verifier's `spec`); zero for other jobs.
+    pub async fn proof_spec(&self, job_id: B256) -> Result<B256> {
+        self.market()
+            .proofSpecs(job_id)
+            .call()
+            .await
+            .map_err(|e| Error::from_contract("JobMarket", "proofSpecs", e))
     }
 }

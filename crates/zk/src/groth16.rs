@@ -8,7 +8,10 @@ use ark_groth16::{Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystem, OptimizationGoal};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_snark::SNARK;
-use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
+use ark_std::rand::{
+    CryptoRng, RngCore, SeedableRng,
+    rngs::{OsRng, StdRng},
+};
 
 use crate::Error;
 use crate::circuit::InferenceCircuit;
@@ -88,6 +91,13 @@ impl Params {
         Ok(Self { pk })
     }
 
+    /// [`Params::setup`] with the operating system's randomness. Not generic, so the generic arkworks code behind
+    /// it is instantiated here, under ocean-zk's optimization settings (opt-level 3 even in debug builds),
+    /// rather than in the calling crate's (a debug build of the CLI or the node).
+    pub fn setup_os() -> Result<Self, Error> {
+        Self::setup(&mut OsRng)
+    }
+
     /// The deterministic, insecure development parameters (see [`DEV_SEED`]).
     pub fn dev() -> Result<Self, Error> {
         Self::setup(&mut StdRng::seed_from_u64(DEV_SEED))
@@ -115,6 +125,12 @@ impl Params {
     /// Reads a proving key written by [`Params::to_bytes`], checking every point.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         Ok(Self { pk: ProvingKey::deserialize_compressed(bytes)? })
+    }
+
+    /// [`Params::prove`] with the operating system's randomness; not generic, for the reason given at
+    /// [`Params::setup_os`].
+    pub fn prove_os(&self, model: &Model, input: &Input, job_id: [u8; 32]) -> Result<Proven, Error> {
+        self.prove(model, input, job_id, &mut OsRng)
     }
 
     /// Runs the model on the input and proves it, for the job `job_id`.

@@ -71,10 +71,14 @@ fn check_range(what: &'static str, v: i64, lo: i64, hi: i64) -> Result<(), Error
 impl Model {
     /// Reads and validates a model file.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-        let model: Self =
-            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        Self::from_json(&bytes, path)
+    }
+
+    /// Parses and validates a model file's bytes (from a store); `origin` names them in errors.
+    pub fn from_json(bytes: &[u8], origin: &Path) -> Result<Self, Error> {
+        let model: Self = serde_json::from_slice(bytes)
+            .map_err(|source| Error::Json { path: origin.to_owned(), source })?;
         model.validate()?;
         Ok(model)
     }
@@ -152,10 +156,14 @@ impl Model {
 impl Input {
     /// Reads `{"pixels": [...]}`.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-        let input: Self =
-            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        Self::from_json(&bytes, path)
+    }
+
+    /// Parses and validates an input file's bytes (from a store); `origin` names them in errors.
+    pub fn from_json(bytes: &[u8], origin: &Path) -> Result<Self, Error> {
+        let input: Self = serde_json::from_slice(bytes)
+            .map_err(|source| Error::Json { path: origin.to_owned(), source })?;
         input.validate()?;
         Ok(input)
     }
