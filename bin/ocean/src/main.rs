@@ -92,6 +92,14 @@ fn init_tracing(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("OCEAN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let asked = std::env::var("OCEAN_LOG").ok();
+    let mut filter = EnvFilter::try_from_env("OCEAN_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    if !asked.is_some_and(|a| a.contains("r1cs")) {
+        // arkworks' circuit gadgets open a span per field operation whose fields print the whole constraint
+        // system: at `info` a single proof would take many minutes and gigabytes. Opt in with OCEAN_LOG=r1cs=….
+        if let Ok(off) = "r1cs=off".parse() {
+            filter = filter.add_directive(off);
+        }
+    }
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }

@@ -99,6 +99,18 @@ pub struct Task {
     /// to the plaintext result's CID, which this node never stores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope_cid: Option<String>,
+    /// A zk job's result and proof, submitted on chain in place of a commitment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<Proof>,
+}
+
+/// A zk job's proven result, as the provider submits it (`JobMarket.submitProof`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Proof {
+    /// The result bytes the chain records: the packed logits (0x…, 32 bytes).
+    pub result: String,
+    /// The Groth16 proof (0x…, 256 bytes).
+    pub proof: String,
 }
 
 /// The task database.
@@ -215,6 +227,7 @@ mod tests {
             run_secs: None,
             done_at: None,
             envelope_cid: None,
+            proof: None,
         }
     }
 

@@ -57,6 +57,9 @@ pub enum Error {
     /// A private job cannot run as asked (no key, a provider without a registered key, …).
     #[error("private job: {0}")]
     Privacy(String),
+    /// A zk job's model, input, or proof (ocean-zk).
+    #[error("zk: {0}")]
+    Zk(#[from] ocean_zk::Error),
 }
 
 impl Error {

@@ -16,6 +16,7 @@
 
 pub mod db;
 mod error;
+pub mod proof;
 pub mod protocol;
 pub mod provider;
 pub mod requester;

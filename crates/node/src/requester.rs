@@ -95,6 +95,8 @@ pub struct Prepared {
     pub price_per_replica: u128,
     /// A private job's inputs, in memory until they are encrypted to the providers that offered.
     pub private_inputs: Option<PrivateInputs>,
+    /// A zk job's `proofSpec`: the commitment to its model and input that the proof must be about.
+    pub proof_spec: Option<B256>,
 }
 
 /// A private job's plaintext inputs (never written to a store); `Debug` shows only names and sizes.
@@ -141,6 +143,8 @@ pub struct Outcome {
     pub slashed: Vec<(Address, u128)>,
     /// Gas this requester spent on the job (create + reveal).
     pub gas: u64,
+    /// A zk job's proven inference (the chain checked the proof before paying).
+    pub inference: Option<ocean_zk::Output>,
 }
 
 /// Knobs of the requester.
@@ -246,12 +250,12 @@ impl Requester {
             VerificationMode::None if v.replicas != 1 => {
                 return Err(Error::Job("verification mode `none` runs exactly one replica".into()));
             }
-            // Refused here rather than escrowed: providers do not prove automatically yet, so a zk job would sit
-            // until its deadline. Proofs are made with `ocean zk prove` and checked with `ocean zk verify`.
-            VerificationMode::Zk => {
+            // The proof commits to the plaintext input, which the requester must then reveal to the chain's
+            // verifier anyway: encrypting it to the provider would add no privacy.
+            VerificationMode::Zk if manifest.privacy.encrypt => {
                 return Err(Error::Job(
-                    "verification mode `zk` cannot be submitted to the network yet (providers do not prove \
-                     automatically); run the proof locally with `ocean zk prove` / `ocean zk verify`"
+                    "verification mode `zk` with [privacy] encrypt = true is not supported: the proof is \
+                     about the input's commitment, checked in public"
                         .into(),
                 ));
             }
@@ -280,10 +284,18 @@ impl Requester {
                 bundle: hint,
                 price_per_replica,
                 private_inputs,
+                proof_spec: None,
             });
         }
+        let proof_spec = match v.mode {
+            VerificationMode::Zk => {
+                let (model, input) = crate::proof::model_and_input(&self.store, &manifest)?;
+                Some(crate::proof::spec(&model, &input))
+            }
+            _ => None,
+        };
         let (manifest_cid, bundle) = self.bundle(&manifest)?;
-        Ok(Prepared { manifest_cid, manifest, bundle, price_per_replica, private_inputs: None })
+        Ok(Prepared { manifest_cid, manifest, bundle, price_per_replica, private_inputs: None, proof_spec })
     }
 
     /// Reads a private job's inputs into memory (they must be local files: a CID is already in a store in
@@ -331,6 +343,9 @@ impl Requester {
         if let Some(m) = &manifest.program.model {
             sources.push(("model.onnx".into(), m));
         }
+        if let Some(k) = &manifest.program.server_key {
+            sources.push(("server-key".into(), k));
+        }
         for (name, s) in &manifest.inputs {
             sources.push((format!("input-{name}"), s));
         }
@@ -370,6 +385,7 @@ impl Requester {
             bundle,
             price_per_replica: job.price_per_replica,
             private_inputs: None,
+            proof_spec: job.proof_spec,
         })
     }
 
@@ -574,7 +590,7 @@ impl Requester {
             mode,
             price_per_replica: job.price_per_replica,
             commit_deadline,
-            proof_spec: B256::ZERO,
+            proof_spec: job.proof_spec.unwrap_or(B256::ZERO),
         };
         let (created, receipt) =
             self.client.create_job(&request, offers.iter().map(|(_, _, o)| o.clone()).collect()).await?;
@@ -698,6 +714,15 @@ impl Requester {
                         .await;
                 }
             }
+            if fixed.mode == Mode::Proof {
+                // The provider settles a zk job itself by submitting its proof; the chain check above sees it.
+                if last_done != 0 {
+                    last_done = 0;
+                    progress(Progress::Waiting { reason: "the provider is proving the inference".into() });
+                }
+                tokio::time::sleep(self.options.poll).await;
+                continue;
+            }
             let http = &self.http;
             let statuses = join_all(assignment.iter().map(|a| {
                 let endpoint = endpoints.get(&a.provider).cloned();
@@ -802,7 +827,27 @@ impl Requester {
                 slashed.push((a.provider, s));
             }
         }
-        let result = match self.client.result_cid(job_id).await? {
+        let onchain = self.client.result_cid(job_id).await?;
+        if let (Some(bytes), Mode::Proof) = (&onchain, self.client.job(job_id).await?.mode) {
+            let (cid, output) = crate::proof::result_dir(&self.store, bytes)?;
+            progress(Progress::Finalized { result: cid });
+            let mut gas = 0;
+            if let Some(r) = record.as_mut() {
+                r.result_cid = Some(cid.to_string());
+                gas = r.create_gas;
+                self.save(r)?;
+            }
+            return Ok(Outcome {
+                job_id,
+                state,
+                result: Some(cid),
+                paid,
+                slashed,
+                gas,
+                inference: Some(output),
+            });
+        }
+        let result = match onchain {
             Some(bytes) => Some(Cid::from_bytes(&bytes)?),
             None => None,
         };
@@ -825,7 +870,7 @@ impl Requester {
             gas = r.create_gas + r.reveal_gas.unwrap_or(0);
             self.save(r)?;
         }
-        Ok(Outcome { job_id, state, result, paid, slashed, gas })
+        Ok(Outcome { job_id, state, result, paid, slashed, gas, inference: None })
     }
 
     /// Writes a finalized job's result (already fetched by [`Requester::wait`], or fetched now) to `out`.
@@ -839,6 +884,12 @@ impl Requester {
             .result_cid(job_id)
             .await?
             .ok_or_else(|| Error::Job(format!("job {job_id:#x} has no finalized result")))?;
+        if self.client.job(job_id).await?.mode == Mode::Proof {
+            // The chain holds the proven logits themselves: nothing to fetch from a provider.
+            let (cid, _) = crate::proof::result_dir(&self.store, &bytes)?;
+            self.store.get(&cid, out)?;
+            return Ok(cid);
+        }
         let cid = Cid::from_bytes(&bytes)?;
         let mut gateways = Vec::new();
         let nodes = self.client.nodes().await?;

@@ -11,7 +11,7 @@ use ocean_runtime::{Limit, Runtime, Status, job};
 use ocean_store::Store;
 use ocean_types::{
     Manifest,
-    manifest::{Kind, Source},
+    manifest::{Kind, Source, VerificationMode},
 };
 
 use crate::{config::Config, exit::Failure};
@@ -32,7 +32,8 @@ pub(crate) const STACK: u8 = 25;
 const AFTER_HELP: &str = "\
 Prints the result CID on stdout: a UnixFS directory with outputs/ (what the guest wrote to /outputs),
 stdout, stderr and result.json (exit status, units of work used, manifest CID). The same job gives the
-same CID on every machine.
+same CID on every machine. A verification.mode = zk job runs the quantized model's integer inference
+that its provider will prove; its result directory holds result.json (class, logits, the on-chain result).
 
 Exit codes:
   0    the guest succeeded
@@ -64,6 +65,9 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
         std::fs::read_to_string(&args.job).wrap_err_with(|| format!("reading {}", args.job.display()))?;
     let mut manifest = Manifest::from_toml(&text).wrap_err_with(|| format!("in {}", args.job.display()))?;
     let base = args.job.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if manifest.verification.mode == VerificationMode::Zk {
+        return zk(manifest, &base, args.out.as_deref(), config);
+    }
     if manifest.program.kind == Kind::Onnx && manifest.program.module.is_none() {
         // Absolute, so it is not taken relative to the job's folder: the flag is relative to the caller's.
         let guest = std::path::absolute(&args.onnx_guest)?;
@@ -114,4 +118,29 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             Err(Failure { code: GUEST_FAILED, message: format!("the guest trapped: {trap}") }.into())
         }
     }
+}
+
+/// A `verification.mode = "zk"` job: runs what the provider will prove (the quantized model's integer
+/// inference) and prints the CID of the result directory that the proven on-chain result decodes to, so the
+/// CID matches what `ocean job submit` reports.
+fn zk(manifest: Manifest, base: &Path, out: Option<&Path>, config: &Config) -> eyre::Result<()> {
+    let store_dir = config.repo.join("store");
+    let store =
+        Store::open(&store_dir).wrap_err_with(|| format!("opening the store in {}", store_dir.display()))?;
+    let manifest = job::resolve(&store, manifest, base).wrap_err("adding the job's files to the store")?;
+    let (model, input) = ocean_node::proof::model_and_input(&store, &manifest)?;
+    let output = model.infer(&input)?;
+    let (cid, _) = ocean_node::proof::result_dir(&store, &output.to_bytes())?;
+    if let Some(out) = out {
+        store.get(&cid, out).wrap_err_with(|| format!("writing the result to {}", out.display()))?;
+    }
+    tracing::info!(
+        class = output.class(),
+        "zk job: inference of the quantized model (the provider proves it)"
+    );
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{cid}");
+    }
+    Ok(())
 }

@@ -142,8 +142,18 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
                 "deadlines commit {} / reveal {} (unix)",
                 view.commit_deadline, view.reveal_deadline
             ));
-            if let Some(cid) = client.result_cid(id).await? {
-                out(&format!("result    {}", ocean_store::Cid::from_bytes(&cid)?));
+            out(&format!("mode      {:?}", view.mode).to_lowercase());
+            if let Some(bytes) = client.result_cid(id).await? {
+                if view.mode == ocean_chain::Mode::Proof {
+                    let output = ocean_zk::Output::from_bytes(&bytes)?;
+                    out(&format!(
+                        "result    0x{} (proven logits: class {})",
+                        hex::encode(&bytes),
+                        output.class()
+                    ));
+                } else {
+                    out(&format!("result    {}", ocean_store::Cid::from_bytes(&bytes)?));
+                }
             }
             Ok(())
         }
@@ -212,6 +222,13 @@ async fn finish(requester: &Requester, outcome: Outcome, output: Option<PathBuf>
             }
             for (provider, s) in &outcome.slashed {
                 out(&format!("slashed {} from {provider} (wrong result)", Amount::from_wei(*s)));
+            }
+            if let Some(inference) = &outcome.inference {
+                out(&format!(
+                    "proven inference: class {} (logits {:?}), proof checked on chain",
+                    inference.class(),
+                    inference.0
+                ));
             }
             out(&format!("result written to {}", dir.display()));
             if outcome.gas > 0 {

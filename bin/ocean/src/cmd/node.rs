@@ -1,6 +1,6 @@
 //! `ocean node`: run a provider.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use eyre::{WrapErr, bail};
 use ocean_chain::{B256, bindings::NodeRegistry};
@@ -62,6 +62,11 @@ struct Settings {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     concurrency: Option<usize>,
+    /// Proving key for zk jobs (params.bin from `ocean zk setup`) [default: the development parameters,
+    /// whose verifier `ocean deploy` installs].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    zk_params: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -101,6 +106,7 @@ impl Settings {
             price: flags.price.or(self.price),
             stake: flags.stake.or(self.stake),
             concurrency: flags.concurrency.or(self.concurrency),
+            zk_params: flags.zk_params.or(self.zk_params),
         }
     }
 
@@ -301,6 +307,7 @@ async fn start_node(start: Start, config: &Config) -> eyre::Result<()> {
     pc.memory_mib = memory;
     pc.fault_wrong_result = start.fault_wrong_result;
     pc.identity = Some(identity);
+    pc.zk_params = settings.zk_params.clone();
     let node = Provider::open(pc, client)?;
     node.run(shutdown_signal()).await?;
     Ok(())

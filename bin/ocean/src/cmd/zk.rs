@@ -115,7 +115,7 @@ fn run_blocking(args: Args) -> eyre::Result<()> {
     match args.command {
         Command::Setup { model, out: dir, dev } => {
             let model = Model::load(&model)?;
-            let params = if dev { Params::dev()? } else { Params::setup(&mut ocean_zk::OsRng)? };
+            let params = if dev { Params::dev()? } else { Params::setup_os()? };
             std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
             write(&dir.join("params.bin"), &params.to_bytes()?)?;
             write(&dir.join("vk.bin"), &params.vk_bytes()?)?;
@@ -147,7 +147,7 @@ fn run_blocking(args: Args) -> eyre::Result<()> {
             let params = Params::from_bytes(&bytes)?;
             let (model, input) = (Model::load(&model)?, Input::load(&input)?);
             let job_id = parse32(&job_id)?;
-            let proven = params.prove(&model, &input, job_id, &mut ocean_zk::OsRng)?;
+            let proven = params.prove_os(&model, &input, job_id)?;
             let b = ocean_zk::model::fr_to_bytes;
             let file = ProofFile {
                 job_id: hex32(&job_id),

@@ -3,5 +3,7 @@
 
 mod e2e;
 mod fhe;
+mod fhe_net;
 mod harness;
 mod private;
+mod zk;

@@ -99,6 +99,7 @@ async fn offer(State(inner): State<Arc<Inner>>, Json(req): Json<OfferRequest>) -
         run_secs: None,
         done_at: None,
         envelope_cid: None,
+        proof: None,
     };
     {
         let Ok(_guard) = inner.tasks_lock.lock() else {

@@ -18,6 +18,7 @@ mod api;
 mod private;
 mod settle;
 mod worker;
+mod zk;
 
 use std::{
     net::SocketAddr,
@@ -66,6 +67,9 @@ pub struct Config {
     /// The node's age identity, whose recipient is its registered encryption key: it opens private jobs'
     /// inputs. Without one the node declines private jobs.
     pub identity: Option<ocean_crypto::Identity>,
+    /// Proving key for zk jobs (`ocean zk setup` → params.bin). Without one the node proves with the
+    /// development parameters, whose verifier `ocean deploy` installs.
+    pub zk_params: Option<PathBuf>,
 }
 
 impl Config {
@@ -84,6 +88,7 @@ impl Config {
             memory_mib: 4096,
             fault_wrong_result: false,
             identity: None,
+            zk_params: None,
         }
     }
 }
@@ -101,6 +106,8 @@ pub(crate) struct Inner {
     pub(crate) poke: Notify,
     pub(crate) running: AtomicU32,
     pub(crate) completed: AtomicU64,
+    /// The zk proving key, loaded at the first zk job.
+    pub(crate) zk_params: tokio::sync::OnceCell<Arc<ocean_zk::Params>>,
 }
 
 impl Inner {
@@ -158,6 +165,7 @@ impl Provider {
             poke: Notify::new(),
             running: AtomicU32::new(0),
             completed: AtomicU64::new(0),
+            zk_params: tokio::sync::OnceCell::new(),
         });
         Ok(Self { inner, receiver })
     }

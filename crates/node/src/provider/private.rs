@@ -60,7 +60,8 @@ pub(super) async fn execute(inner: &Inner, manifest: &Manifest, work: &std::path
     // error before any work.
     let plain = Store::memory();
     let mut inside = manifest.clone();
-    for source in inside.program.module.iter().chain(inside.program.model.iter()) {
+    let program = &inside.program;
+    for source in program.module.iter().chain(program.model.iter()).chain(program.server_key.iter()) {
         copy(&inner.store, &plain, &cid_of(source)?)?;
     }
     for (name, source) in inside.inputs.iter_mut() {

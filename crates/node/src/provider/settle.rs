@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 use super::{Inner, job_hex, now};
 use crate::{
     Error, Result,
-    db::{Task, TaskState},
+    db::{Proof, Task, TaskState},
 };
 
 const SCANNED: &str = "scanned_block";
@@ -79,6 +79,7 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
                     run_secs: None,
                     done_at: None,
                     envelope_cid: None,
+                    proof: None,
                 }
             }
         };
@@ -139,6 +140,9 @@ async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
         }
         State::Open | State::Assigned => {}
     }
+    if let Some(proof) = &task.proof {
+        return submit_proof(inner, task, job_id, view.commit_deadline, proof).await;
+    }
     let Some(result) = task.result_cid.as_deref() else { return Ok(()) };
     let result: Cid = result.parse()?;
 
@@ -190,6 +194,37 @@ async fn commit(inner: &Arc<Inner>, task: &Task, job_id: B256, result: &Cid) -> 
         client.commit(job_id, &result.to_bytes()).await?;
         info!(target: "ocean::node", job = %task.job_id, "committed on chain");
     }
+    inner.update(&task.job_id, |x| x.state = TaskState::Committed)?;
+    Ok(())
+}
+
+/// A zk job: submit the proof at once (it is the settlement), or expire the job once its deadline passed.
+async fn submit_proof(
+    inner: &Arc<Inner>,
+    task: &Task,
+    job_id: B256,
+    commit_deadline: u64,
+    proof: &Proof,
+) -> Result<()> {
+    let client = &inner.client;
+    if now() > commit_deadline {
+        // A proof job can be settled only until its commit deadline; after it, expiring refunds the requester.
+        debug!(target: "ocean::node", job = %task.job_id, "expiring unproven job");
+        client.expire(job_id).await?;
+        return Ok(());
+    }
+    if !matches!(task.state, TaskState::Done | TaskState::Committing) {
+        return Ok(());
+    }
+    let bytes =
+        |s: &str| hex::decode(s.trim_start_matches("0x")).map_err(|e| Error::Db(format!("proof: {e}")));
+    let (result, proof) = (bytes(&proof.result)?, bytes(&proof.proof)?);
+    inner.update(&task.job_id, |x| x.state = TaskState::Committing)?;
+    let assignment: Vec<_> =
+        client.assignment(job_id).await?.iter().map(ocean_chain::Assigned::to_assignment).collect();
+    // On failure the task stays `committing` and the next tick tries again, until the deadline.
+    let receipt = client.submit_proof(job_id, assignment, &result, &proof).await?;
+    info!(target: "ocean::node", job = %task.job_id, gas = receipt.gas_used, "proof accepted on chain");
     inner.update(&task.job_id, |x| x.state = TaskState::Committed)?;
     Ok(())
 }

@@ -1,0 +1,100 @@
+//! zk jobs end to end: `ocean job submit` of a `verification.mode = "zk"` job, proven by the provider
+//! automatically, checked by the verifier contract on chain before the provider is paid.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{Net, repo_root, stderr, stdout};
+
+fn zk_job(net: &Net, name: &str, inputs: &[(&str, PathBuf)], privacy: bool) -> PathBuf {
+    let model = repo_root().join("examples/zk/digits-q.json");
+    let mut text = format!("[program]\nkind = \"onnx\"\nmodel = {model:?}\n[inputs]\n");
+    for (name, path) in inputs {
+        text.push_str(&format!("{name} = {path:?}\n"));
+    }
+    text.push_str(
+        "[verification]\nmode = \"zk\"\nreplicas = 1\nquorum = 1\n\
+         [payment]\nmax_price = \"1 OCAT\"\ndeadline_secs = 600\n",
+    );
+    if privacy {
+        text.push_str("[privacy]\nencrypt = true\n");
+    }
+    let path = net.dir.path().join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn expected_class(image: &Path) -> usize {
+    let model = ocean_zk::Model::load(&repo_root().join("examples/zk/digits-q.json")).unwrap();
+    model.infer(&ocean_zk::Input::load(image).unwrap()).unwrap().class()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zk_job_is_proven_by_the_provider_and_paid_when_the_chain_verifies_it() {
+    let net = Net::start(&[false], 30).await;
+    let node = net.nodes[0].address;
+    let image = repo_root().join("examples/zk/digit-7.json");
+
+    // Refused before anything is on chain: two inputs, or a private zk job.
+    let two = zk_job(&net, "two", &[("a", image.clone()), ("b", image.clone())], false);
+    let o = net.requester(&["job", "submit", two.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("exactly one input"), "{}", stderr(&o));
+    let private = zk_job(&net, "private", &[("image", image.clone())], true);
+    let o = net.requester(&["job", "submit", private.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not supported"), "{}", stderr(&o));
+    let o = net.requester(&["job", "list"]);
+    assert!(stdout(&o).trim().is_empty(), "no job may have been created: {}", stdout(&o));
+
+    let job = zk_job(&net, "digit", &[("image", image.clone())], false);
+    let out_dir = net.dir.path().join("out");
+    let started = std::time::Instant::now();
+    let o = net.requester(&["job", "submit", job.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    eprintln!(
+        "zk job, submit to finalized (debug build, first proof includes the key): {:?}",
+        started.elapsed()
+    );
+    let text = stdout(&o);
+    let class = expected_class(&image);
+    assert!(text.contains(&format!("proven inference: class {class} ")), "{text}");
+    assert!(text.lines().last().unwrap().ends_with("to 1 providers"), "{text}");
+
+    // `ocean exec` of the job (no chain) gives the CID the network finalized.
+    let local = stdout(&net.requester(&["exec", job.to_str().unwrap()]));
+    assert!(text.contains(&format!("finalized: result {},", local.trim())), "{local} vs {text}");
+
+    // The result directory holds what the chain recorded, decoded.
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("result.json")).unwrap()).unwrap();
+    assert_eq!(result["class"], class);
+    let id = text.lines().last().unwrap().split_whitespace().nth(1).unwrap().to_owned();
+    let status = stdout(&net.requester(&["job", "status", &id]));
+    assert!(status.contains("mode      proof"), "{status}");
+    assert!(status.contains(&format!("(proven logits: class {class})")), "{status}");
+    assert!(status.contains(result["onchain_result"].as_str().unwrap()), "{status}");
+
+    // The provider was paid by the market (price minus the protocol fee) for this one job.
+    let owed = net.deployer.owed(node).await.unwrap();
+    assert!(owed > 0, "the provider was not paid");
+    // The node records the settlement at its next look at the chain.
+    let url = format!("http://127.0.0.1:{}/tasks/{id}", net.nodes[0].port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let task: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        if task["state"] == "settled" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "task not settled: {task}\n{}", net.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // `ocean job results` gives the same directory again from the chain alone.
+    let again = net.dir.path().join("again");
+    let o = net.requester(&["job", "results", &id, "-o", again.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(again.join("result.json")).unwrap(),
+        std::fs::read(out_dir.join("result.json")).unwrap()
+    );
+}
