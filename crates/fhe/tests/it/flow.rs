@@ -137,8 +137,14 @@ fn owners_encrypt_provider_evaluates_twice_identically_requester_decrypts() {
     let ins = inputs(&[("a", &ca), ("b", &cb), ("k", &ck)]);
 
     let first = job::evaluate(PROGRAM.as_bytes(), &server_file, &ins, &budget()).unwrap();
-    let second = job::evaluate(PROGRAM.as_bytes(), &server_file, &ins, &budget()).unwrap();
+    // The provider's path: a key cache, cold then warm (the key decompressed once).
+    let keys = job::Keys::new();
+    let evaluate =
+        || job::evaluate_with(&keys, "cid-of-the-key", PROGRAM.as_bytes(), &server_file, &ins, &budget());
+    let second = evaluate().unwrap();
+    let third = evaluate().unwrap();
     assert_eq!(first.outputs, second.outputs, "two evaluations give identical bytes (quorum needs it)");
+    assert_eq!(first.outputs, third.outputs, "a cached key gives the same bytes");
     assert_eq!(first.work, second.work);
     assert!(first.work > 0);
 
