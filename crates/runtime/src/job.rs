@@ -76,7 +76,12 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
     let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
     let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
     if manifest.program.kind == Kind::Fhe {
+        #[cfg(feature = "fhe")]
         return execute_fhe(store, manifest, manifest_cid, work).await;
+        #[cfg(not(feature = "fhe"))]
+        return Err(Error::Job(
+            "this build of ocean-runtime has no `fhe` feature: it cannot run fhe jobs".into(),
+        ));
     }
     let module = manifest.program.module.as_ref().ok_or_else(|| {
         Error::Job(
@@ -121,11 +126,13 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
 
 /// The last server key a `fhe` job used, decompressed: a provider running several jobs of one requester's
 /// key set pays the decompression once. Process-wide, like tfhe-rs's own key state.
+#[cfg(feature = "fhe")]
 static FHE_KEYS: ocean_fhe::job::Keys = ocean_fhe::job::Keys::new();
 
 /// Name under `outputs/` of a `fhe` job's encrypted outputs.
 pub const FHE_OUTPUTS: &str = "result.fhe";
 
+#[cfg(feature = "fhe")]
 async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work: &Path) -> Result<Executed> {
     let read = |what: &str, source: Option<&Source>| -> Result<Vec<u8>> {
         let source = source.ok_or_else(|| Error::Job(format!("[program] {what} is missing")))?;
