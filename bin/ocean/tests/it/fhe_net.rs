@@ -53,6 +53,11 @@ async fn fhe_job_is_evaluated_by_three_providers_that_agree_and_paid() {
         path
     };
 
+    let decrypt = |out: &std::path::Path| {
+        let file = out.join("outputs/result.fhe");
+        ok(net.requester(&["fhe", "decrypt", file.to_str().unwrap(), "--key", "keys/client.key"]))
+    };
+
     let quorum = job("quorum", "mode = \"quorum\"\nreplicas = 3\nquorum = 2", "");
     let out = d.join("out");
     let started = std::time::Instant::now();
@@ -61,13 +66,7 @@ async fn fhe_job_is_evaluated_by_three_providers_that_agree_and_paid() {
     let last = text.lines().last().unwrap();
     assert!(last.ends_with("to 3 providers"), "all three results must match: {text}\n{}", net.logs());
     assert!(!text.contains("slashed"), "{text}");
-    let plain = ok(net.requester(&[
-        "fhe",
-        "decrypt",
-        out.join("outputs/result.fhe").to_str().unwrap(),
-        "--key",
-        "keys/client.key",
-    ]));
+    let plain = decrypt(&out);
     assert!(plain.contains("total = 357"), "{plain}");
     assert!(plain.contains("max = 300"), "{plain}");
 
@@ -76,12 +75,6 @@ async fn fhe_job_is_evaluated_by_three_providers_that_agree_and_paid() {
     let out = d.join("out-private");
     let text = ok(net.requester(&["job", "submit", private.to_str().unwrap(), "-o", out.to_str().unwrap()]));
     assert!(text.lines().last().unwrap().ends_with("to 1 providers"), "{text}");
-    let plain = ok(net.requester(&[
-        "fhe",
-        "decrypt",
-        out.join("outputs/result.fhe").to_str().unwrap(),
-        "--key",
-        "keys/client.key",
-    ]));
+    let plain = decrypt(&out);
     assert!(plain.contains("total = 357"), "{plain}");
 }
