@@ -26,7 +26,7 @@ use std::{
 };
 
 use futures::future::join_all;
-use ocean_chain::{Address, B256, Client, JobRequest, Mode, NodeInfo, State, bindings::JobMarket};
+use ocean_chain::{Address, B256, Client, JobRequest, JobView, Mode, NodeInfo, State, bindings::JobMarket};
 use ocean_scheduler::{
     Candidate, Event, Kind, Placement, Policy, ProviderId, Resources, Scheduler, Task, TaskId,
 };
@@ -709,9 +709,7 @@ impl Requester {
                 let view = self.client.job(job_id).await?;
                 state = view.state;
                 if view.state.is_final() {
-                    return self
-                        .finish(job_id, view.state, &endpoints, &mut record, reveal_gas, progress)
-                        .await;
+                    return self.finish(job_id, &view, &endpoints, &mut record, reveal_gas, progress).await;
                 }
             }
             if fixed.mode == Mode::Proof {
@@ -809,7 +807,7 @@ impl Requester {
     async fn finish(
         &mut self,
         job_id: B256,
-        state: State,
+        view: &JobView,
         endpoints: &HashMap<Address, String>,
         record: &mut Option<Record>,
         reveal_gas: Option<u64>,
@@ -827,36 +825,21 @@ impl Requester {
                 slashed.push((a.provider, s));
             }
         }
-        let onchain = self.client.result_cid(job_id).await?;
-        if let (Some(bytes), Mode::Proof) = (&onchain, self.client.job(job_id).await?.mode) {
-            let (cid, output) = crate::proof::result_dir(&self.store, bytes)?;
-            progress(Progress::Finalized { result: cid });
-            let mut gas = 0;
-            if let Some(r) = record.as_mut() {
-                r.result_cid = Some(cid.to_string());
-                gas = r.create_gas;
-                self.save(r)?;
+        // A proof job's on-chain result is the proven output itself, presented as a result directory.
+        let (result, inference) = match self.client.result_cid(job_id).await? {
+            Some(bytes) if view.mode == Mode::Proof => {
+                let (cid, output) = crate::proof::result_dir(&self.store, &bytes)?;
+                (Some(cid), Some(output))
             }
-            return Ok(Outcome {
-                job_id,
-                state,
-                result: Some(cid),
-                paid,
-                slashed,
-                gas,
-                inference: Some(output),
-            });
-        }
-        let result = match onchain {
-            Some(bytes) => Some(Cid::from_bytes(&bytes)?),
-            None => None,
+            Some(bytes) => (Some(Cid::from_bytes(&bytes)?), None),
+            None => (None, None),
         };
         if let Some(cid) = &result {
             progress(Progress::Finalized { result: *cid });
             let gateways: Vec<String> =
                 paid.iter().filter_map(|(a, _)| endpoints.get(a).cloned()).collect::<Vec<_>>();
             // A private job's plaintext result is in no store: `results` fetches and opens its envelope.
-            if !self.manifest_of(job_id, &gateways).await?.privacy.encrypt {
+            if inference.is_none() && !self.manifest_of(job_id, &gateways).await?.privacy.encrypt {
                 let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
                 fetcher.fetch(cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
             }
@@ -870,7 +853,7 @@ impl Requester {
             gas = r.create_gas + r.reveal_gas.unwrap_or(0);
             self.save(r)?;
         }
-        Ok(Outcome { job_id, state, result, paid, slashed, gas, inference: None })
+        Ok(Outcome { job_id, state: view.state, result, paid, slashed, gas, inference })
     }
 
     /// Writes a finalized job's result (already fetched by [`Requester::wait`], or fetched now) to `out`.
