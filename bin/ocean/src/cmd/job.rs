@@ -67,7 +67,8 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Cancel a job that no provider has taken yet; its escrow is refunded.
+    /// Cancel a job that no provider has taken yet, or expire one whose deadline passed unsettled (e.g. every
+    /// provider failed); either way its escrow is refunded to this account's balance in the JobMarket.
     Cancel {
         /// Job id (0x…).
         id: B256,
@@ -165,8 +166,33 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
         }
         Command::Cancel { id } => {
             let client = session::connect(config).await?;
-            client.cancel(id).await?;
-            out(&format!("job {id:#x} cancelled; its escrow is withdrawable with `ocean wallet balance`"));
+            let view = client.job(id).await?;
+            let now = client.chain_time().await?;
+            // After this the job can no longer be settled, and anyone may expire it (JobMarket.expire).
+            let deadline = match (view.state, view.mode) {
+                (State::Open, _) | (_, ocean_chain::Mode::Proof) => view.commit_deadline,
+                _ => view.reveal_deadline,
+            };
+            match view.state {
+                State::Open if now <= view.commit_deadline => {
+                    client.cancel(id).await?;
+                    out(&format!(
+                        "job {id:#x} cancelled; its escrow is withdrawable with `ocean wallet balance`"
+                    ));
+                }
+                State::Open | State::Assigned if now > deadline => {
+                    client.expire(id).await?;
+                    out(&format!(
+                        "job {id:#x} expired unsettled; its escrow is withdrawable with `ocean wallet balance`"
+                    ));
+                }
+                State::Assigned => bail!(
+                    "job {id:#x} is assigned and can still be settled until {deadline} (unix, chain time {now}); \
+                     after that, `ocean job cancel` expires it and refunds the escrow"
+                ),
+                State::Nonexistent => bail!("no job {id:#x} on this chain"),
+                state => bail!("job {id:#x} is already {}", format!("{state:?}").to_lowercase()),
+            }
             Ok(())
         }
         Command::List => {

@@ -234,3 +234,58 @@ async fn deploy_gives_the_same_addresses_on_every_chain() {
         (b.token, b.registry, b.market, b.rewards, b.timelock, b.governor)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requester_expires_a_job_every_provider_abandoned_and_gets_the_escrow_back() {
+    let mut net = Net::start(&[false], 30).await;
+    let supply = net.total_ocat().await;
+    let job = net.job("pi", "pi", &["--samples", "60000000"], 1, 1, 300);
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    let job_id: B256 = id.parse().unwrap();
+
+    // The only provider dies for good while it runs the job.
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/tasks/{id}", net.nodes[0].port);
+    let started = Instant::now();
+    loop {
+        let state = match http.get(&url).send().await {
+            Ok(r) => {
+                r.json::<serde_json::Value>().await.ok().and_then(|v| v["state"].as_str().map(str::to_owned))
+            }
+            Err(_) => None,
+        };
+        if state.as_deref() == Some("running") {
+            break;
+        }
+        assert!(state.as_deref() != Some("done"), "the task finished before it could be killed");
+        assert!(started.elapsed() < Duration::from_secs(60), "task never ran: {}", net.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    net.kill_node(0);
+
+    // Before the deadline the job can still be settled: cancelling is refused, with the reason.
+    let o = net.requester(&["job", "cancel", &id]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("can still be settled until"), "{}", stderr(&o));
+
+    // Past the reveal deadline the requester expires it and gets the whole escrow back.
+    let view = net.deployer.job(job_id).await.unwrap();
+    let now = net.deployer.chain_time().await.unwrap();
+    let provider = net.deployer.provider();
+    let _: serde_json::Value =
+        provider.raw_request("evm_increaseTime".into(), (view.reveal_deadline - now + 5,)).await.unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let owed_before = net.deployer.owed(net.requester_address).await.unwrap();
+    let o = net.requester(&["job", "cancel", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("expired unsettled"), "{}", stdout(&o));
+    let refunded = net.deployer.owed(net.requester_address).await.unwrap() - owed_before;
+    assert_eq!(refunded, view.price_per_replica, "the whole escrow comes back");
+    assert_eq!(net.deployer.job(job_id).await.unwrap().state, ocean_chain::State::Failed);
+    assert_eq!(net.total_ocat().await, supply, "no OCAT lost");
+    // A final job cannot be cancelled again.
+    let o = net.requester(&["job", "cancel", &id]);
+    assert!(stderr(&o).contains("already failed"), "{}", stderr(&o));
+}
