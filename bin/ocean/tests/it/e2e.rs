@@ -98,16 +98,12 @@ async fn killed_provider_job_still_completes_without_losing_ocat() {
     assert_eq!(net.total_ocat().await, supply, "no OCAT lost when a provider dies");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn restarted_node_resumes_and_commits_once() {
-    let mut net = Net::start(&[false], 1).await;
+/// Submits (detached) a pi job that runs for seconds on node 0 and returns its id once node 0 is running it.
+async fn submit_long_job_until_running(net: &Net) -> String {
     let job = net.job("pi", "pi", &["--samples", "60000000"], 1, 1, 300);
     let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
     assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
     let id = stdout(&o).trim().to_owned();
-    let job_id: B256 = id.parse().unwrap();
-
-    // Kill -9 the node while the task runs.
     let http = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{}/tasks/{id}", net.nodes[0].port);
     let started = Instant::now();
@@ -119,7 +115,7 @@ async fn restarted_node_resumes_and_commits_once() {
             Err(_) => None,
         };
         if state.as_deref() == Some("running") {
-            break;
+            return id;
         }
         assert!(
             state.as_deref() != Some("done"),
@@ -128,6 +124,15 @@ async fn restarted_node_resumes_and_commits_once() {
         assert!(started.elapsed() < Duration::from_secs(60), "task never ran: {}", net.logs());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restarted_node_resumes_and_commits_once() {
+    let mut net = Net::start(&[false], 1).await;
+    let id = submit_long_job_until_running(&net).await;
+    let job_id: B256 = id.parse().unwrap();
+
+    // Kill -9 the node while the task runs.
     net.kill_node(0);
     net.spawn_node(0);
     net.wait_serving().await;
@@ -239,30 +244,10 @@ async fn deploy_gives_the_same_addresses_on_every_chain() {
 async fn requester_expires_a_job_every_provider_abandoned_and_gets_the_escrow_back() {
     let mut net = Net::start(&[false], 30).await;
     let supply = net.total_ocat().await;
-    let job = net.job("pi", "pi", &["--samples", "60000000"], 1, 1, 300);
-    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
-    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
-    let id = stdout(&o).trim().to_owned();
+    let id = submit_long_job_until_running(&net).await;
     let job_id: B256 = id.parse().unwrap();
 
     // The only provider dies for good while it runs the job.
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{}/tasks/{id}", net.nodes[0].port);
-    let started = Instant::now();
-    loop {
-        let state = match http.get(&url).send().await {
-            Ok(r) => {
-                r.json::<serde_json::Value>().await.ok().and_then(|v| v["state"].as_str().map(str::to_owned))
-            }
-            Err(_) => None,
-        };
-        if state.as_deref() == Some("running") {
-            break;
-        }
-        assert!(state.as_deref() != Some("done"), "the task finished before it could be killed");
-        assert!(started.elapsed() < Duration::from_secs(60), "task never ran: {}", net.logs());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     net.kill_node(0);
 
     // Before the deadline the job can still be settled: cancelling is refused, with the reason.
