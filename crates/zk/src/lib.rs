@@ -14,6 +14,10 @@
 //! The circuit's three public inputs are the job id (mod r), the spec and the packed output: all three are what
 //! the chain already holds (`jobId`, `proofSpecs[jobId]`, the submitted result), so the Solidity adapter checks a
 //! proof with no hashing of its own, and a proof for one job cannot be replayed for another.
+//!
+//! A program that installs a `tracing` subscriber must turn off the target `r1cs`: arkworks' gadgets open a span
+//! per field operation whose fields print the whole constraint system, which makes one proof take minutes and
+//! gigabytes (the `ocean` binary's filter does this).
 
 pub mod circuit;
 pub mod commit;
