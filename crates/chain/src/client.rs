@@ -377,6 +377,18 @@ impl Client {
         eip712::sign_offer(&self.signer, &self.domain, job_id, price, expiry)
     }
 
+    /// The provider API's EIP-712 domain (see [`eip712::api_domain`]).
+    pub fn api_domain(&self) -> Eip712Domain {
+        eip712::api_domain(self.deployment.chain_id, self.deployment.market)
+    }
+
+    /// Signs a read of a provider's `path` with `method` for `job_id`, as this account, now.
+    pub fn sign_api_read(&self, method: &str, path: &str, job_id: B256) -> Result<eip712::ApiAuth> {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        eip712::sign_api_read(&self.signer, &self.api_domain(), method, path, job_id, now)
+    }
+
     /// Signs this provider's commitment to `result_cid` for `job_id` (it is at `index` in the assignment).
     pub fn sign_commit(&self, job_id: B256, index: u8, result_cid: &[u8]) -> Result<JobMarket::SignedCommit> {
         eip712::sign_commit(&self.signer, &self.domain, job_id, index, result_cid)

@@ -1,7 +1,13 @@
-//! The protocol's EIP-712 messages: a provider's offer to run a job and its commitment to a result.
+//! The protocol's EIP-712 messages: a provider's offer to run a job and its commitment to a result, and a
+//! requester's signed read of a provider's API.
 //!
-//! Providers sign these off chain; the requester submits them inside `createJob` and `reveal`, so a 3-replica
-//! job needs two transactions instead of eight. The domain is the JobMarket's (`"Ocean AI JobMarket"`, `"1"`).
+//! Providers sign offers and commitments off chain; the requester submits them inside `createJob` and
+//! `reveal`, so a 3-replica job needs two transactions instead of eight. Their domain is the JobMarket's
+//! (`"Ocean AI JobMarket"`, `"1"`).
+//!
+//! A requester signs an [`ApiRead`](typed::ApiRead) for every request to a provider that reveals a task's
+//! state, result or commitment. It has its own domain (`"Ocean AI Provider API"`, `"1"`, same chain and
+//! contract), so no API signature can ever be replayed as an offer or a commitment, nor the other way round.
 
 use alloy::{
     primitives::{Address, B256, U256, keccak256},
@@ -16,7 +22,68 @@ mod typed {
     alloy::sol! {
         struct Offer { bytes32 jobId; address provider; uint96 price; uint40 expiry; }
         struct Commit { bytes32 jobId; bytes32 commitment; }
+        struct ApiRead { string method; string path; bytes32 jobId; uint64 timestamp; bytes32 nonce; }
     }
+}
+
+/// The provider API's EIP-712 domain on `chain_id` for the JobMarket at `market`.
+pub fn api_domain(chain_id: u64, market: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "Ocean AI Provider API",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: market,
+    }
+}
+
+/// One signed API read: what the requester sends beside the request (see `docs/protocol.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiAuth {
+    /// Unix seconds when it was signed; providers refuse reads too far from their clock.
+    pub timestamp: u64,
+    /// Random, never reused: providers refuse a nonce they have seen (replay).
+    pub nonce: B256,
+    /// The 65-byte signature `r ‖ s ‖ v`.
+    pub signature: alloy::signers::Signature,
+}
+
+/// The digest a requester signs to read `path` with `method` for `job_id`.
+pub fn api_read_digest(
+    domain: &Eip712Domain,
+    method: &str,
+    path: &str,
+    job_id: B256,
+    timestamp: u64,
+    nonce: B256,
+) -> B256 {
+    typed::ApiRead { method: method.to_owned(), path: path.to_owned(), jobId: job_id, timestamp, nonce }
+        .eip712_signing_hash(domain)
+}
+
+/// Signs a read of `path` with `method` for `job_id` at `timestamp` with a fresh random nonce.
+pub fn sign_api_read(
+    signer: &PrivateKeySigner,
+    domain: &Eip712Domain,
+    method: &str,
+    path: &str,
+    job_id: B256,
+    timestamp: u64,
+) -> crate::Result<ApiAuth> {
+    let nonce = B256::random();
+    let digest = api_read_digest(domain, method, path, job_id, timestamp, nonce);
+    Ok(ApiAuth { timestamp, nonce, signature: signer.sign_hash_sync(&digest)? })
+}
+
+/// The account that signed `auth` for this read; `None` if the signature is malformed.
+pub fn api_read_signer(
+    domain: &Eip712Domain,
+    method: &str,
+    path: &str,
+    job_id: B256,
+    auth: &ApiAuth,
+) -> Option<Address> {
+    let digest = api_read_digest(domain, method, path, job_id, auth.timestamp, auth.nonce);
+    auth.signature.recover_address_from_prehash(&digest).ok()
 }
 
 /// The JobMarket's EIP-712 domain on `chain_id`.
@@ -133,6 +200,31 @@ mod tests {
         assert_eq!(
             sig.recover_address_from_prehash(&commit_digest(&d, job, sc.commitment)).unwrap(),
             signer.address()
+        );
+    }
+
+    #[test]
+    fn api_reads_recover_to_the_requester_and_bind_every_field() {
+        let signer = PrivateKeySigner::random();
+        let d = api_domain(31337, Address::repeat_byte(7));
+        let job = B256::repeat_byte(1);
+        let auth = sign_api_read(&signer, &d, "GET", "/tasks/0x01", job, 1000).unwrap();
+        assert_eq!(api_read_signer(&d, "GET", "/tasks/0x01", job, &auth), Some(signer.address()));
+        // Any other method, path, job, time, nonce, chain or contract recovers someone else.
+        let other = |m: &str, p: &str, j: B256, a: &ApiAuth, d: &Eip712Domain| api_read_signer(d, m, p, j, a);
+        assert_ne!(other("POST", "/tasks/0x01", job, &auth, &d), Some(signer.address()));
+        assert_ne!(other("GET", "/tasks/0x02", job, &auth, &d), Some(signer.address()));
+        assert_ne!(other("GET", "/tasks/0x01", B256::repeat_byte(2), &auth, &d), Some(signer.address()));
+        let later = ApiAuth { timestamp: 1001, ..auth };
+        assert_ne!(other("GET", "/tasks/0x01", job, &later, &d), Some(signer.address()));
+        let renonced = ApiAuth { nonce: B256::repeat_byte(9), ..auth };
+        assert_ne!(other("GET", "/tasks/0x01", job, &renonced, &d), Some(signer.address()));
+        let chain = api_domain(1, Address::repeat_byte(7));
+        assert_ne!(other("GET", "/tasks/0x01", job, &auth, &chain), Some(signer.address()));
+        // The market's own domain is a different one: an API signature is never an offer or commitment.
+        assert_ne!(
+            other("GET", "/tasks/0x01", job, &auth, &domain(31337, Address::repeat_byte(7))),
+            Some(signer.address())
         );
     }
 

@@ -1,9 +1,9 @@
 //! The provider's persisted state: one record per task, and the last chain block scanned.
 //!
 //! redb commits are atomic and durable, so after a `kill -9` the node sees every task exactly as its last
-//! committed transition left it. Every transition that has an effect outside the node (a signed offer, an
-//! on-chain commit) is written *before* the effect, so a restart knows to check the chain instead of acting
-//! twice.
+//! committed transition left it. Every transition that has an effect outside the node (an on-chain commit) is
+//! written *before* the effect, so a restart knows to check the chain instead of acting twice. A signed offer
+//! writes nothing: the chain's assignment (which carries the offer) is what creates a task.
 
 use std::path::Path;
 
@@ -22,12 +22,8 @@ const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TaskState {
-    /// An offer was signed; waiting to see the assignment on chain.
-    Offered {
-        /// Offer expiry, unix seconds.
-        expiry: u64,
-    },
-    /// Assigned on chain; waiting for a worker.
+    /// Assigned on chain; waiting for a worker. (Offers are not tasks: they live in memory until the chain
+    /// assigns the job, see `provider::offers`.)
     Assigned,
     /// A worker runs it. After a restart it is run again: runs are deterministic.
     Running,
@@ -55,7 +51,6 @@ impl TaskState {
     /// Short name for APIs and status output.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Offered { .. } => "offered",
             Self::Assigned => "assigned",
             Self::Running => "running",
             Self::Done => "done",
@@ -72,7 +67,7 @@ impl TaskState {
     }
 }
 
-/// One task: a job this provider offered to run or was assigned.
+/// One task: a job assigned to this provider on chain.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Task {
     /// The job id (0x…).
@@ -87,6 +82,10 @@ pub struct Task {
     pub price_wei: String,
     /// Current state.
     pub state: TaskState,
+    /// The job's requester (0x…), read from chain at assignment: the only account whose signed reads see
+    /// the task before the job is finalized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
     /// Result CID once computed.
     pub result_cid: Option<String>,
     /// Signed commitment once computed.
@@ -222,6 +221,7 @@ mod tests {
             index: None,
             price_wei: "1".into(),
             state: TaskState::Assigned,
+            requester: None,
             result_cid: None,
             signed_commit: None,
             run_secs: None,

@@ -6,11 +6,37 @@
 //! | `POST /offers` | requester | asks for a signed offer for a job id ([`OfferRequest`] → [`OfferResponse`]) |
 //! | `POST /car` | requester | pushes the job's blocks (CAR v1; every block is hash-checked before it is stored) |
 //! | `POST /tasks/{job}/poke` | requester | "the job is on chain": the node scans the chain now instead of at its next tick |
-//! | `GET /tasks` | operator | every task record ([`crate::db::Task`]) |
-//! | `GET /tasks/{job}` | requester | the task's state and, once computed, the result CID and signed commitment ([`TaskStatus`]) |
-//! | `GET/HEAD /ipfs/{cid}` | anyone | the trustless gateway over the node's store (results are fetched here) |
+//! | `GET /tasks` | operator (bearer token) | every task record ([`crate::db::Task`]) |
+//! | `GET /tasks/{job}` | the job's requester (signed read), the operator; anyone once the job is finalized | the task's state and, once computed, the result CID and signed commitment ([`TaskStatus`]) |
+//! | `GET/HEAD /ipfs/{cid}` | anyone | the trustless gateway, over finalized tasks' results, manifests and envelopes only |
+//!
+//! A signed read carries [`HEADER_TIMESTAMP`], [`HEADER_NONCE`] and [`HEADER_SIGNATURE`]: the requester's
+//! EIP-712 signature of `ApiRead { method, path, jobId, timestamp, nonce }` in the domain
+//! [`ocean_chain::eip712::api_domain`], where `path` is [`task_path`] (whatever prefix the endpoint has).
+//! `docs/protocol.md` spells the domain and the type out for other clients.
 
 use serde::{Deserialize, Serialize};
+
+/// Header of a signed read: unix seconds when it was signed (decimal).
+pub const HEADER_TIMESTAMP: &str = "ocean-timestamp";
+/// Header of a signed read: its random nonce (0x…, 32 bytes), never reused.
+pub const HEADER_NONCE: &str = "ocean-nonce";
+/// Header of a signed read: the 65-byte signature `r ‖ s ‖ v` (0x…).
+pub const HEADER_SIGNATURE: &str = "ocean-signature";
+
+/// The three headers of a signed read, as (name, value).
+pub fn read_headers(auth: &ocean_chain::eip712::ApiAuth) -> [(&'static str, String); 3] {
+    [
+        (HEADER_TIMESTAMP, auth.timestamp.to_string()),
+        (HEADER_NONCE, format!("{:#x}", auth.nonce)),
+        (HEADER_SIGNATURE, format!("0x{}", hex::encode(auth.signature.as_bytes()))),
+    ]
+}
+
+/// The path a requester signs to read its task, and the route it reads: `/tasks/0x<job id, lowercase>`.
+pub fn task_path(job_id: ocean_chain::B256) -> String {
+    format!("/tasks/{job_id:#x}")
+}
 
 /// What a provider publishes for schedulers.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

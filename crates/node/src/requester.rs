@@ -37,7 +37,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     Error, Result,
-    protocol::{OfferRequest, OfferResponse, TaskStatus, Telemetry},
+    protocol::{OfferRequest, OfferResponse, TaskStatus, Telemetry, read_headers, task_path},
 };
 
 /// A step of a job's life, for progress displays.
@@ -721,13 +721,14 @@ impl Requester {
                 tokio::time::sleep(self.options.poll).await;
                 continue;
             }
-            let http = &self.http;
             let statuses = join_all(assignment.iter().map(|a| {
                 let endpoint = endpoints.get(&a.provider).cloned();
                 async move {
-                    let endpoint = endpoint?;
-                    let url = format!("{}/tasks/{job_id:#x}", endpoint.trim_end_matches('/'));
-                    let resp = http.get(url).send().await.ok()?;
+                    let request = self.task_read(&endpoint?, job_id).ok()?;
+                    let resp = request.send().await.ok()?;
+                    if !resp.status().is_success() {
+                        return None;
+                    }
                     resp.json::<TaskStatus>().await.ok()
                 }
             }))
@@ -933,6 +934,17 @@ impl Requester {
             .unwrap_or_else(|| Error::Privacy(format!("no paid provider of job {job_id:#x} to fetch from"))))
     }
 
+    /// `GET /tasks/{job}` on the provider at `endpoint`, signed as this job's requester.
+    fn task_read(&self, endpoint: &str, job_id: B256) -> Result<reqwest::RequestBuilder> {
+        let path = task_path(job_id);
+        let auth = self.client.sign_api_read("GET", &path, job_id)?;
+        let mut request = self.http.get(format!("{}{path}", endpoint.trim_end_matches('/')));
+        for (name, value) in read_headers(&auth) {
+            request = request.header(name, value);
+        }
+        Ok(request)
+    }
+
     /// Fetches `gateway`'s envelope of the result, decrypts it and checks it is the tree `cid`, in memory.
     async fn open_sealed(
         &self,
@@ -941,9 +953,12 @@ impl Requester {
         gateway: &str,
         identity: &ocean_crypto::Identity,
     ) -> Result<Store> {
-        let url = format!("{}/tasks/{job_id:#x}", gateway.trim_end_matches('/'));
+        let url = format!("{}{}", gateway.trim_end_matches('/'), task_path(job_id));
         let peer = |message: String| Error::Peer { peer: url.clone(), message };
-        let resp = self.http.get(&url).send().await.map_err(|e| peer(e.to_string()))?;
+        let resp = self.task_read(gateway, job_id)?.send().await.map_err(|e| peer(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(peer(format!("HTTP {}", resp.status())));
+        }
         let status: TaskStatus = resp.json().await.map_err(|e| peer(e.to_string()))?;
         let envelope: Cid =
             status.envelope_cid.ok_or_else(|| peer("serves no encrypted result".into()))?.parse()?;

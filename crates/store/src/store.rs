@@ -264,6 +264,19 @@ impl Store {
         Ok(())
     }
 
+    /// The CIDs of every block of the DAG under `root`, in CAR order (each once). Fails if a block is missing.
+    pub fn block_cids(&self, root: &Cid) -> Result<Vec<Cid>, Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut cids = Vec::new();
+        exporter::walk(self.blocks.as_ref(), root, Scope::All, None, &mut |cid, _| {
+            if seen.insert(*cid) {
+                cids.push(*cid);
+            }
+            Ok(())
+        })?;
+        Ok(cids)
+    }
+
     /// Imports a CAR (v1, or v2's payload): every block is checked against its CID and nothing is stored if
     /// any block is bad or the stream is truncated. Roots present afterwards are pinned. Returns the roots.
     pub fn import_car(&self, r: impl Read) -> Result<Vec<Cid>, Error> {

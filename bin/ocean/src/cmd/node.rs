@@ -331,7 +331,11 @@ async fn status(config: &Config) -> eyre::Result<()> {
     let me = client.address();
     let node = client.nodes().await?.into_iter().find(|n| n.address == me);
     let owed = client.owed(me).await?;
-    let tasks: Vec<ocean_node::db::Task> = match reqwest_tasks(&settings.endpoint()).await {
+    // The running node's operator views need its token, which only the node's own data directory holds.
+    let token = std::fs::read_to_string(config.repo.join(ocean_node::provider::auth::OPERATOR_TOKEN_FILE))
+        .ok()
+        .map(|t| t.trim().to_owned());
+    let tasks: Vec<ocean_node::db::Task> = match reqwest_tasks(&settings.endpoint(), token.as_deref()).await {
         Some(t) => t,
         None => {
             let db = ocean_node::db::Db::open(&config.repo.join("node.redb"))
@@ -371,7 +375,8 @@ async fn status(config: &Config) -> eyre::Result<()> {
     Ok(())
 }
 
-async fn reqwest_tasks(endpoint: &str) -> Option<Vec<ocean_node::db::Task>> {
+async fn reqwest_tasks(endpoint: &str, token: Option<&str>) -> Option<Vec<ocean_node::db::Task>> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().ok()?;
-    client.get(format!("{endpoint}/tasks")).send().await.ok()?.json().await.ok()
+    let resp = client.get(format!("{endpoint}/tasks")).bearer_auth(token?).send().await.ok()?;
+    resp.error_for_status().ok()?.json().await.ok()
 }

@@ -104,16 +104,9 @@ async fn submit_long_job_until_running(net: &Net) -> String {
     let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
     assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
     let id = stdout(&o).trim().to_owned();
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{}/tasks/{id}", net.nodes[0].port);
     let started = Instant::now();
     loop {
-        let state = match http.get(&url).send().await {
-            Ok(r) => {
-                r.json::<serde_json::Value>().await.ok().and_then(|v| v["state"].as_str().map(str::to_owned))
-            }
-            Err(_) => None,
-        };
+        let state = net.nodes[0].task(&id).await.and_then(|v| v["state"].as_str().map(str::to_owned));
         if state.as_deref() == Some("running") {
             return id;
         }
@@ -273,4 +266,86 @@ async fn requester_expires_a_job_every_provider_abandoned_and_gets_the_escrow_ba
     // A final job cannot be cancelled again.
     let o = net.requester(&["job", "cancel", &id]);
     assert!(stderr(&o).contains("already failed"), "{}", stderr(&o));
+}
+
+/// Issue 14: while a job collects commitments its result CID is the secret that makes replication worth
+/// anything. A stranger, another account and a replayed request learn nothing; the requester's signed read
+/// does; after finalization the result is public (it is on chain anyway).
+#[tokio::test(flavor = "multi_thread")]
+async fn strangers_learn_nothing_until_the_job_is_final() {
+    use ocean_chain::eip712;
+    use ocean_node::protocol::{read_headers, task_path};
+
+    // A long commit grace: the node keeps its result off chain until the requester settles.
+    let net = Net::start(&[false], 600).await;
+    let job = net.job("wc", "wordcount", &["--top", "5"], 1, 1, 600);
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    let job_id: B256 = id.parse().unwrap();
+    let node = &net.nodes[0];
+    let started = Instant::now();
+    let result = loop {
+        if let Some(t) = node.task(&id).await
+            && t["state"] == "done"
+        {
+            break t["result_cid"].as_str().unwrap().to_owned();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "task never finished: {}", net.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{}", node.port);
+    let url = format!("{base}{}", task_path(job_id));
+    let domain = eip712::api_domain(net.deployment.chain_id, net.deployment.market);
+    let signed = |key: usize| {
+        let signer = net.client_for(key);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let auth = eip712::sign_api_read(&signer, &domain, "GET", &task_path(job_id), job_id, now).unwrap();
+        let mut request = http.get(&url);
+        for (k, v) in read_headers(&auth) {
+            request = request.header(k, v);
+        }
+        request
+    };
+
+    // A stranger: no signature, the operator list, another account's signature, a random job id.
+    let plain = http.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), 401);
+    assert!(!plain.text().await.unwrap().contains(&result));
+    assert_eq!(http.get(format!("{base}/tasks")).send().await.unwrap().status(), 401);
+    assert_eq!(signed(5).send().await.unwrap().status(), 401, "only the job's requester may read it");
+    let unknown = http.get(format!("{base}{}", task_path(B256::repeat_byte(7)))).send().await.unwrap();
+    assert_eq!(unknown.status(), 401, "an unknown job is refused the same way as a secret one");
+    // The gateway does not serve the result before finalization, and says so exactly as for a missing block.
+    let early = http.get(format!("{base}/ipfs/{result}?format=car")).send().await.unwrap();
+    assert_eq!(early.status(), 404);
+    assert_eq!(early.text().await.unwrap(), format!("block {result} is not in the store"));
+
+    // The requester's signed read works once; the same headers again are a replay.
+    let request = signed(1).build().unwrap();
+    let replay = request.try_clone().unwrap();
+    let own = http.execute(request).await.unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.json::<serde_json::Value>().await.unwrap()["result_cid"], result.as_str());
+    assert_eq!(http.execute(replay).await.unwrap().status(), 401, "a replayed read is refused");
+
+    // The requester settles through the same signed reads.
+    let o = net.requester(&["job", "wait", &id, "--timeout", "120"]);
+    assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
+
+    // Final: the status and the result are public.
+    let started = Instant::now();
+    loop {
+        let r = http.get(&url).send().await.unwrap();
+        if r.status() == 200 {
+            assert_eq!(r.json::<serde_json::Value>().await.unwrap()["result_cid"], result.as_str());
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never public: {}", net.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fetched = http.get(format!("{base}/ipfs/{result}?format=car")).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
 }

@@ -38,6 +38,16 @@ pub struct Node {
     pub child: Option<Child>,
 }
 
+impl Node {
+    /// `GET /tasks/{id}` as this node's operator (its token is in its repo): the task's JSON, if it answers.
+    pub async fn task(&self, id: &str) -> Option<serde_json::Value> {
+        let token = std::fs::read_to_string(self.repo.join("operator.token")).ok()?;
+        let url = format!("http://127.0.0.1:{}/tasks/{id}", self.port);
+        let resp = reqwest::Client::new().get(url).bearer_auth(token.trim()).send().await.ok()?;
+        resp.error_for_status().ok()?.json().await.ok()
+    }
+}
+
 pub struct Net {
     pub dir: tempfile::TempDir,
     pub anvil: AnvilInstance,

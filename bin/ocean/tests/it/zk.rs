@@ -78,10 +78,9 @@ async fn zk_job_is_proven_by_the_provider_and_paid_when_the_chain_verifies_it() 
     let owed = net.deployer.owed(node).await.unwrap();
     assert!(owed > 0, "the provider was not paid");
     // The node records the settlement at its next look at the chain.
-    let url = format!("http://127.0.0.1:{}/tasks/{id}", net.nodes[0].port);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let task: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+        let task = net.nodes[0].task(&id).await.unwrap_or_default();
         if task["state"] == "settled" {
             break;
         }

@@ -15,6 +15,9 @@
 //! the same commitment), `Committing` checks the chain before committing, so no job is ever committed twice.
 
 mod api;
+pub mod auth;
+mod gate;
+mod offers;
 mod private;
 mod settle;
 mod worker;
@@ -51,8 +54,13 @@ pub struct Config {
     pub price: u128,
     /// Tasks run at once.
     pub max_concurrency: usize,
-    /// Most tasks offered or queued at once; more offers are declined.
+    /// Most tasks assigned and waiting for a worker; more offers are declined.
     pub max_queue: usize,
+    /// Most offers signed and not yet assigned or expired, in all and per asking peer (the offer table is in
+    /// memory; see `offers.rs`).
+    pub max_offers: usize,
+    /// See `max_offers`.
+    pub max_offers_per_peer: usize,
     /// How often the chain is scanned.
     pub poll_interval: Duration,
     /// After a result is ready, how long the requester has to settle with the signed commitment before the
@@ -82,6 +90,8 @@ impl Config {
             price: 1_000_000_000_000_000,
             max_concurrency: cores as usize,
             max_queue: 256,
+            max_offers: 4096,
+            max_offers_per_peer: 64,
             poll_interval: Duration::from_millis(500),
             commit_grace: Duration::from_secs(30),
             cores,
@@ -108,6 +118,12 @@ pub(crate) struct Inner {
     pub(crate) completed: AtomicU64,
     /// The zk proving key, loaded at the first zk job.
     pub(crate) zk_params: tokio::sync::OnceCell<Arc<ocean_zk::Params>>,
+    /// Offers signed and not yet assigned (memory only).
+    pub(crate) offers: offers::Offers,
+    /// Who may read what.
+    pub(crate) auth: auth::Auth,
+    /// What the gateway may serve.
+    pub(crate) gate: gate::Gate,
 }
 
 impl Inner {
@@ -120,13 +136,9 @@ impl Inner {
         Ok(Some(task))
     }
 
-    pub(crate) fn queued(&self) -> Result<u32> {
-        Ok(self
-            .db
-            .active()?
-            .iter()
-            .filter(|t| matches!(t.state, TaskState::Offered { .. } | TaskState::Assigned))
-            .count() as u32)
+    /// Tasks assigned and waiting for a worker.
+    pub(crate) fn assigned(&self) -> Result<u32> {
+        Ok(self.db.active()?.iter().filter(|t| t.state == TaskState::Assigned).count() as u32)
     }
 }
 
@@ -154,6 +166,8 @@ impl Provider {
             cache_dir: Some(config.repo.join("cache")),
         })?;
         let (queue, receiver) = mpsc::channel(config.max_queue.max(1));
+        let auth = auth::Auth::open(&config.repo, client.api_domain())?;
+        let offers = offers::Offers::new(config.max_offers, config.max_offers_per_peer);
         let inner = Arc::new(Inner {
             config,
             client,
@@ -166,6 +180,9 @@ impl Provider {
             running: AtomicU32::new(0),
             completed: AtomicU64::new(0),
             zk_params: tokio::sync::OnceCell::new(),
+            offers,
+            auth,
+            gate: gate::Gate::default(),
         });
         Ok(Self { inner, receiver })
     }
@@ -191,12 +208,32 @@ impl Provider {
             }
         }
 
+        // Finalized results stay servable across restarts (for as long as their data is kept).
+        tokio::spawn({
+            let inner = inner.clone();
+            async move {
+                let settled = inner.db.all().map(|all| {
+                    all.into_iter()
+                        .filter(|t| matches!(t.state, TaskState::Settled { .. }))
+                        .collect::<Vec<_>>()
+                });
+                match settled {
+                    Ok(tasks) => {
+                        for t in tasks {
+                            settle::publish(&inner, t).await;
+                        }
+                    }
+                    Err(e) => warn!(target: "ocean::node", "listing finalized tasks: {e}"),
+                }
+            }
+        });
+
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let api = tokio::spawn({
             let router = api::router(inner.clone());
             let mut stop = stop_rx.clone();
             async move {
-                axum::serve(listener, router)
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                     .with_graceful_shutdown(async move {
                         let _ = stop.changed().await;
                     })

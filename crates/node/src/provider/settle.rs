@@ -21,8 +21,6 @@ use crate::{
 };
 
 const SCANNED: &str = "scanned_block";
-/// Offers that were never assigned are forgotten this long after they expire.
-const OFFER_SLACK: u64 = 60;
 
 pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     loop {
@@ -52,45 +50,34 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
     }
     for a in client.assignments(Some(client.address()), from, latest).await? {
         let key = job_hex(a.job_id);
-        let known = inner.db.get(&key)?;
-        let task = match known {
-            Some(mut t) if matches!(t.state, TaskState::Offered { .. }) => {
-                // The chain's manifest is the one escrowed: a private job's manifest names the input
-                // envelopes, which the requester can only make once it knows who offered.
-                if let Some(manifest) = client.manifest_cid(a.job_id).await? {
-                    t.manifest_cid = Cid::from_bytes(&manifest)?.to_string();
-                }
-                t
-            }
-            Some(_) => continue,
-            None => {
-                // Assigned without an offer record (accept path, or a record lost before this node existed).
-                let Some(manifest) = client.manifest_cid(a.job_id).await? else { continue };
-                let view = client.job(a.job_id).await?;
-                Task {
-                    job_id: key.clone(),
-                    manifest_cid: Cid::from_bytes(&manifest)?.to_string(),
-                    commit_deadline: view.commit_deadline,
-                    index: None,
-                    price_wei: a.price.to_string(),
-                    state: TaskState::Assigned,
-                    result_cid: None,
-                    signed_commit: None,
-                    run_secs: None,
-                    done_at: None,
-                    envelope_cid: None,
-                    proof: None,
-                }
-            }
+        if inner.db.get(&key)?.is_some() {
+            continue;
+        }
+        // Everything about the task comes from the chain: the offer table only told the node it signed one.
+        // The escrowed manifest is the one to run (a private job's names the input envelopes, which the
+        // requester can only make once it knows who offered).
+        let Some(manifest) = client.manifest_cid(a.job_id).await? else { continue };
+        let view = client.job(a.job_id).await?;
+        let task = Task {
+            job_id: key.clone(),
+            manifest_cid: Cid::from_bytes(&manifest)?.to_string(),
+            commit_deadline: view.commit_deadline,
+            index: Some(a.index),
+            price_wei: a.price.to_string(),
+            state: TaskState::Assigned,
+            requester: Some(view.requester.to_string()),
+            result_cid: None,
+            signed_commit: None,
+            run_secs: None,
+            done_at: None,
+            envelope_cid: None,
+            proof: None,
         };
-        let mut task = task;
-        task.index = Some(a.index);
-        task.price_wei = a.price.to_string();
-        task.state = TaskState::Assigned;
         {
             let _guard = inner.tasks_lock.lock().map_err(|_| Error::Db("task lock poisoned".into()))?;
             inner.db.put(&task)?;
         }
+        inner.offers.remove(&a.job_id);
         info!(target: "ocean::node", job = %key, index = a.index, "assigned");
         inner.queue.send(key).await.map_err(|_| Error::Db("task queue closed".into()))?;
     }
@@ -109,27 +96,25 @@ async fn settle_all(inner: &Arc<Inner>) -> Result<()> {
 
 async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
     let t = now();
-    if let TaskState::Offered { expiry } = task.state {
-        if t > expiry + OFFER_SLACK {
-            inner.update(&task.job_id, |x| {
-                x.state = TaskState::Failed { reason: "offer expired without assignment".into() };
-            })?;
-        }
-        return Ok(());
-    }
     if !matches!(task.state, TaskState::Done | TaskState::Committing | TaskState::Committed) {
         return Ok(());
     }
     let client = &inner.client;
     let job_id: B256 = task.job_id.parse().map_err(|_| Error::Job(format!("bad job id {}", task.job_id)))?;
+    if let Some(result) = task.result_cid.as_deref().and_then(|r| r.parse::<Cid>().ok()) {
+        inner.gate.expect(result, job_id);
+    }
     let view = client.job(job_id).await?;
     match view.state {
         State::Finalized => {
             let (paid, slashed) = client.settlement(job_id, client.address()).await?;
             info!(target: "ocean::node", job = %task.job_id, paid, slashed, "settled");
-            inner.update(&task.job_id, |x| {
+            let settled = inner.update(&task.job_id, |x| {
                 x.state = TaskState::Settled { paid: paid.to_string(), slashed: slashed > 0 };
             })?;
+            if let Some(settled) = settled {
+                publish(inner, settled).await;
+            }
             return Ok(());
         }
         State::Failed | State::Nonexistent => {
@@ -227,4 +212,35 @@ async fn submit_proof(
     info!(target: "ocean::node", job = %task.job_id, gas = receipt.gas_used, "proof accepted on chain");
     inner.update(&task.job_id, |x| x.state = TaskState::Committed)?;
     Ok(())
+}
+
+/// Makes a finalized task's result, manifest and envelope servable by the gateway (see [`super::gate`]).
+/// A DAG this node does not hold whole (a private job's plaintext result, data already collected) is left
+/// out; the rest is still published.
+pub(super) async fn publish(inner: &Arc<Inner>, task: Task) {
+    let Ok(job) = task.job_id.parse::<B256>() else { return };
+    if inner.gate.published(&job) {
+        return;
+    }
+    let store = inner.store.clone();
+    let roots: Vec<Cid> = [task.result_cid, task.envelope_cid, Some(task.manifest_cid)]
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let blocks = tokio::task::spawn_blocking(move || {
+        let mut blocks = Vec::new();
+        for root in roots {
+            match store.block_cids(&root) {
+                Ok(mut b) => blocks.append(&mut b),
+                Err(e) => debug!(target: "ocean::node", %root, "not published: {e}"),
+            }
+        }
+        blocks
+    })
+    .await;
+    match blocks {
+        Ok(blocks) => inner.gate.publish(job, blocks),
+        Err(e) => warn!(target: "ocean::node", job = %task.job_id, "publishing the result: {e}"),
+    }
 }
