@@ -62,7 +62,7 @@ mod store;
 pub mod unixfs;
 
 pub use cid::Cid;
-pub use exporter::{FileReader, Scope};
+pub use exporter::{FileReader, NameProblem, Scope};
 pub use importer::{Added, Entry, ImportOptions, Profile};
 pub use store::{GcStats, Store};
 
@@ -109,6 +109,17 @@ pub enum Error {
         root: Cid,
         /// The missing path.
         path: String,
+    },
+    /// A directory holds an entry name that could lead a writer out of its folder or write one path twice.
+    /// Refused when the directory is decoded, by every reader (get, resolve, the gateway, fetch).
+    #[error("directory {dir} has an unsafe entry name {name:?}: it {problem}")]
+    UnsafeName {
+        /// The directory (or the root of the sharded directory, or the shard node) that lists it.
+        dir: Cid,
+        /// The name as the directory spells it.
+        name: String,
+        /// What is wrong with it.
+        problem: NameProblem,
     },
     /// Invalid input (options, names, structure).
     #[error("{0}")]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use ocean_store::cid::{Cid, DAG_PB, Version};
 use ocean_store::dagpb::{Link, Node};
 use ocean_store::unixfs::{Data, Kind};
-use ocean_store::{Error, ImportOptions, Store};
+use ocean_store::{Error, ImportOptions, NameProblem, Store};
 
 /// Puts a dag-pb node into the store as is (no name checks: that is the point) and returns its CID.
 pub fn put(store: &Store, node: &Node) -> Cid {
@@ -93,14 +93,20 @@ fn list(at: &Path, skip: &Path, found: &mut Vec<(PathBuf, Vec<u8>)>) {
     }
 }
 
-/// Exports `root` and checks that nothing beside `out` changed, and that the export was refused.
-fn assert_contained(store: &Store, root: &Cid, scene: &Scene, what: &str) -> Error {
+/// Exports `root`, checks that nothing beside `out` changed, and that the export was refused for the duplicate
+/// name `evil`, with an error naming the directory that lists it.
+fn assert_contained(store: &Store, root: &Cid, scene: &Scene, what: &str) {
     let before = scene.around_out();
     let result = store.get(root, scene.out());
     assert_eq!(scene.around_out(), before, "{what}: the export wrote outside its output folder");
-    match result {
-        Ok(()) => panic!("{what}: a tree with two entries of one name was exported"),
-        Err(e) => e,
+    match &result {
+        Err(err @ Error::UnsafeName { dir, name, problem: NameProblem::Duplicate }) => {
+            assert_eq!(name, "evil", "{what}");
+            // The message names the directory and the entry.
+            let text = err.to_string();
+            assert!(text.contains(&dir.to_string()) && text.contains("\"evil\""), "{what}: {text}");
+        }
+        other => panic!("{what}: expected the duplicate `evil` to be refused, got {other:?}"),
     }
 }
 
@@ -180,4 +186,117 @@ fn duplicate_names_in_a_hamt_never_write_outside() {
             }
         }
     }
+}
+
+#[test]
+fn resolve_refuses_a_directory_with_duplicate_names() {
+    let store = Store::memory();
+    let a = file(&store, b"a");
+    let b = file(&store, b"b");
+    let root = dir(&store, &[("twice", a), ("twice", b)]);
+    let err = store.resolve(&root, "twice").unwrap_err();
+    assert!(
+        matches!(err, Error::UnsafeName { dir, problem: NameProblem::Duplicate, .. } if dir == root),
+        "{err}"
+    );
+}
+
+#[test]
+fn each_unsafe_name_is_refused_with_its_reason() {
+    let store = Store::memory();
+    let a = file(&store, b"a");
+    for (name, problem) in [
+        ("", NameProblem::Empty),
+        (".", NameProblem::Dots),
+        ("..", NameProblem::Dots),
+        ("a/b", NameProblem::Slash),
+        ("/", NameProblem::Slash),
+        ("a\0b", NameProblem::Nul),
+    ] {
+        let root = dir(&store, &[(name, a)]);
+        let scene = Scene::new();
+        match store.get(&root, scene.out()) {
+            Err(Error::UnsafeName { dir, name: n, problem: p }) => {
+                assert_eq!((dir, n.as_str(), p), (root, name, problem));
+            }
+            other => panic!("{name:?}: {other:?}"),
+        }
+        let shard_root = shard(&store, &[(&format!("0A{name}"), a)]);
+        let err = store.get(&shard_root, scene.out()).unwrap_err();
+        if name.is_empty() {
+            // `0A` alone names a sub-shard, which a file is not.
+            assert!(matches!(err, Error::Invalid(_)), "{err}");
+        } else {
+            assert!(matches!(err, Error::UnsafeName { problem: p, .. } if p == problem), "{name:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_sharded_directory_with_one_name_in_two_sub_shards_is_refused() {
+    let store = Store::memory();
+    let a = file(&store, b"a");
+    let b = file(&store, b"b");
+    let left = shard(&store, &[("00same", a)]);
+    let right = shard(&store, &[("01same", b)]);
+    let root = shard(&store, &[("00", left), ("01", right)]);
+    let scene = Scene::new();
+    let err = store.get(&root, scene.out()).unwrap_err();
+    assert!(
+        matches!(&err, Error::UnsafeName { name, problem: NameProblem::Duplicate, .. } if name == "same"),
+        "{err}"
+    );
+    assert!(store.resolve(&root, "same").is_err());
+}
+
+#[test]
+fn existing_entries_in_the_output_folder_are_never_written_through() {
+    let store = Store::memory();
+    let payload = file(&store, b"pwned");
+    let root = dir(&store, &[("evil", dir(&store, &[("pwned", payload)])), ("x.txt", payload)]);
+    let scene = Scene::new();
+    std::fs::create_dir(scene.out()).unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(scene.outside(), scene.out().join("evil")).unwrap();
+    let before = scene.around_out();
+    let err = store.get(&root, scene.out()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists),
+        "{err}"
+    );
+    assert_eq!(scene.around_out(), before);
+}
+
+#[test]
+fn symlinks_are_written_as_symlinks_and_a_clean_tree_exports_whole() {
+    let store = Store::memory();
+    let scene = Scene::new();
+    let outside = scene.outside();
+    let payload = file(&store, b"data");
+    let abs = symlink(&store, outside.to_str().unwrap());
+    let rel = symlink(&store, "../../outside/keep");
+    let inner = dir(&store, &[("link", rel), ("f", payload)]);
+    let sharded = shard(&store, &[("00g", payload), ("7Fabs", abs)]);
+    let root = dir(&store, &[("abs", abs), ("inner", inner), ("sharded", sharded)]);
+    store.get(&root, scene.out()).unwrap();
+    let out = scene.out();
+    assert_eq!(std::fs::read_link(out.join("abs")).unwrap(), outside);
+    assert_eq!(std::fs::read_link(out.join("inner/link")).unwrap(), Path::new("../../outside/keep"));
+    assert_eq!(std::fs::read(out.join("inner/f")).unwrap(), b"data");
+    assert_eq!(std::fs::read(out.join("sharded/g")).unwrap(), b"data");
+    assert_eq!(std::fs::read_link(out.join("sharded/abs")).unwrap(), outside);
+}
+
+#[test]
+fn gc_keeps_working_with_a_hostile_tree_pinned() {
+    let store = Store::memory();
+    let scene = Scene::new();
+    let link = symlink(&store, scene.outside().to_str().unwrap());
+    let root = dir(&store, &[("evil", link), ("evil", link)]);
+    store.blockstore().pin(&root).unwrap();
+    let unpinned = ImportOptions { pin: false, ..ImportOptions::default() };
+    let loose = store.add_bytes(b"unpinned", &unpinned).unwrap().cid;
+    store.gc().unwrap();
+    assert!(store.has(&root).unwrap() && store.has(&link).unwrap());
+    assert!(!store.has(&loose).unwrap());
 }
