@@ -12,7 +12,7 @@ export PATH := $(FOUNDRY_BIN):$(PATH)
 export OCEAN_FOUNDRY_BIN := $(FOUNDRY_BIN)
 CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast"; else echo "cargo test --workspace --no-fail-fast"; fi)
 
-.PHONY: artifacts all deps deps-age deps-node deps-store deps-rust contracts build test test-contracts test-rust lint fmt demo snapshot guests guests-scalar clean
+.PHONY: artifacts all deps deps-age deps-node deps-store deps-rust contracts build test test-contracts test-rust fuzz lint fmt demo snapshot guests guests-scalar clean
 
 all: build
 
@@ -84,6 +84,12 @@ artifacts: contracts
 test-rust: deps contracts guests
 	$(CARGO_TEST)
 	cargo test --workspace --doc
+
+# The store's untrusted-input properties (crafted trees, CARs, dag-pb) at length; `make test` runs a few hundred
+# cases of each as part of the store's integration tests.
+OCEAN_FUZZ_CASES ?= 100000
+fuzz:
+	OCEAN_FUZZ_CASES=$(OCEAN_FUZZ_CASES) cargo test -p ocean-store --test it fuzz::
 
 lint: deps contracts
 	cargo fmt --all -- --check

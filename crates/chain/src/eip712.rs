@@ -69,7 +69,7 @@ pub fn sign_api_read(
     job_id: B256,
     timestamp: u64,
 ) -> crate::Result<ApiAuth> {
-    let nonce = B256::random();
+    let nonce = B256::from(rand::random::<[u8; 32]>());
     let digest = api_read_digest(domain, method, path, job_id, timestamp, nonce);
     Ok(ApiAuth { timestamp, nonce, signature: signer.sign_hash_sync(&digest)? })
 }

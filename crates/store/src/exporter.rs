@@ -7,6 +7,9 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
 
+use cap_fs_ext::DirExt;
+use cap_std::fs::Dir;
+
 use crate::Error;
 use crate::blockstore::Blockstore;
 use crate::cid::{Cid, DAG_PB, RAW};
@@ -36,10 +39,81 @@ pub(crate) fn decode(cid: &Cid, block: Vec<u8>) -> Result<Decoded, Error> {
                 Some(d) => Some(Data::decode(d).map_err(|e| Error::Block { cid: *cid, source: e })?),
                 None => None,
             };
+            // Checked here, where every consumer (get, resolve, the gateway's path walk, fetch) decodes
+            // directories, so none of them ever sees a name it would have to think about.
+            match unixfs.as_ref().map(|d| d.kind) {
+                Some(Kind::Directory) => check_directory(cid, &node)?,
+                Some(Kind::HamtShard) => crate::hamt::check_shard(cid, &node)?,
+                _ => {}
+            }
             Ok(Decoded::Pb { node, unixfs })
         }
         other => Err(Error::Cid(crate::cid::Error::Codec(other))),
     }
+}
+
+/// Why a directory entry name is refused: each of these could make a writer leave the directory or write one
+/// path twice (a symlink, then a file "inside" it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    /// The link has no name, or an empty one.
+    Empty,
+    /// `.` or `..`.
+    Dots,
+    /// The name contains `/`.
+    Slash,
+    /// The name contains a NUL byte.
+    Nul,
+    /// Another entry of the same directory (or sharded directory) has this name.
+    Duplicate,
+}
+
+impl std::fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NameProblem::Empty => "is empty",
+            NameProblem::Dots => "is `.` or `..`",
+            NameProblem::Slash => "contains `/`",
+            NameProblem::Nul => "contains NUL",
+            NameProblem::Duplicate => "appears twice",
+        })
+    }
+}
+
+/// What is wrong with `name` as one directory entry, if anything (duplicates are checked by the caller).
+pub(crate) fn name_problem(name: &str) -> Option<NameProblem> {
+    if name.is_empty() {
+        Some(NameProblem::Empty)
+    } else if name == "." || name == ".." {
+        Some(NameProblem::Dots)
+    } else if name.contains('/') {
+        Some(NameProblem::Slash)
+    } else if name.contains('\0') {
+        Some(NameProblem::Nul)
+    } else {
+        None
+    }
+}
+
+/// Refuses the entry names of `names` (of the directory `dir`) that are unsafe alone or repeated.
+pub(crate) fn check_names<'a>(dir: &Cid, names: impl IntoIterator<Item = &'a str>) -> Result<(), Error> {
+    let unsafe_name = |name: &str, problem| Error::UnsafeName { dir: *dir, name: name.to_owned(), problem };
+    let mut sorted = Vec::new();
+    for name in names {
+        if let Some(problem) = name_problem(name) {
+            return Err(unsafe_name(name, problem));
+        }
+        sorted.push(name);
+    }
+    sorted.sort_unstable();
+    match sorted.windows(2).find(|w| w[0] == w[1]) {
+        Some(w) => Err(unsafe_name(w[0], NameProblem::Duplicate)),
+        None => Ok(()),
+    }
+}
+
+fn check_directory(cid: &Cid, node: &Node) -> Result<(), Error> {
+    check_names(cid, node.links.iter().map(|l| l.name.as_deref().unwrap_or_default()))
 }
 
 /// Reads a UnixFS file (or a byte range of it) block by block.
@@ -242,60 +316,126 @@ pub(crate) fn walk(
     Ok(())
 }
 
-/// Writes the DAG `root` under `out`: a file becomes the file `out`, a directory the directory `out`.
+/// What one node of a tree to export is.
+enum Entity {
+    File,
+    Dir(Vec<(String, Cid)>),
+    Symlink(Vec<u8>),
+}
+
+fn classify(store: &dyn Blockstore, cid: &Cid) -> Result<Entity, Error> {
+    Ok(match decode(cid, load(store, cid)?)? {
+        Decoded::Raw(_) => Entity::File,
+        Decoded::Pb { node, unixfs } => match unixfs.map(|d| (d.kind, d.data)) {
+            Some((Kind::File | Kind::Raw, _)) => Entity::File,
+            Some((Kind::Directory, _)) => {
+                Entity::Dir(node.links.into_iter().map(|l| (l.name.unwrap_or_default(), l.cid)).collect())
+            }
+            Some((Kind::HamtShard, _)) => Entity::Dir(crate::hamt::entries(store, cid, &node)?),
+            Some((Kind::Symlink, target)) => Entity::Symlink(target.unwrap_or_default()),
+            Some((Kind::Metadata, _)) | None => return Err(Error::NotAFile(*cid)),
+        },
+    })
+}
+
+/// Writes the DAG `root` under `out`: a file becomes the file `out`, a directory the directory `out` (created
+/// if missing), a symlink the symlink `out`.
+///
+/// `out` itself is the caller's path and is used as given. Everything below it is written through a handle
+/// on its directory (cap-std): children are created by name relative to their parent's handle, never by
+/// joining paths, so neither a name nor a symlink (from the tree or already on disk) can lead a write out of
+/// `out`. Symlinks are written as symlinks and never followed; directories are opened without following
+/// symlinks. Entries are created fresh: an entry that already exists under `out` (in a pre-existing `out`, or
+/// put there by someone else meanwhile) is an error, never overwritten or written through.
 pub(crate) fn get(store: &Arc<dyn Blockstore>, root: &Cid, out: &Path) -> Result<(), Error> {
-    let mut stack = vec![(*root, out.to_path_buf())];
-    while let Some((cid, path)) = stack.pop() {
-        let block = load(store.as_ref(), &cid)?;
-        match decode(&cid, block)? {
-            Decoded::Raw(_) => write_file(store, &cid, &path)?,
-            Decoded::Pb { node, unixfs } => match unixfs.map(|d| (d.kind, d.data)) {
-                Some((Kind::File | Kind::Raw, _)) => write_file(store, &cid, &path)?,
-                Some((Kind::Directory, _)) => {
-                    std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-                    for link in node.links {
-                        let name = link.name.unwrap_or_default();
-                        crate::importer::check_name(&name).map_err(|_| {
-                            Error::Invalid(format!(
-                                "{cid}: entry name {name:?} would escape the output directory"
-                            ))
-                        })?;
-                        stack.push((link.cid, path.join(name)));
-                    }
-                }
-                Some((Kind::HamtShard, _)) => {
-                    std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-                    for (name, child) in crate::hamt::entries(store.as_ref(), &cid, &node)? {
-                        crate::importer::check_name(&name).map_err(|_| {
-                            Error::Invalid(format!(
-                                "{cid}: entry name {name:?} would escape the output directory"
-                            ))
-                        })?;
-                        stack.push((child, path.join(name)));
-                    }
-                }
-                Some((Kind::Symlink, target)) => symlink(&target.unwrap_or_default(), &path)?,
-                Some((Kind::Metadata, _)) | None => return Err(Error::NotAFile(cid)),
-            },
+    let entries = match classify(store.as_ref(), root)? {
+        Entity::File => {
+            let mut file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
+            return copy_file(store, root, &mut file, out);
+        }
+        Entity::Symlink(target) => return root_symlink(&target, out),
+        Entity::Dir(entries) => entries,
+    };
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let dir = Dir::open_ambient_dir(out, cap_std::ambient_authority()).map_err(|e| Error::io(out, e))?;
+    // Depth first; each pending entry holds its parent's handle, so open handles are at most the tree depth.
+    let mut stack: Vec<Pending> = Vec::new();
+    push_children(&mut stack, &Arc::new(dir), out, entries);
+    while let Some(Pending { parent, parent_path, name, cid }) = stack.pop() {
+        let path = parent_path.join(&name); // for messages only
+        let io = |e| Error::io(&path, e);
+        match classify(store.as_ref(), &cid)? {
+            Entity::File => {
+                let mut file = parent
+                    .open_with(&name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
+                    .map_err(io)?;
+                copy_file(store, &cid, &mut file, &path)?;
+            }
+            Entity::Dir(entries) => {
+                parent.create_dir(&name).map_err(io)?;
+                let child = parent.open_dir_nofollow(&name).map_err(io)?;
+                push_children(&mut stack, &Arc::new(child), &path, entries);
+            }
+            Entity::Symlink(target) => dir_symlink(&parent, &target, &name).map_err(io)?,
         }
     }
     Ok(())
 }
 
-fn write_file(store: &Arc<dyn Blockstore>, cid: &Cid, path: &Path) -> Result<(), Error> {
+/// An entry still to write: its name inside the directory `parent` (`parent_path` names it in messages).
+struct Pending {
+    parent: Arc<Dir>,
+    parent_path: Arc<Path>,
+    name: String,
+    cid: Cid,
+}
+
+fn push_children(
+    stack: &mut Vec<Pending>,
+    parent: &Arc<Dir>,
+    parent_path: &Path,
+    entries: Vec<(String, Cid)>,
+) {
+    let parent_path: Arc<Path> = Arc::from(parent_path);
+    // Reversed, so entries are written in the directory's order.
+    stack.extend(entries.into_iter().rev().map(|(name, cid)| Pending {
+        parent: parent.clone(),
+        parent_path: parent_path.clone(),
+        name,
+        cid,
+    }));
+}
+
+fn copy_file(
+    store: &Arc<dyn Blockstore>,
+    cid: &Cid,
+    file: &mut impl io::Write,
+    path: &Path,
+) -> Result<(), Error> {
     let mut reader = FileReader::open(store.clone(), cid, 0, None)?;
-    let mut file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    io::copy(&mut reader, &mut file).map_err(|e| Error::from_read(e, path))?;
+    io::copy(&mut reader, file).map_err(|e| Error::from_read(e, path))?;
     Ok(())
 }
 
 #[cfg(unix)]
-fn symlink(target: &[u8], path: &Path) -> Result<(), Error> {
+fn dir_symlink(parent: &Dir, target: &[u8], name: &str) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    // `symlink_contents` stores the target verbatim (absolute ones too): it is data, never resolved here.
+    parent.symlink_contents(std::ffi::OsStr::from_bytes(target), name)
+}
+
+#[cfg(not(unix))]
+fn dir_symlink(_parent: &Dir, _target: &[u8], _name: &str) -> io::Result<()> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "symlinks are not supported on this platform"))
+}
+
+#[cfg(unix)]
+fn root_symlink(target: &[u8], path: &Path) -> Result<(), Error> {
     use std::os::unix::ffi::OsStrExt;
     std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), path).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(not(unix))]
-fn symlink(_target: &[u8], path: &Path) -> Result<(), Error> {
+fn root_symlink(_target: &[u8], path: &Path) -> Result<(), Error> {
     Err(Error::Invalid(format!("{}: symlinks are not supported on this platform", path.display())))
 }

@@ -14,14 +14,10 @@ use crate::unixfs::Kind;
 pub(crate) fn entries(store: &dyn Blockstore, cid: &Cid, node: &Node) -> Result<Vec<(String, Cid)>, Error> {
     let mut out = Vec::new();
     let mut stack: Vec<(Cid, Vec<crate::dagpb::Link>)> = vec![(*cid, node.links.clone())];
-    while let Some((at, links)) = stack.pop() {
+    while let Some((_, links)) = stack.pop() {
         for link in links {
+            // `check_shard` (run when each shard node was decoded) guarantees the two-digit prefix.
             let name = link.name.unwrap_or_default();
-            if name.len() < 2 || !name.is_char_boundary(2) {
-                return Err(Error::Invalid(format!(
-                    "{at}: HAMT link name {name:?} lacks its two-digit prefix"
-                )));
-            }
             if name.len() == 2 {
                 match decode(&link.cid, load(store, &link.cid)?)? {
                     Decoded::Pb { node, unixfs: Some(d) } if d.kind == Kind::HamtShard => {
@@ -40,7 +36,25 @@ pub(crate) fn entries(store: &dyn Blockstore, cid: &Cid, node: &Node) -> Result<
         }
     }
     out.sort();
+    // An entry name in two buckets (or twice in one) is one path written twice.
+    crate::exporter::check_names(cid, out.iter().map(|(n, _)| n.as_str()))?;
     Ok(out)
+}
+
+/// Checks the link names of one shard node: `XX` (a sub-shard) or `XXname` with a safe, unique `name`.
+pub(crate) fn check_shard(cid: &Cid, node: &Node) -> Result<(), Error> {
+    let mut names = Vec::with_capacity(node.links.len());
+    for link in &node.links {
+        let name = link.name.as_deref().unwrap_or_default();
+        let prefix = name.as_bytes().get(..2);
+        if !prefix.is_some_and(|p| p.iter().all(u8::is_ascii_hexdigit)) {
+            return Err(Error::Invalid(format!("{cid}: HAMT link name {name:?} lacks its two-digit prefix")));
+        }
+        if name.len() > 2 {
+            names.push(&name[2..]);
+        }
+    }
+    crate::exporter::check_names(cid, names)
 }
 
 /// HAMT fanout used by kubo and Helia.

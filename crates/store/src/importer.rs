@@ -363,12 +363,12 @@ pub struct Entry {
     pub tsize: u64,
 }
 
-/// Checks a directory entry name (also used by the exporter against path escapes).
+/// Checks a directory entry name: the importer never produces a directory the exporter would refuse.
 pub(crate) fn check_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(Error::Invalid(format!("invalid directory entry name {name:?}")));
+    match crate::exporter::name_problem(name) {
+        Some(problem) => Err(Error::Invalid(format!("invalid directory entry name {name:?}: it {problem}"))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Builds a UnixFS directory from entries, sharded (HAMT) above the threshold as kubo and Helia do.

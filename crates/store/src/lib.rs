@@ -16,6 +16,17 @@
 //! - [`car`]: CARv1 streaming reader (verifies every block) and writer.
 //! - [`gateway`]: the trustless gateway (`GET/HEAD /ipfs/{cid}`, `?format=raw|car`); [`fetch`]: its client.
 //!
+//! # Untrusted trees
+//!
+//! Job inputs and results are DAGs written by strangers, and [`Store::get`] writes them to disk (the provider
+//! unpacking inputs, the requester unpacking results). Everything below the output folder is written through
+//! cap-std directory handles: children are created by name in their parent's handle, never by joining paths;
+//! directories are opened without following symlinks, files are created fresh (an existing entry is an error,
+//! never overwritten); UnixFS symlinks are written as symlinks and never followed. Decoding a directory, plain
+//! or HAMT-sharded (across buckets too), refuses duplicate, empty, `.`, `..`, `/` and NUL names with
+//! [`Error::UnsafeName`], so `get`, `resolve` and the gateway all refuse such a tree, and the importer never
+//! makes one. The exporter and decoders are fuzzed (`tests/it/fuzz.rs`; `make fuzz` for a long run).
+//!
 //! [`Store`] ties them together. Its methods are synchronous (redb is); call them from async code through
 //! `tokio::task::spawn_blocking`. A `Store` is cheap to clone and safe to share between threads.
 //!
@@ -62,7 +73,7 @@ mod store;
 pub mod unixfs;
 
 pub use cid::Cid;
-pub use exporter::{FileReader, Scope};
+pub use exporter::{FileReader, NameProblem, Scope};
 pub use importer::{Added, Entry, ImportOptions, Profile};
 pub use store::{GcStats, Store};
 
@@ -109,6 +120,17 @@ pub enum Error {
         root: Cid,
         /// The missing path.
         path: String,
+    },
+    /// A directory holds an entry name that could lead a writer out of its folder or write one path twice.
+    /// Refused when the directory is decoded, by every reader (get, resolve, the gateway, fetch).
+    #[error("directory {dir} has an unsafe entry name {name:?}: it {problem}")]
+    UnsafeName {
+        /// The directory (or the root of the sharded directory, or the shard node) that lists it.
+        dir: Cid,
+        /// The name as the directory spells it.
+        name: String,
+        /// What is wrong with it.
+        problem: NameProblem,
     },
     /// Invalid input (options, names, structure).
     #[error("{0}")]

@@ -335,7 +335,9 @@ impl Store {
                 }
                 // A pinned DAG with missing blocks keeps what it has.
                 let Some(block) = self.blocks.get(&cid)? else { continue };
-                if let Decoded::Pb { node, .. } = exporter::decode(&cid, block)? {
+                // Only the links matter here, not whether the tree is fit to export: a pinned DAG with a
+                // malformed or hostile node (a stranger's CAR) must not stop gc for everyone else.
+                if let Ok(node) = crate::dagpb::Node::decode(&block) {
                     stack.extend(node.links.iter().map(|l| l.cid));
                 }
             }

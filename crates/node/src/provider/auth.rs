@@ -139,7 +139,7 @@ pub fn operator_token(repo: &Path) -> Result<String> {
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     }
     std::fs::create_dir_all(repo).map_err(|e| Error::io(format!("creating {}", repo.display()), e))?;
-    let token = hex::encode(B256::random());
+    let token = hex::encode(rand::random::<[u8; 32]>());
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -16,7 +16,7 @@
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -36,7 +36,9 @@ use tokio::{
     sync::{Semaphore, watch},
 };
 use tower::{BoxError, ServiceBuilder, ServiceExt};
-use tower_governor::{GovernorLayer, governor::GovernorConfigBuilder, key_extractor::PeerIpKeyExtractor};
+use tower_governor::{
+    GovernorError, GovernorLayer, governor::GovernorConfigBuilder, key_extractor::KeyExtractor,
+};
 use tracing::{debug, warn};
 
 /// Limits on the provider's listener (see the module docs for where each applies).
@@ -80,9 +82,9 @@ impl Default for Limits {
 
 /// Wraps `routes` (already bounded per route, see [`bounded`]) in the node-wide layers: the per-peer rate
 /// limit outermost (a flooding peer is turned away before it takes a slot), then the global concurrency limit.
-/// Requests must carry `ConnectInfo<SocketAddr>` (the accept loop adds it), or the rate limiter refuses them.
+/// The rate limit is keyed by the `ConnectInfo<SocketAddr>` the accept loop adds to every request.
 pub(crate) fn guarded(routes: Router, limits: &Limits) -> Router {
-    let mut builder = GovernorConfigBuilder::default().key_extractor(PeerIpKeyExtractor);
+    let mut builder = GovernorConfigBuilder::default().key_extractor(PeerKey);
     builder
         .period(Duration::from_nanos(1_000_000_000 / u64::from(limits.rate_per_sec.max(1))))
         .burst_size(limits.rate_burst.max(1));
@@ -114,6 +116,19 @@ pub(crate) fn guarded(routes: Router, limits: &Limits) -> Router {
     }
 }
 
+/// Rate-limit key: the TCP peer's address as the accept loop records it. A request without one can only come
+/// from inside the process (tests driving the router directly); those share one key.
+#[derive(Clone, Copy, Debug)]
+struct PeerKey;
+
+impl KeyExtractor for PeerKey {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, req: &axum::http::Request<T>) -> Result<IpAddr, GovernorError> {
+        Ok(req.extensions().get::<ConnectInfo<SocketAddr>>().map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()))
+    }
+}
+
 /// The per-route bounds: a request timeout (408) and, unless the handler counts the body itself, a body
 /// limit (413).
 pub(crate) fn bounded(routes: Router, timeout: Duration, max_body: Option<usize>) -> Router {
@@ -128,7 +143,7 @@ pub(crate) fn bounded(routes: Router, timeout: Duration, max_body: Option<usize>
 /// stranger cycling through addresses cannot grow it without end. Ends when the router is dropped.
 fn forget_idle_peers(
     config: std::sync::Weak<
-        tower_governor::governor::GovernorConfig<PeerIpKeyExtractor, governor::middleware::NoOpMiddleware>,
+        tower_governor::governor::GovernorConfig<PeerKey, governor::middleware::NoOpMiddleware>,
     >,
 ) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else { return };

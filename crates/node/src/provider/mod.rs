@@ -209,6 +209,31 @@ impl Provider {
         self.inner.db.all()
     }
 
+    /// The HTTP API as a `Router` with every limit applied (what [`Provider::run`] serves), for in-process tests
+    /// (`tower::ServiceExt::oneshot`). The listener adds each request's `ConnectInfo<SocketAddr>`; without one
+    /// requests share one rate-limit key.
+    #[cfg(feature = "test-utils")]
+    pub fn router(&self) -> axum::Router {
+        api::router(self.inner.clone())
+    }
+
+    /// Writes a task record as if the watcher had, for tests of what the API shows of it.
+    #[cfg(feature = "test-utils")]
+    pub fn put_task(&self, task: &Task) -> Result<()> {
+        self.inner.db.put(task)
+    }
+
+    /// Publishes a finalized task's blocks on the gateway as the watcher does, for tests.
+    #[cfg(feature = "test-utils")]
+    pub async fn publish(&self, task: Task) {
+        settle::publish(&self.inner, task).await;
+    }
+
+    /// The node's store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     /// Runs the daemon until `shutdown` resolves: API, chain watcher, workers and settler.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
         let Self { inner, receiver } = self;
@@ -267,13 +292,6 @@ impl Provider {
         }
         let _ = collector.await;
         api.await.map_err(|e| Error::Db(format!("API task: {e}")))
-    }
-
-    /// The API router with every limit applied (what [`Provider::run`] serves), for in-process tests. Requests
-    /// need a `ConnectInfo<SocketAddr>` extension (the listener adds the peer's), or the rate limiter refuses
-    /// them.
-    pub fn router(&self) -> axum::Router {
-        api::router(self.inner.clone())
     }
 }
 

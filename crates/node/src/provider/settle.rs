@@ -22,8 +22,12 @@ use crate::{
 
 const SCANNED: &str = "scanned_block";
 
+/// Least time between two scans: anyone may poke, and a poke costs the node RPC calls.
+const MIN_SCAN_GAP: std::time::Duration = std::time::Duration::from_millis(200);
+
 pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     loop {
+        let started = tokio::time::Instant::now();
         if let Err(e) = scan(&inner).await {
             warn!(target: "ocean::node", "chain scan: {e}");
         }
@@ -32,7 +36,13 @@ pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = tokio::time::sleep(inner.config.poll_interval) => {}
-            _ = inner.poke.notified() => {}
+            _ = inner.poke.notified() => {
+                // Pokes coalesce (one permit), and a flood of them scans at most every MIN_SCAN_GAP.
+                tokio::select! {
+                    _ = tokio::time::sleep_until(started + MIN_SCAN_GAP) => {}
+                    _ = stop.changed() => return,
+                }
+            }
             _ = stop.changed() => return,
         }
     }

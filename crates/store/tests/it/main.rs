@@ -5,6 +5,7 @@
 mod common;
 mod fuzz;
 mod gateway;
+mod hostile_trees;
 mod interop_car;
 mod interop_helia;
 mod interop_importer;

@@ -1,0 +1,211 @@
+//! Issue 14: what a stranger, another account, a replay and the job's requester can read from a provider.
+
+use std::net::SocketAddr;
+
+use alloy::{
+    network::EthereumWallet,
+    providers::{Provider as _, ProviderBuilder},
+};
+use axum::{
+    Router,
+    body::Body,
+    extract::ConnectInfo,
+    http::{Request, StatusCode},
+};
+use http_body_util::BodyExt;
+use ocean_chain::{Address, B256, Client, Params, PrivateKeySigner, anvil, deploy, eip712};
+use ocean_node::{
+    db::{Task, TaskState},
+    protocol::{read_headers, task_path},
+    provider::{self, Provider, auth::OPERATOR_TOKEN_FILE},
+};
+use ocean_store::ImportOptions;
+use tower::ServiceExt;
+
+struct Node {
+    _anvil: alloy::node_bindings::AnvilInstance,
+    _dir: tempfile::TempDir,
+    provider: Provider,
+    token: String,
+    domain: alloy::sol_types::Eip712Domain,
+}
+
+async fn node() -> Node {
+    let anvil = anvil::spawn().expect("anvil (run `make deps`)");
+    let keys: Vec<PrivateKeySigner> = anvil.keys().iter().map(|k| k.clone().into()).collect();
+    let rpc = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(keys[0].clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let deployment =
+        deploy::deploy(&rpc, keys[0].address(), &Params::devnet(keys[1].address())).await.unwrap();
+    let client = Client::connect(&anvil.endpoint(), keys[2].clone(), deployment.clone()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = provider::Config::new(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap());
+    let provider = Provider::open(config, client).unwrap();
+    let token = std::fs::read_to_string(dir.path().join(OPERATOR_TOKEN_FILE)).unwrap();
+    let domain = eip712::api_domain(deployment.chain_id, deployment.market);
+    Node { _anvil: anvil, _dir: dir, provider, token, domain }
+}
+
+fn task(job: B256, requester: Address, state: TaskState, result: Option<String>) -> Task {
+    Task {
+        job_id: format!("{job:#x}"),
+        manifest_cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
+        commit_deadline: u64::MAX / 2,
+        index: Some(0),
+        price_wei: "1".into(),
+        state,
+        requester: Some(requester.to_string()),
+        result_cid: result,
+        signed_commit: None,
+        run_secs: Some(1.0),
+        done_at: None,
+        envelope_cid: None,
+        proof: None,
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn signed_read(
+    domain: &alloy::sol_types::Eip712Domain,
+    signer: &PrivateKeySigner,
+    job: B256,
+    at: u64,
+) -> Request<Body> {
+    let auth = eip712::sign_api_read(signer, domain, "GET", &task_path(job), job, at).unwrap();
+    let mut request = Request::get(task_path(job));
+    for (k, v) in read_headers(&auth) {
+        request = request.header(k, v);
+    }
+    request.body(Body::empty()).unwrap()
+}
+
+async fn call(router: &Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_requester_and_the_operator_read_a_running_task_and_replays_are_refused() {
+    let node = node().await;
+    let router = node.provider.router();
+    let requester = PrivateKeySigner::random();
+    let stranger = PrivateKeySigner::random();
+    let job = B256::repeat_byte(0x42);
+    let result = "bafkreidon73zkcrwdb5iafqtijxildoonbwnpv7dyd6ef3qdgads2jc4su".to_owned();
+    node.provider.put_task(&task(job, requester.address(), TaskState::Done, Some(result.clone()))).unwrap();
+
+    // The hole this closes: the old API answered this request with the result CID.
+    let (status, unsigned) = call(&router, Request::get(task_path(job)).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(!unsigned.contains(&result));
+    // A job the node does not hold gets exactly the same answer: existence is not revealed.
+    let unknown = B256::repeat_byte(0x43);
+    let (status, body) = call(&router, Request::get(task_path(unknown)).body(Body::empty()).unwrap()).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, unsigned.clone()));
+    let (status, body) = call(&router, signed_read(&node.domain, &requester, unknown, now())).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, unsigned.clone()));
+
+    // Someone else's signature, a stale one, one for another chain: refused the same way.
+    let (status, body) = call(&router, signed_read(&node.domain, &stranger, job, now())).await;
+    assert_eq!((status, body), (StatusCode::UNAUTHORIZED, unsigned.clone()));
+    let (status, _) = call(&router, signed_read(&node.domain, &requester, job, now() - 3600)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let elsewhere = eip712::api_domain(1, node.domain.verifying_contract.unwrap());
+    let (status, _) = call(&router, signed_read(&elsewhere, &requester, job, now())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The requester reads it, once per signature.
+    let request = signed_read(&node.domain, &requester, job, now());
+    let (parts, _) = request.into_parts();
+    let rebuild = || {
+        let mut r = Request::get(task_path(job));
+        for (k, v) in &parts.headers {
+            r = r.header(k, v);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let (status, body) = call(&router, rebuild()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(&result));
+    let (status, _) = call(&router, rebuild()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a replayed signature is refused");
+
+    // The operator: every task, with its token only.
+    let (status, _) = call(&router, Request::get("/tasks").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let bearer = format!("Bearer {}", node.token.trim());
+    let (status, body) =
+        call(&router, Request::get("/tasks").header("authorization", &bearer).body(Body::empty()).unwrap())
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&result));
+    let (status, body) = call(
+        &router,
+        Request::get(task_path(job)).header("authorization", &bearer).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains(&result));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_result_is_public_and_served_only_once_its_job_is_final() {
+    let node = node().await;
+    let router = node.provider.router();
+    let requester = PrivateKeySigner::random();
+    let job = B256::repeat_byte(0x44);
+    let result = node.provider.store().add_bytes(b"the answer\n", &ImportOptions::default()).unwrap().cid;
+    let mut record = task(job, requester.address(), TaskState::Done, Some(result.to_string()));
+    node.provider.put_task(&record).unwrap();
+
+    let gateway = |cid: String| Request::get(format!("/ipfs/{cid}?format=raw")).body(Body::empty()).unwrap();
+    let (status, body) = call(&router, gateway(result.to_string())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a result is not served before finalization");
+    assert_eq!(body, format!("block {result} is not in the store"), "worded as for a block the node lacks");
+
+    record.state = TaskState::Settled { paid: "1".into(), slashed: false };
+    node.provider.put_task(&record).unwrap();
+    node.provider.publish(record).await;
+    let (status, body) = call(&router, gateway(result.to_string())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "the answer\n"));
+    let (status, body) = call(&router, Request::get(task_path(job)).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "a finalized task is public");
+    assert!(body.contains(&result.to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offers_cost_nothing_durable_and_one_peer_cannot_fill_the_table() {
+    let node = node().await;
+    let router = node.provider.router();
+    let peer: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+    let offer = |i: u64| {
+        let body = serde_json::json!({
+            "job_id": format!("{:#x}", B256::from(alloy::primitives::U256::from(i))),
+            "manifest_cid": "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4",
+            "price_cap_wei": u128::MAX.to_string(),
+            "commit_deadline": now() + 600,
+        });
+        let mut r = Request::post("/offers")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        r.extensions_mut().insert(ConnectInfo(peer));
+        r
+    };
+    let per_peer = provider::Config::new("x".into(), "127.0.0.1:0".parse().unwrap()).max_offers_per_peer;
+    for i in 0..per_peer as u64 {
+        let (status, body) = call(&router, offer(i)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("\"status\":\"offer\""), "{body}");
+    }
+    let (_, body) = call(&router, offer(per_peer as u64)).await;
+    assert!(body.contains("declined") && body.contains("open offers"), "{body}");
+    assert!(node.provider.tasks().unwrap().is_empty(), "an offer writes no task");
+}
