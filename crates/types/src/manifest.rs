@@ -535,7 +535,7 @@ deadline_secs = 600
         assert_eq!(Manifest::from_canonical(&bytes).unwrap().limits.input_mib, 16);
         let zero = EXAMPLE.replace("timeout_secs = 60", "timeout_secs = 60\ninput_mib = 0");
         assert!(matches!(
-            Manifest::from_toml(&zero).unwrap().validate(),
+            Manifest::from_toml(&zero),
             Err(ManifestError::LimitOutOfRange { field: "input_mib", .. })
         ));
     }
