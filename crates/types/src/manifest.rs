@@ -528,7 +528,7 @@ deadline_secs = 600
         let resolved = m.resolve(|_| Ok::<_, ()>(CID.to_owned())).unwrap();
         let text = String::from_utf8(resolved.canonical_bytes().unwrap()).unwrap();
         assert!(!text.contains("input_mib"), "a default cap would change every older manifest's CID: {text}");
-        let mut asked = resolved.clone();
+        let mut asked = resolved;
         asked.limits.input_mib = 16;
         let bytes = asked.canonical_bytes().unwrap();
         assert!(String::from_utf8(bytes.clone()).unwrap().contains("\"input_mib\":16"));

@@ -13,8 +13,9 @@ use crate::{config::Config, exit::out, session};
 /// Run a provider: earn OCAT by running jobs in the sandbox.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    // Boxed: the node's settings make this the largest of the top-level commands.
     #[command(subcommand)]
-    command: Command,
+    command: Box<Command>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -200,7 +201,7 @@ impl Settings {
 
 /// Runs `ocean node`.
 pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
-    match args.command {
+    match *args.command {
         Command::Init(flags) => init(flags, config),
         Command::Start(start) => start_node(start, config).await,
         Command::Status => status(config).await,
@@ -210,10 +211,12 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             settings.apply(&mut pc);
             let retention = retention_secs.map_or(pc.retention, Duration::from_secs);
             let repo = config.repo.clone();
-            let report = tokio::task::spawn_blocking(move || provider::gc(&repo, retention))
-                .await
-                .wrap_err("gc task")?
-                .wrap_err("collecting garbage (is the node running? it collects by itself)")?;
+            let report = tokio::task::spawn_blocking(move || {
+                provider::gc(&repo, retention).map_err(eyre::Report::from)
+            })
+            .await
+            .wrap_err("gc task")?
+            .wrap_err("collecting garbage (is the node running? it collects by itself)")?;
             out(&format!(
                 "released {} finished jobs ({} pins); deleted {} blocks, {} bytes",
                 report.released.len(),
