@@ -17,6 +17,8 @@ const TASKS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("tasks");
 /// Settled and failed tasks, moved here so the per-tick work does not grow with the node's history.
 const FINISHED: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("finished");
 const META: TableDefinition<'_, &str, u64> = TableDefinition::new("meta");
+/// What the store keeps pinned on behalf of each job (its uploaded data), until gc releases it.
+const HOLDS: TableDefinition<'_, &[u8], &[u8]> = TableDefinition::new("holds");
 
 /// The states of a task on a provider. Transitions only move down this list (or to `Failed`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -103,6 +105,21 @@ pub struct Task {
     pub proof: Option<Proof>,
 }
 
+/// The CIDs the node pinned for one job (the roots of its uploads), and since when the job is over.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hold {
+    /// The job id (0x…).
+    pub job_id: String,
+    /// Pinned roots (CIDs as strings).
+    pub cids: Vec<String>,
+    /// Unix time of the first upload.
+    pub since: u64,
+    /// Unix time gc first saw the job over (settled, failed, or an offer that expired unassigned); the pins
+    /// are released a retention period after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_since: Option<u64>,
+}
+
 /// A zk job's proven result, as the provider submits it (`JobMarket.submitProof`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Proof {
@@ -131,6 +148,7 @@ impl Db {
             tx.open_table(TASKS).map_err(Error::db)?;
             tx.open_table(FINISHED).map_err(Error::db)?;
             tx.open_table(META).map_err(Error::db)?;
+            tx.open_table(HOLDS).map_err(Error::db)?;
         }
         tx.commit().map_err(Error::db)?;
         Ok(Self { db })
@@ -190,6 +208,59 @@ impl Db {
         Ok(out)
     }
 
+    /// Adds `cids` to the job's hold (creating it at `now`).
+    pub fn hold(&self, job_id: &str, cids: &[String], now: u64) -> Result<Hold> {
+        let tx = self.db.begin_write().map_err(Error::db)?;
+        let hold = {
+            let mut t = tx.open_table(HOLDS).map_err(Error::db)?;
+            let existing = t.get(job_id.as_bytes()).map_err(Error::db)?.map(|v| v.value().to_vec());
+            let mut hold = match existing {
+                Some(v) => serde_json::from_slice(&v).map_err(Error::db)?,
+                None => Hold { job_id: job_id.to_owned(), cids: Vec::new(), since: now, over_since: None },
+            };
+            for c in cids {
+                if !hold.cids.contains(c) {
+                    hold.cids.push(c.clone());
+                }
+            }
+            let value = serde_json::to_vec(&hold).map_err(Error::db)?;
+            t.insert(job_id.as_bytes(), value.as_slice()).map_err(Error::db)?;
+            hold
+        };
+        tx.commit().map_err(Error::db)?;
+        Ok(hold)
+    }
+
+    /// Every job's hold.
+    pub fn holds(&self) -> Result<Vec<Hold>> {
+        let tx = self.db.begin_read().map_err(Error::db)?;
+        let t = tx.open_table(HOLDS).map_err(Error::db)?;
+        let mut out = Vec::new();
+        for item in t.iter().map_err(Error::db)? {
+            let (_, v) = item.map_err(Error::db)?;
+            out.push(serde_json::from_slice(v.value()).map_err(Error::db)?);
+        }
+        Ok(out)
+    }
+
+    /// Replaces a hold (gc marking it over).
+    pub fn put_hold(&self, hold: &Hold) -> Result<()> {
+        let value = serde_json::to_vec(hold).map_err(Error::db)?;
+        let tx = self.db.begin_write().map_err(Error::db)?;
+        tx.open_table(HOLDS)
+            .map_err(Error::db)?
+            .insert(hold.job_id.as_bytes(), value.as_slice())
+            .map_err(Error::db)?;
+        tx.commit().map_err(Error::db)
+    }
+
+    /// Forgets a job's hold (after gc unpinned it).
+    pub fn release(&self, job_id: &str) -> Result<()> {
+        let tx = self.db.begin_write().map_err(Error::db)?;
+        tx.open_table(HOLDS).map_err(Error::db)?.remove(job_id.as_bytes()).map_err(Error::db)?;
+        tx.commit().map_err(Error::db)
+    }
+
     /// A counter or marker in the meta table (e.g. the last block scanned).
     pub fn meta(&self, key: &str) -> Result<Option<u64>> {
         let tx = self.db.begin_read().map_err(Error::db)?;
@@ -229,6 +300,19 @@ mod tests {
             envelope_cid: None,
             proof: None,
         }
+    }
+
+    #[test]
+    fn holds_accumulate_per_job_and_are_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("node.redb")).unwrap();
+        db.hold("0x01", &["a".into()], 5).unwrap();
+        let h = db.hold("0x01", &["a".into(), "b".into()], 9).unwrap();
+        assert_eq!((h.cids, h.since), (vec!["a".to_string(), "b".to_string()], 5));
+        db.hold("0x02", &["c".into()], 7).unwrap();
+        assert_eq!(db.holds().unwrap().len(), 2);
+        db.release("0x01").unwrap();
+        assert_eq!(db.holds().unwrap().iter().map(|h| h.job_id.as_str()).collect::<Vec<_>>(), ["0x02"]);
     }
 
     #[test]

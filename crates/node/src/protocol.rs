@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `GET /telemetry` | schedulers | load, queue, price, capabilities ([`Telemetry`]) |
 //! | `POST /offers` | requester | asks for a signed offer for a job id ([`OfferRequest`] → [`OfferResponse`]) |
-//! | `POST /car` | requester | pushes the job's blocks (CAR v1; every block is hash-checked before it is stored) |
+//! | `POST /car?job=0x…` | requester | pushes the job's blocks (CAR v1, streamed; every block is hash-checked before it is stored). Accepted only for a job with a live offer or assigned to the node (403 otherwise), up to the job's `limits.input_mib` counted as bytes arrive (413) |
 //! | `POST /tasks/{job}/poke` | requester | "the job is on chain": the node scans the chain now instead of at its next tick |
 //! | `GET /tasks` | operator (bearer token) | every task record ([`crate::db::Task`]) |
 //! | `GET /tasks/{job}` | the job's requester (signed read), the operator; anyone once the job is finalized | the task's state and, once computed, the result CID and signed commitment ([`TaskStatus`]) |
@@ -70,11 +70,19 @@ pub struct OfferRequest {
     pub price_cap_wei: String,
     /// Unix time by which providers must commit.
     pub commit_deadline: u64,
+    /// The job data the requester will push (`limits.input_mib` of the manifest), MiB: the node declines a job
+    /// above its own maximum and refuses an upload past it. Absent from older requesters: the default, 1 GiB.
+    #[serde(default = "default_input_mib")]
+    pub input_mib: u32,
     /// A private job: its inputs will be encrypted to the providers' registered keys (a node without an
     /// encryption identity declines). The manifest CID is then only a hint: the escrowed manifest, which
     /// names the input envelopes, is made after the offers and read from the chain.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+}
+
+fn default_input_mib() -> u32 {
+    ocean_types::manifest::Limits::DEFAULT_INPUT_MIB
 }
 
 /// A provider's answer to an [`OfferRequest`].

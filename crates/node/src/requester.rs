@@ -177,6 +177,61 @@ pub struct Requester {
     keys: HashMap<Address, B256>,
 }
 
+/// How long one upload of a job's data may take (the providers' default bound is the same).
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+/// Bytes the CAR exporter hands to an upload at a time.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// The CAR of `root` as a streamed request body: the exporter runs on a blocking thread and hands chunks over
+/// a small bounded channel, so memory stays flat whatever the job's size. An export error ends the body with
+/// that error (the provider then sees a truncated CAR and stores nothing).
+fn car_body(store: Store, root: Cid) -> reqwest::Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter { tx: tx.clone(), buf: Vec::with_capacity(UPLOAD_CHUNK) };
+        let exported =
+            store.export_car(&root, &mut out).map_err(std::io::Error::other).and_then(|()| out.send());
+        if let Err(e) = exported {
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    reqwest::Body::wrap_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
+}
+
+/// A `Write` that sends what it is given down a channel, [`UPLOAD_CHUNK`] bytes at a time.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(UPLOAD_CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload was abandoned"))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= UPLOAD_CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn provider_id(a: Address) -> ProviderId {
     let mut b = [0u8; 8];
     b.copy_from_slice(&a.as_slice()[..8]);
@@ -513,6 +568,7 @@ impl Requester {
                 price_cap_wei: job.price_per_replica.to_string(),
                 commit_deadline,
                 private: job.private_inputs.is_some(),
+                input_mib: job.manifest.limits.input_mib,
             };
             let this = &*self;
             let answers = join_all(asks.map(|(id, (addr, endpoint))| {
@@ -553,20 +609,20 @@ impl Requester {
             None => job,
         };
 
-        // Push the bundle to every chosen provider before anything is on chain.
-        let mut car = Vec::new();
-        self.store.export_car(&job.bundle, &mut car)?;
-        let car = bytes::Bytes::from(car);
+        // Push the bundle to every chosen provider before anything is on chain. Each upload streams its own
+        // export of the CAR, so the requester never holds the job's data in memory.
         let http = &self.http;
         let uploads = join_all(offers.iter().map(|(_, endpoint, _)| {
-            let car = car.clone();
+            let body = car_body(self.store.clone(), job.bundle);
             async move {
-                let url = format!("{}/car", endpoint.trim_end_matches('/'));
-                let resp = http.post(&url).body(car).send().await;
+                let url = format!("{}/car?job={job_id:#x}", endpoint.trim_end_matches('/'));
+                let resp = http.post(&url).timeout(UPLOAD_TIMEOUT).body(body).send().await;
                 match resp {
                     Ok(r) if r.status().is_success() => Ok(()),
                     Ok(r) => {
-                        Err(Error::Peer { peer: url, message: format!("upload refused: {}", r.status()) })
+                        let status = r.status();
+                        let why = r.text().await.unwrap_or_default();
+                        Err(Error::Peer { peer: url, message: format!("upload refused: {status} {why}") })
                     }
                     Err(e) => Err(Error::Peer { peer: url, message: e.to_string() }),
                 }
@@ -721,10 +777,11 @@ impl Requester {
                 tokio::time::sleep(self.options.poll).await;
                 continue;
             }
+            let this = &*self;
             let statuses = join_all(assignment.iter().map(|a| {
                 let endpoint = endpoints.get(&a.provider).cloned();
                 async move {
-                    let request = self.task_read(&endpoint?, job_id).ok()?;
+                    let request = this.task_read(&endpoint?, job_id).ok()?;
                     let resp = request.send().await.ok()?;
                     if !resp.status().is_success() {
                         return None;

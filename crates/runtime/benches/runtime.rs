@@ -135,7 +135,13 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(&Config { cache_dir: Some(cache.path().to_path_buf()) }).unwrap();
-    let limits = Limits { memory_mib: 512, fuel: u64::MAX / 2, timeout_secs: 600, output_mib: 64 };
+    let limits = Limits {
+        memory_mib: 512,
+        fuel: u64::MAX / 2,
+        timeout_secs: 600,
+        output_mib: 64,
+        ..Limits::default()
+    };
     let sha =
         if cfg!(feature = "native-soft") { "portable code, no SHA-NI" } else { "SHA-NI if the CPU has it" };
     println!(

@@ -24,21 +24,40 @@ pub enum Error {
     /// The database failed (I/O, corruption detected by redb, ...).
     #[error("blockstore database: {0}")]
     Db(String),
+    /// The disk holding the blockstore is full: the write was abandoned and nothing of it is visible.
+    #[error("the disk holding the blockstore is full ({0}); free space or run gc, then retry")]
+    Full(String),
     /// A pin key could not be read back as a CID (the database was written by something else).
     #[error("blockstore holds an invalid pin key: {0}")]
     PinKey(#[from] crate::cid::Error),
 }
 
+impl From<redb::StorageError> for Error {
+    fn from(e: redb::StorageError) -> Self {
+        match &e {
+            // ENOSPC (and EDQUOT, which Rust also maps to `StorageFull`): say so, so the caller can tell the
+            // operator and fail the task instead of reporting a corrupt database.
+            redb::StorageError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                Error::Full(e.to_string())
+            }
+            _ => Error::Db(e.to_string()),
+        }
+    }
+}
+
 macro_rules! db_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for Error {
-            fn from(e: $t) -> Self {
-                Error::Db(e.to_string())
+    ($($t:ident),*) => {$(
+        impl From<redb::$t> for Error {
+            fn from(e: redb::$t) -> Self {
+                match e {
+                    redb::$t::Storage(s) => s.into(),
+                    other => Error::Db(other.to_string()),
+                }
             }
         }
     )*};
 }
-db_err!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+db_err!(DatabaseError, TransactionError, TableError, CommitError);
 
 /// The key of a block: its multihash.
 fn key(cid: &Cid) -> Vec<u8> {
@@ -93,6 +112,16 @@ impl Redb {
     pub fn open(path: &Path) -> Result<Redb, Error> {
         // redb's default cache is 1 GiB, which would make memory grow with the data imported.
         let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(path)?;
+        Redb::init(db)
+    }
+
+    /// Opens a store over any redb storage backend (tests use one that runs out of space).
+    pub fn with_backend(backend: impl redb::StorageBackend) -> Result<Redb, Error> {
+        let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create_with_backend(backend)?;
+        Redb::init(db)
+    }
+
+    fn init(db: redb::Database) -> Result<Redb, Error> {
         let tx = db.begin_write()?;
         tx.open_table(BLOCKS)?;
         tx.open_table(PINS)?;
@@ -313,5 +342,64 @@ impl Blockstore for Memory {
     fn stats(&self) -> Result<(u64, u64), Error> {
         let map = self.read()?;
         Ok((map.len() as u64, map.values().map(|v| v.len() as u64).sum()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::io;
+
+    use redb::backends::InMemoryBackend;
+
+    use super::*;
+    use crate::{ImportOptions, Store};
+
+    /// A disk of `cap` bytes: writes past it fail with ENOSPC.
+    #[derive(Debug)]
+    struct SmallDisk {
+        inner: InMemoryBackend,
+        cap: u64,
+    }
+
+    impl redb::StorageBackend for SmallDisk {
+        fn len(&self) -> io::Result<u64> {
+            self.inner.len()
+        }
+        fn read(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+            self.inner.read(offset, len)
+        }
+        fn set_len(&self, len: u64) -> io::Result<()> {
+            if len > self.cap {
+                return Err(io::ErrorKind::StorageFull.into());
+            }
+            self.inner.set_len(len)
+        }
+        fn sync_data(&self, eventual: bool) -> io::Result<()> {
+            self.inner.sync_data(eventual)
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+            if offset + data.len() as u64 > self.cap {
+                return Err(io::ErrorKind::StorageFull.into());
+            }
+            self.inner.write(offset, data)
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_as_such_and_stores_nothing() {
+        let disk = SmallDisk { inner: InMemoryBackend::new(), cap: 8 << 20 };
+        let store = Store::with_backend(Arc::new(Redb::with_backend(disk).unwrap()));
+        let small = store.add_bytes(b"fits", &ImportOptions::default()).unwrap();
+        // 32 MiB of distinct blocks cannot fit in 8 MiB.
+        let big: Vec<u8> = (0..32u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let err = store.add_bytes(&big, &ImportOptions::default()).unwrap_err();
+        assert!(err.is_disk_full(), "not reported as a full disk: {err}");
+        assert!(err.to_string().contains("disk holding the blockstore is full"), "{err}");
+        // redb refuses every later operation until the database is reopened (its documented behaviour after an
+        // I/O error): the store answers errors, it does not panic or pretend.
+        assert!(store.pins().is_err());
+        assert!(store.add_bytes(b"after", &ImportOptions::default()).is_err());
+        let _ = small;
     }
 }

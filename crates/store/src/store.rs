@@ -30,6 +30,17 @@ pub struct Store {
     gc_lock: Arc<RwLock<()>>,
 }
 
+impl Error {
+    /// Whether the store failed because its disk is full (the write was abandoned; nothing of it is visible).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::Blockstore(blockstore::Error::Full(_)) => true,
+            Error::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
 impl Entry {
     /// An entry named `name` for something already added.
     pub fn from_added(name: impl Into<String>, added: &Added) -> Entry {

@@ -180,6 +180,11 @@ pub struct Limits {
     pub timeout_secs: u64,
     /// Bytes the guest may write to `/outputs`, stdout and stderr together, in MiB.
     pub output_mib: u32,
+    /// Bytes of job data (the CAR of program, model and inputs pushed to each provider) a provider must accept,
+    /// in MiB. A provider refuses an upload the moment it exceeds this, and declines jobs above its own
+    /// maximum. Left out of the canonical form when it is the default, so older manifests keep their CIDs.
+    #[serde(skip_serializing_if = "Limits::is_default_input")]
+    pub input_mib: u32,
 }
 
 impl Limits {
@@ -189,11 +194,25 @@ impl Limits {
     pub const MAX_OUTPUT_MIB: u32 = 4096;
     /// Longest deadline a job may ask for (one day).
     pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+    /// Job data a job gets without asking (1 GiB).
+    pub const DEFAULT_INPUT_MIB: u32 = 1024;
+    /// Largest job data a job may ask for (64 GiB; each provider has its own, usually lower, maximum).
+    pub const MAX_INPUT_MIB: u32 = 65_536;
+
+    fn is_default_input(v: &u32) -> bool {
+        *v == Self::DEFAULT_INPUT_MIB
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { memory_mib: 256, fuel: 5_000_000_000, timeout_secs: 60, output_mib: 64 }
+        Self {
+            memory_mib: 256,
+            fuel: 5_000_000_000,
+            timeout_secs: 60,
+            output_mib: 64,
+            input_mib: Self::DEFAULT_INPUT_MIB,
+        }
     }
 }
 
@@ -365,6 +384,7 @@ impl Manifest {
         range("fuel", l.fuel, 1, u64::MAX)?;
         range("timeout_secs", l.timeout_secs, 1, Limits::MAX_TIMEOUT_SECS)?;
         range("output_mib", l.output_mib.into(), 1, Limits::MAX_OUTPUT_MIB.into())?;
+        range("input_mib", l.input_mib.into(), 1, Limits::MAX_INPUT_MIB.into())?;
         let v = &self.verification;
         match v.mode {
             VerificationMode::None if v.replicas != 1 || v.quorum != 1 => {
@@ -499,6 +519,25 @@ deadline_secs = 600
         assert_eq!(m.limits.output_mib, 64, "default filled in");
         assert_eq!(m.verification.quorum, 2);
         assert_eq!(m.payment.max_price, Amount::from_ocat(10));
+    }
+
+    #[test]
+    fn input_cap_defaults_to_1_gib_and_stays_out_of_the_canonical_form_unless_set() {
+        let m = Manifest::from_toml(EXAMPLE).unwrap();
+        assert_eq!(m.limits.input_mib, Limits::DEFAULT_INPUT_MIB);
+        let resolved = m.resolve(|_| Ok::<_, ()>(CID.to_owned())).unwrap();
+        let text = String::from_utf8(resolved.canonical_bytes().unwrap()).unwrap();
+        assert!(!text.contains("input_mib"), "a default cap would change every older manifest's CID: {text}");
+        let mut asked = resolved;
+        asked.limits.input_mib = 16;
+        let bytes = asked.canonical_bytes().unwrap();
+        assert!(String::from_utf8(bytes.clone()).unwrap().contains("\"input_mib\":16"));
+        assert_eq!(Manifest::from_canonical(&bytes).unwrap().limits.input_mib, 16);
+        let zero = EXAMPLE.replace("timeout_secs = 60", "timeout_secs = 60\ninput_mib = 0");
+        assert!(matches!(
+            Manifest::from_toml(&zero),
+            Err(ManifestError::LimitOutOfRange { field: "input_mib", .. })
+        ));
     }
 
     #[test]

@@ -13,8 +13,9 @@ use crate::{config::Config, exit::out, session};
 /// Run a provider: earn OCAT by running jobs in the sandbox.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
+    // Boxed: the node's settings make this the largest of the top-level commands.
     #[command(subcommand)]
-    command: Command,
+    command: Box<Command>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -28,6 +29,13 @@ enum Command {
     Status,
     /// Withdraw everything the JobMarket owes this node.
     Withdraw,
+    /// Release the data of jobs finished more than the retention period ago, and delete unpinned blocks. Run it
+    /// on a stopped node: a running node does this by itself every `--gc-interval-secs`.
+    Gc {
+        /// Seconds a finished job's data is kept [default: the node's `retention_secs`, else 86400].
+        #[arg(long)]
+        retention_secs: Option<u64>,
+    },
     /// Start unbonding stake (withdrawable after the registry's unbonding delay).
     Unbond {
         /// Amount to unbond, e.g. `100` or `100 OCAT`; all of it when omitted.
@@ -67,6 +75,50 @@ struct Settings {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     zk_params: Option<PathBuf>,
+    /// Connections open at once; more are closed on accept [default: 1024].
+    #[arg(long, env = "OCEAN_NODE_MAX_CONNECTIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections: Option<usize>,
+    /// Connections open at once from one IP address [default: 32].
+    #[arg(long, env = "OCEAN_NODE_MAX_CONNECTIONS_PER_PEER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections_per_peer: Option<usize>,
+    /// Seconds a client has to send a request's headers (and an idle connection stays open) [default: 10].
+    #[arg(long, env = "OCEAN_NODE_HEADER_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    header_timeout_secs: Option<u64>,
+    /// Seconds to answer a request, body included, uploads excepted [default: 30].
+    #[arg(long, env = "OCEAN_NODE_REQUEST_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_timeout_secs: Option<u64>,
+    /// Seconds to receive one upload of a job's data [default: 600].
+    #[arg(long, env = "OCEAN_NODE_UPLOAD_TIMEOUT_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload_timeout_secs: Option<u64>,
+    /// Requests handled at once; more are answered 503 [default: 256].
+    #[arg(long, env = "OCEAN_NODE_MAX_IN_FLIGHT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_in_flight: Option<usize>,
+    /// Sustained requests per second from one IP address [default: 100].
+    #[arg(long, env = "OCEAN_NODE_RATE_PER_SEC")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_per_sec: Option<u32>,
+    /// Requests one IP address may make at once above the rate [default: 200].
+    #[arg(long, env = "OCEAN_NODE_RATE_BURST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_burst: Option<u32>,
+    /// Most job data the node accepts for one job, MiB; jobs asking more are declined [default: 4096].
+    #[arg(long, env = "OCEAN_NODE_MAX_INPUT_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_input_mib: Option<u32>,
+    /// Seconds a finished job's data and result stay pinned before gc may delete them [default: 86400].
+    #[arg(long, env = "OCEAN_NODE_RETENTION_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention_secs: Option<u64>,
+    /// Seconds between the running node's gc passes [default: 3600].
+    #[arg(long, env = "OCEAN_NODE_GC_INTERVAL_SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gc_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,7 +159,35 @@ impl Settings {
             stake: flags.stake.or(self.stake),
             concurrency: flags.concurrency.or(self.concurrency),
             zk_params: flags.zk_params.or(self.zk_params),
+            max_connections: flags.max_connections.or(self.max_connections),
+            max_connections_per_peer: flags.max_connections_per_peer.or(self.max_connections_per_peer),
+            header_timeout_secs: flags.header_timeout_secs.or(self.header_timeout_secs),
+            request_timeout_secs: flags.request_timeout_secs.or(self.request_timeout_secs),
+            upload_timeout_secs: flags.upload_timeout_secs.or(self.upload_timeout_secs),
+            max_in_flight: flags.max_in_flight.or(self.max_in_flight),
+            rate_per_sec: flags.rate_per_sec.or(self.rate_per_sec),
+            rate_burst: flags.rate_burst.or(self.rate_burst),
+            max_input_mib: flags.max_input_mib.or(self.max_input_mib),
+            retention_secs: flags.retention_secs.or(self.retention_secs),
+            gc_interval_secs: flags.gc_interval_secs.or(self.gc_interval_secs),
         }
+    }
+
+    /// The provider's limits and disk settings: each setting given, or its default.
+    fn apply(&self, pc: &mut provider::Config) {
+        let l = &mut pc.limits;
+        let secs = Duration::from_secs;
+        l.max_connections = self.max_connections.unwrap_or(l.max_connections);
+        l.max_connections_per_peer = self.max_connections_per_peer.unwrap_or(l.max_connections_per_peer);
+        l.header_timeout = self.header_timeout_secs.map_or(l.header_timeout, secs);
+        l.request_timeout = self.request_timeout_secs.map_or(l.request_timeout, secs);
+        l.upload_timeout = self.upload_timeout_secs.map_or(l.upload_timeout, secs);
+        l.max_in_flight = self.max_in_flight.unwrap_or(l.max_in_flight);
+        l.rate_per_sec = self.rate_per_sec.unwrap_or(l.rate_per_sec);
+        l.rate_burst = self.rate_burst.unwrap_or(l.rate_burst);
+        pc.max_input_mib = self.max_input_mib.unwrap_or(pc.max_input_mib);
+        pc.retention = self.retention_secs.map_or(pc.retention, secs);
+        pc.gc_interval = self.gc_interval_secs.map_or(pc.gc_interval, secs);
     }
 
     fn listen(&self) -> SocketAddr {
@@ -121,10 +201,31 @@ impl Settings {
 
 /// Runs `ocean node`.
 pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
-    match args.command {
+    match *args.command {
         Command::Init(flags) => init(flags, config),
         Command::Start(start) => start_node(start, config).await,
         Command::Status => status(config).await,
+        Command::Gc { retention_secs } => {
+            let settings = Settings::load(&config.repo)?;
+            let mut pc = provider::Config::new(config.repo.clone(), settings.listen());
+            settings.apply(&mut pc);
+            let retention = retention_secs.map_or(pc.retention, Duration::from_secs);
+            let repo = config.repo.clone();
+            let report = tokio::task::spawn_blocking(move || {
+                provider::gc(&repo, retention).map_err(eyre::Report::from)
+            })
+            .await
+            .wrap_err("gc task")?
+            .wrap_err("collecting garbage (is the node running? it collects by itself)")?;
+            out(&format!(
+                "released {} finished jobs ({} pins); deleted {} blocks, {} bytes",
+                report.released.len(),
+                report.unpinned,
+                report.blocks,
+                report.bytes
+            ));
+            Ok(())
+        }
         Command::Withdraw => {
             let client = client(config).await?;
             let owed = client.owed(client.address()).await?;
@@ -308,9 +409,25 @@ async fn start_node(start: Start, config: &Config) -> eyre::Result<()> {
     pc.fault_wrong_result = start.fault_wrong_result;
     pc.identity = Some(identity);
     pc.zk_params = settings.zk_params.clone();
+    settings.apply(&mut pc);
+    raise_open_files(pc.limits.max_connections);
     let node = Provider::open(pc, client)?;
     node.run(shutdown_signal()).await?;
     Ok(())
+}
+
+/// The listener holds up to `max_connections` sockets besides the node's own files: raise the soft limit of
+/// open files towards the hard one when the default (often 1024) is too low for that.
+fn raise_open_files(max_connections: usize) {
+    let want = max_connections as u64 + 512;
+    match rlimit::increase_nofile_limit(want) {
+        Ok(got) if got < want => tracing::warn!(
+            target: "ocean::node", limit = got, max_connections,
+            "the open-files limit is below what the connection cap needs; lower --max-connections or raise it"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(target: "ocean::node", "cannot raise the open-files limit: {e}"),
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,43 +1,57 @@
 //! The provider's HTTP API (see [`crate::protocol`] for the routes and bodies, [`super::auth`] for who may
 //! read what, [`super::gate`] for what the gateway serves).
 
-use std::sync::{Arc, atomic::Ordering};
+use std::{
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    task::Poll,
+};
 
 use axum::{
     Json, Router,
-    body::Bytes,
-    extract::{ConnectInfo, DefaultBodyLimit, Path, Request, State},
-    http::{HeaderMap, StatusCode},
+    body::Body,
+    extract::{ConnectInfo, Path, Query, Request, State},
+    http::{HeaderMap, StatusCode, header::CONTENT_LENGTH},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use futures::{FutureExt, StreamExt};
 use ocean_chain::{Address, B256};
+use serde::Deserialize;
 use tracing::{debug, info, warn};
 
-use super::{Inner, job_hex, now, offers::Offer};
+use super::{Inner, job_hex, listener, now, offers::Offer};
 use crate::{
+    Result,
     db::{Task, TaskState},
     protocol::{OfferRequest, OfferResponse, TaskStatus, Telemetry, task_path},
 };
 
-/// Largest CAR a requester may push in one request.
-const MAX_CAR_BYTES: usize = 1 << 30;
 /// Seconds an offer stays valid.
-const OFFER_TTL: u64 = 120;
+pub(super) const OFFER_TTL: u64 = 120;
+const MIB: u64 = 1024 * 1024;
 
+/// The API and the `/ipfs` gateway on one router, every route behind the listener's limits: uploads with
+/// their own timeout and the job's own cap, the rest with the request timeout and the small body limit.
 pub(super) fn router(inner: Arc<Inner>) -> Router {
+    let limits = &inner.config.limits;
     let api = Router::new()
         .route("/telemetry", get(telemetry))
         .route("/offers", post(offer))
-        .route("/car", post(car).layer(DefaultBodyLimit::max(MAX_CAR_BYTES)))
         .route("/tasks", get(tasks))
         .route("/tasks/{job}", get(task))
         .route("/tasks/{job}/poke", post(poke))
         .with_state(inner.clone());
     let gateway = ocean_store::gateway::router(inner.store.clone())
-        .layer(middleware::from_fn_with_state(inner, gateway_guard));
-    api.merge(gateway)
+        .layer(middleware::from_fn_with_state(inner.clone(), gateway_guard));
+    let api = listener::bounded(api.merge(gateway), limits.request_timeout, Some(limits.max_body_bytes));
+    let uploads = Router::new().route("/car", post(car)).with_state(inner.clone());
+    let uploads = listener::bounded(uploads, limits.upload_timeout, None);
+    listener::guarded(api.merge(uploads), limits)
 }
 
 /// The same answer for every refused read, so a stranger learns nothing (not even whether the task exists).
@@ -45,7 +59,7 @@ fn unauthorized() -> Response {
     error(StatusCode::UNAUTHORIZED, "this read needs the job's requester's signature (see docs/protocol.md)")
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
@@ -69,7 +83,7 @@ async fn telemetry(State(inner): State<Arc<Inner>>) -> Response {
 
 async fn offer(
     State(inner): State<Arc<Inner>>,
-    peer: Option<ConnectInfo<std::net::SocketAddr>>,
+    peer: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>,
     Json(req): Json<OfferRequest>,
 ) -> Response {
     let decline = |reason: String| Json(OfferResponse::Declined { reason }).into_response();
@@ -82,6 +96,12 @@ async fn offer(
     let Ok(cap) = req.price_cap_wei.parse::<u128>() else {
         return error(StatusCode::BAD_REQUEST, format!("bad price `{}`", req.price_cap_wei));
     };
+    if req.input_mib > inner.config.max_input_mib {
+        return decline(format!(
+            "the job's data ({} MiB) exceeds this node's maximum of {} MiB",
+            req.input_mib, inner.config.max_input_mib
+        ));
+    }
     if req.private && inner.config.identity.is_none() {
         return decline("this node has no encryption identity for private jobs".into());
     }
@@ -106,7 +126,11 @@ async fn offer(
     let expiry = t + OFFER_TTL;
     // Nothing durable: the offer is a signature the requester may never use. If the chain assigns the job,
     // the watcher builds the task from the chain alone.
-    let offer = Offer { expiry, input_bytes: MAX_CAR_BYTES as u64, peer: peer.map(|ConnectInfo(a)| a.ip()) };
+    let offer = Offer {
+        expiry,
+        input_bytes: u64::from(req.input_mib) * MIB,
+        peer: peer.map(|axum::Extension(ConnectInfo(a))| a.ip()),
+    };
     if let Err(full) = inner.offers.insert(job_id, offer, t) {
         return decline(full.to_string());
     }
@@ -123,22 +147,121 @@ async fn offer(
     }
 }
 
-async fn car(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+/// How many bytes the node accepts for `job`'s data now, or `None` if it takes none: the job must have a live
+/// offer from this node (its cap is the `input_mib` the offer request declared) or be assigned to it and not yet
+/// run (the node's maximum: the offer, and with it the declared size, is forgotten at assignment).
+pub(super) fn upload_cap(inner: &Inner, job: B256) -> Result<Option<u64>> {
+    let max = u64::from(inner.config.max_input_mib) * MIB;
+    if let Some(offer) = inner.offers.get(&job, now()) {
+        return Ok(Some(offer.input_bytes.min(max)));
+    }
+    Ok(match inner.db.get(&job_hex(job))? {
+        Some(t) if matches!(t.state, TaskState::Assigned | TaskState::Running) => Some(max),
+        _ => None,
+    })
+}
+
+#[derive(Deserialize)]
+struct CarQuery {
+    job: Option<String>,
+}
+
+/// `POST /car?job=0x…`: the job's blocks, streamed into the store (never buffered whole) and counted as they
+/// arrive; past the job's cap the upload is cut off with 413 and nothing of it is pinned.
+async fn car(
+    State(inner): State<Arc<Inner>>,
+    Query(q): Query<CarQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(job_id) = q.job.as_deref().and_then(|j| j.parse::<B256>().ok()) else {
+        return error(StatusCode::BAD_REQUEST, "name the job the data belongs to: POST /car?job=0x<job id>");
+    };
+    let job = job_hex(job_id);
+    let cap = match upload_cap(&inner, job_id) {
+        Ok(Some(cap)) => cap,
+        Ok(None) => {
+            warn!(target: "ocean::node", %job, "refused an upload for a job with no live offer or assignment");
+            return error(
+                StatusCode::FORBIDDEN,
+                format!("no live offer or assigned task for job {job} on this node"),
+            );
+        }
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let too_large = || format!("the upload exceeds job {job}'s data cap of {cap} bytes");
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap) {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, too_large());
+    }
+
+    let over = Arc::new(AtomicBool::new(false));
+    // If this handler is dropped (request timeout, client gone), the import on the blocking thread must stop
+    // too: its body stream then fails instead of waiting for bytes that may never come.
+    let abandoned = tokio_util::sync::CancellationToken::new();
+    let _abandon_on_drop = abandoned.clone().drop_guard();
+    let stream = capped(body, cap, over.clone(), abandoned);
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let store = inner.store.clone();
-    // Import verifies every block against its CID before storing it.
-    let imported = tokio::task::spawn_blocking(move || store.import_car(std::io::Cursor::new(body))).await;
+    // Import verifies every block against its CID before storing it, and pins the roots only once all of it is
+    // in; a cut-off upload leaves no pin (blocks spilled before the cut are unpinned, and gc removes them).
+    let imported = tokio::task::spawn_blocking(move || {
+        store.import_car(std::io::BufReader::with_capacity(1 << 20, reader))
+    })
+    .await;
     match imported {
         Ok(Ok(roots)) => {
             let roots: Vec<String> = roots.iter().map(ToString::to_string).collect();
-            info!(target: "ocean::node", ?roots, "imported CAR");
+            if let Err(e) = inner.db.hold(&job, &roots, now()) {
+                return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+            }
+            info!(target: "ocean::node", %job, ?roots, "imported CAR");
             Json(serde_json::json!({ "roots": roots })).into_response()
         }
+        Ok(Err(_)) if over.load(Ordering::Relaxed) => {
+            warn!(target: "ocean::node", %job, cap, "cut off an upload past the job's cap");
+            error(StatusCode::PAYLOAD_TOO_LARGE, too_large())
+        }
+        Ok(Err(e)) if e.is_disk_full() => {
+            warn!(target: "ocean::node", %job, "upload refused: {e}");
+            error(StatusCode::INSUFFICIENT_STORAGE, e.to_string())
+        }
         Ok(Err(e)) => {
-            warn!(target: "ocean::node", "rejected CAR: {e}");
+            warn!(target: "ocean::node", %job, "rejected CAR: {e}");
             error(StatusCode::BAD_REQUEST, e.to_string())
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// The request body as a byte stream that fails the moment more than `cap` bytes have arrived (setting
+/// `over`), or once `abandoned` is cancelled.
+fn capped(
+    body: Body,
+    cap: u64,
+    over: Arc<AtomicBool>,
+    abandoned: tokio_util::sync::CancellationToken,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    let mut body = body.into_data_stream();
+    let mut cancelled: Pin<Box<_>> = Box::pin(abandoned.cancelled_owned());
+    let mut seen = 0u64;
+    futures::stream::poll_fn(move |cx| {
+        if cancelled.poll_unpin(cx).is_ready() {
+            return Poll::Ready(Some(Err(std::io::Error::other("the upload was abandoned"))));
+        }
+        let chunk = match body.poll_next_unpin(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(std::io::Error::other(e)))),
+            Poll::Ready(Some(Ok(chunk))) => chunk,
+        };
+        seen += chunk.len() as u64;
+        if seen > cap {
+            over.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err(std::io::Error::other("upload over the job's cap"))));
+        }
+        Poll::Ready(Some(Ok(chunk)))
+    })
 }
 
 async fn tasks(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {

@@ -17,6 +17,8 @@
 mod api;
 pub mod auth;
 mod gate;
+pub mod gc;
+mod listener;
 mod offers;
 mod private;
 mod settle;
@@ -42,6 +44,8 @@ use crate::{
     Error, Result,
     db::{Db, Task, TaskState},
 };
+
+pub use listener::Limits;
 
 /// How a provider runs.
 #[derive(Clone, Debug)]
@@ -78,6 +82,15 @@ pub struct Config {
     /// Proving key for zk jobs (`ocean zk setup` → params.bin). Without one the node proves with the
     /// development parameters, whose verifier `ocean deploy` installs.
     pub zk_params: Option<PathBuf>,
+    /// Bounds on the listener: connections, timeouts, body sizes, concurrency, per-peer rate.
+    pub limits: Limits,
+    /// Most job data (`limits.input_mib`) the node accepts for one job, MiB; it declines jobs that ask more.
+    pub max_input_mib: u32,
+    /// How long a finished job's data and result stay pinned (for the requester to fetch) before gc may
+    /// delete them.
+    pub retention: Duration,
+    /// How often the daemon runs gc.
+    pub gc_interval: Duration,
 }
 
 impl Config {
@@ -99,6 +112,10 @@ impl Config {
             fault_wrong_result: false,
             identity: None,
             zk_params: None,
+            limits: Limits::default(),
+            max_input_mib: 4096,
+            retention: Duration::from_secs(24 * 3600),
+            gc_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -192,7 +209,9 @@ impl Provider {
         self.inner.db.all()
     }
 
-    /// The HTTP API as a `Router`, for in-process tests (`tower::ServiceExt::oneshot`).
+    /// The HTTP API as a `Router` with every limit applied (what [`Provider::run`] serves), for in-process tests
+    /// (`tower::ServiceExt::oneshot`). The listener adds each request's `ConnectInfo<SocketAddr>`; without one
+    /// requests share one rate-limit key.
     #[cfg(feature = "test-utils")]
     pub fn router(&self) -> axum::Router {
         api::router(self.inner.clone())
@@ -254,17 +273,13 @@ impl Provider {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let api = tokio::spawn({
             let router = api::router(inner.clone());
-            let mut stop = stop_rx.clone();
-            async move {
-                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.changed().await;
-                    })
-                    .await
-            }
+            let limits = inner.config.limits.clone();
+            let stop = stop_rx.clone();
+            async move { listener::serve(listener, router, &limits, stop).await }
         });
         let workers = worker::spawn(inner.clone(), receiver, stop_rx.clone());
         let watcher = tokio::spawn(settle::watch(inner.clone(), stop_rx.clone()));
+        let collector = tokio::spawn(collect_periodically(inner.clone(), stop_rx.clone()));
 
         shutdown.await;
         info!(target: "ocean::node", "shutting down");
@@ -275,10 +290,38 @@ impl Provider {
         for w in workers {
             let _ = w.await;
         }
-        match api.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(Error::io("serving the API", e)),
-            Err(e) => Err(Error::Db(format!("API task: {e}"))),
+        let _ = collector.await;
+        api.await.map_err(|e| Error::Db(format!("API task: {e}")))
+    }
+}
+
+/// Runs [`gc::collect`] on a stopped node's repository (`ocean node gc`): releases the data of jobs over for
+/// longer than `retention` and deletes unpinned blocks. Fails if the node is running (its database is locked).
+pub fn gc(repo: &std::path::Path, retention: Duration) -> Result<gc::Report> {
+    let db = Db::open(&repo.join("node.redb"))?;
+    let store = Store::open(repo.join("store"))?;
+    gc::collect(&db, &store, now(), retention.as_secs())
+}
+
+/// The daemon's gc: every `gc_interval`, on a blocking thread.
+async fn collect_periodically(inner: Arc<Inner>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(inner.config.gc_interval.max(Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        let inner2 = inner.clone();
+        let ran = tokio::task::spawn_blocking(move || {
+            gc::collect(&inner2.db, &inner2.store, now(), inner2.config.retention.as_secs())
+        })
+        .await;
+        match ran {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(target: "ocean::node", "gc failed: {e}"),
+            Err(e) => warn!(target: "ocean::node", "gc task: {e}"),
         }
     }
 }

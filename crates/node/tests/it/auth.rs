@@ -23,7 +23,7 @@ use ocean_store::ImportOptions;
 use tower::ServiceExt;
 
 struct Node {
-    _anvil: anvil::AnvilInstance,
+    _anvil: alloy::node_bindings::AnvilInstance,
     _dir: tempfile::TempDir,
     provider: Provider,
     token: String,

@@ -5,7 +5,13 @@ use ocean_runtime::Status;
 use crate::{guest, run, runtime};
 
 fn limits() -> ocean_types::manifest::Limits {
-    ocean_types::manifest::Limits { memory_mib: 128, fuel: 20_000_000_000, timeout_secs: 60, output_mib: 16 }
+    ocean_types::manifest::Limits {
+        memory_mib: 128,
+        fuel: 20_000_000_000,
+        timeout_secs: 60,
+        output_mib: 16,
+        ..Default::default()
+    }
 }
 
 #[tokio::test]

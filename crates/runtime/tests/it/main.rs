@@ -31,7 +31,7 @@ pub fn prepare(rt: &Runtime, wasm: Vec<u8>) -> ocean_runtime::Program {
 
 /// Limits small enough for tests to hit quickly.
 pub fn small_limits() -> Limits {
-    Limits { memory_mib: 64, fuel: 200_000_000, timeout_secs: 30, output_mib: 1 }
+    Limits { memory_mib: 64, fuel: 200_000_000, timeout_secs: 30, output_mib: 1, ..Limits::default() }
 }
 
 /// A compiled example guest from `guests/wasm/` (built by `make guests`).

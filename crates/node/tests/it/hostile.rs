@@ -1,0 +1,219 @@
+//! What a stranger can do to a provider's listener: unsolicited and oversize uploads, slow-loris clients,
+//! connection floods and request floods. In each case the node keeps serving an honest client.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{body::Body, extract::ConnectInfo, http::Request};
+use bytes::Bytes;
+use futures::StreamExt as _;
+use ocean_node::protocol::OfferResponse;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpSocket, TcpStream},
+};
+use tower::ServiceExt;
+
+use crate::node::{Node, car, open};
+
+const ATTACKER: [u8; 4] = [127, 0, 0, 2];
+
+/// Whether the server closed `stream` (EOF or reset) within `within`.
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // A response (e.g. 408) before the close.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+async fn telemetry_ok(node: &Node) -> bool {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    http.get(format!("{}/telemetry", node.url)).send().await.is_ok_and(|r| r.status().is_success())
+}
+
+#[tokio::test]
+async fn an_unsolicited_upload_is_refused_in_process_and_stores_nothing() {
+    let (provider, _dir, _anvil) = open(|_| {}).await;
+    let (bytes, _) = car(1000);
+    let peer: SocketAddr = "127.0.0.9:4000".parse().unwrap();
+    let job = format!("{:#x}", ocean_chain::B256::repeat_byte(7));
+    for uri in ["/car".to_string(), format!("/car?job={job}")] {
+        let mut req = Request::post(&uri).body(Body::from(bytes.clone())).unwrap();
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let resp = provider.router().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(status == 400 || status == 403, "{uri}: {status} {json}");
+        assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "a JSON error: {json}");
+    }
+}
+
+#[tokio::test]
+async fn unsolicited_uploads_are_refused_and_store_nothing() {
+    let node = Node::start(|_| {}).await;
+    let http = reqwest::Client::new();
+    let (bytes, root) = car(10_000);
+    let stranger = format!("{:#x}", ocean_chain::B256::repeat_byte(9));
+    for url in [format!("{}/car", node.url), format!("{}/car?job={stranger}", node.url)] {
+        let resp = http.post(&url).body(bytes.clone()).send().await.unwrap();
+        assert!(resp.status() == 400 || resp.status() == 403, "{url}: {}", resp.status());
+        let json: serde_json::Value = resp.json().await.unwrap();
+        assert!(json["error"].is_string(), "{json}");
+    }
+    let (store, _dir) = node.stop().await;
+    assert!(!store.has(&root).unwrap(), "nothing of an unsolicited upload is stored");
+}
+
+#[tokio::test]
+async fn an_upload_for_a_live_offer_is_taken_and_pinned() {
+    let node = Node::start(|_| {}).await;
+    let (bytes, root) = car(10_000);
+    let (job, offer) = node.offer(1).await;
+    assert!(matches!(offer, OfferResponse::Offer { .. }), "{offer:?}");
+    let resp =
+        reqwest::Client::new().post(format!("{}/car?job={job}", node.url)).body(bytes).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let json: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(json["roots"][0], root.to_string());
+    let (store, _dir) = node.stop().await;
+    assert!(store.pins().unwrap().contains(&root), "the upload's root is pinned for the job");
+}
+
+#[tokio::test]
+async fn an_oversize_upload_is_cut_off_as_it_arrives_and_stores_nothing() {
+    let node = Node::start(|c| c.max_input_mib = 2).await;
+    let http = reqwest::Client::new();
+
+    let (_, declined) = node.offer(3).await;
+    assert!(
+        matches!(&declined, OfferResponse::Declined { reason } if reason.contains("maximum")),
+        "a job asking more data than the node's maximum is declined: {declined:?}"
+    );
+
+    let (job, _) = node.offer(1).await;
+    let (bytes, root) = car(3 << 20);
+    // Declared too large: refused before a byte of the body is read.
+    let resp = http.post(format!("{}/car?job={job}", node.url)).body(bytes.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+
+    // Not declared (chunked), and the client never finishes: the node answers 413 as soon as the cap is
+    // passed, without waiting for (or buffering) the rest.
+    let head = Bytes::from(bytes[..(3 << 19)].to_vec());
+    let endless =
+        futures::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(futures::stream::pending());
+    let send =
+        http.post(format!("{}/car?job={job}", node.url)).body(reqwest::Body::wrap_stream(endless)).send();
+    let resp = tokio::time::timeout(Duration::from_secs(20), send)
+        .await
+        .expect("the node answers an oversize upload before its end")
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert!(resp.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().contains("cap"));
+    assert!(telemetry_ok(&node).await);
+    let (store, _dir) = node.stop().await;
+    assert!(!store.has(&root).unwrap(), "no block of the cut-off upload's root is kept");
+    assert!(store.pins().unwrap().is_empty(), "nothing of it is pinned");
+}
+
+#[tokio::test]
+async fn a_slow_loris_client_is_cut_off_while_honest_clients_are_served() {
+    let node = Node::start(|c| {
+        c.limits.header_timeout = Duration::from_secs(1);
+        c.limits.request_timeout = Duration::from_secs(2);
+    })
+    .await;
+    // Headers one byte at a time, never finished.
+    let mut loris = TcpStream::connect(node.addr).await.unwrap();
+    let drip = b"GET /telemetry HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    let mut cut = false;
+    for (i, b) in drip.iter().cycle().take(60).enumerate() {
+        if loris.write_all(&[*b]).await.is_err() {
+            cut = true;
+            break;
+        }
+        if i % 10 == 0 {
+            assert!(telemetry_ok(&node).await, "honest request during the slow-loris");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cut || closed_within(&mut loris, Duration::from_secs(3)).await,
+        "the slow-loris connection was closed"
+    );
+
+    // A body sent one byte at a time: the request timeout ends it.
+    let mut slow_body = TcpStream::connect(node.addr).await.unwrap();
+    slow_body
+        .write_all(b"POST /offers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), slow_body.read_to_end(&mut reply)).await;
+    assert!(read.is_ok(), "a request whose body never ends is cut off");
+    assert!(
+        String::from_utf8_lossy(&reply).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(telemetry_ok(&node).await);
+    let _ = node.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_idle_connections_do_not_stop_the_node() {
+    // Both ends of every connection live in this process: 2,000 sockets and more.
+    rlimit::increase_nofile_limit(8192).unwrap();
+    let node = Node::start(|c| {
+        c.limits.header_timeout = Duration::from_secs(2);
+        c.limits.max_connections_per_peer = 32;
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((ATTACKER, 0))).unwrap();
+        idle.push(socket.connect(node.addr).await.unwrap());
+    }
+    for i in 0..20 {
+        assert!(telemetry_ok(&node).await, "honest request {i} during the flood");
+    }
+    // Beyond its per-peer cap the attacker's connections are closed at once; the rest once the header
+    // timeout passes. None is held.
+    let mut open = 0;
+    for s in &mut idle {
+        if !closed_within(s, Duration::from_secs(5)).await {
+            open += 1;
+        }
+    }
+    assert_eq!(open, 0, "idle connections the node still holds");
+    assert!(telemetry_ok(&node).await);
+    let _ = node.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_flood_is_rate_limited_per_peer() {
+    let node = Node::start(|c| {
+        c.limits.rate_per_sec = 20;
+        c.limits.rate_burst = 20;
+    })
+    .await;
+    let flooder = reqwest::Client::builder().local_address(std::net::IpAddr::from(ATTACKER)).build().unwrap();
+    let mut limited = 0;
+    for _ in 0..200 {
+        let r = flooder.get(format!("{}/telemetry", node.url)).send().await.unwrap();
+        if r.status() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 100, "only {limited} of 200 flood requests were limited");
+    for _ in 0..10 {
+        assert!(telemetry_ok(&node).await, "another peer is not limited by the flooder");
+    }
+    let _ = node.stop().await;
+}
