@@ -327,7 +327,7 @@ async fn task(State(inner): State<Arc<Inner>>, Path(job): Path<String>, headers:
             Err(e) => return error(StatusCode::BAD_GATEWAY, format!("reading the job's requester: {e}")),
         };
         if signer != requester {
-            debug!(target: "ocean::node", job = %t.job_id, %signer, "task read by someone else refused");
+            debug!(target: "ocean::node", job = %t.job_id, %signer, denied = %super::auth::Denied::NotRequester, "task read refused");
             return unauthorized();
         }
         if let Err(denied) = inner.auth.consume(&auth, now()) {

@@ -189,7 +189,7 @@ mod tests {
             auth.signer(&HeaderMap::new(), "GET", "/tasks/0x05", job, 1_010).unwrap_err(),
             Denied::Missing
         );
-        let mut bad = h.clone();
+        let mut bad = h;
         bad.insert(HEADER_SIGNATURE, "0x1234".parse().unwrap());
         assert_eq!(auth.signer(&bad, "GET", "/tasks/0x05", job, 1_010).unwrap_err(), Denied::Malformed);
     }
