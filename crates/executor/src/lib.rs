@@ -38,6 +38,6 @@ mod error;
 mod parent;
 pub mod protocol;
 
-pub use error::{Error, Result};
+pub use error::{Error, Exit, Result};
 pub use parent::{Config, Executor};
 pub use protocol::{Refusal, Request, Response, WasmTask};
