@@ -10,7 +10,10 @@ FOUNDRY_BIN := $(CURDIR)/$(CONTRACTS)/node_modules/.bin
 export PATH := $(FOUNDRY_BIN):$(PATH)
 # Tests and the demo find anvil/forge here, whatever the caller's PATH.
 export OCEAN_FOUNDRY_BIN := $(FOUNDRY_BIN)
-CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast"; else echo "cargo test --workspace --no-fail-fast"; fi)
+# Tests build with fault injection (cheater modes, a guest that panics the host layer); `make demo` and release
+# builds never have it.
+TEST_FEATURES := --features ocean/fault-injection,ocean-executor/fault-injection
+CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast $(TEST_FEATURES)"; else echo "cargo test --workspace --no-fail-fast $(TEST_FEATURES)"; fi)
 
 .PHONY: artifacts all deps deps-age deps-node deps-store deps-rust contracts build test test-contracts test-rust fuzz lint fmt demo snapshot guests guests-scalar clean
 

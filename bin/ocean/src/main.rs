@@ -49,12 +49,19 @@ enum Command {
     Fhe(cmd::fhe::Args),
     /// Verifiable inference: Groth16 proofs that a committed model produced an output.
     Zk(cmd::zk::Args),
+    /// The executor process a provider node starts for each task (reads one task on stdin).
+    #[command(hide = true)]
+    Executor,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     exit::install_panic_hook();
     init_tracing(cli.global.verbose);
+    if let Command::Executor = cli.command {
+        // Before any thread exists (it enters namespaces), and without the node's configuration.
+        return ocean_executor::child::main();
+    }
     let config = match config::Config::resolve(&cli.global) {
         Ok(c) => c,
         Err(err) => return exit::report(&err),
@@ -76,6 +83,8 @@ fn main() -> std::process::ExitCode {
             Command::Wallet(args) => cmd::wallet::run(args, &config).await,
             Command::Fhe(args) => cmd::fhe::run(args, &config).await,
             Command::Zk(args) => cmd::zk::run(args, &config).await,
+            // Served above, before the async runtime existed.
+            Command::Executor => Ok(()),
         }
     });
     match result {

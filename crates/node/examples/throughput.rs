@@ -28,8 +28,16 @@ use ocean_types::manifest::Manifest;
 
 const OCAT: u128 = 1_000_000_000_000_000_000;
 
-#[tokio::main]
-async fn main() {
+fn main() -> std::process::ExitCode {
+    // The providers run each task in an executor process: this very binary, started with `executor`.
+    if std::env::args().nth(1).as_deref() == Some("executor") {
+        return ocean_executor::child::main();
+    }
+    tokio::runtime::Runtime::new().expect("async runtime").block_on(run());
+    std::process::ExitCode::SUCCESS
+}
+
+async fn run() {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
     let nodes = args.first().copied().unwrap_or(10);
     let requesters = args.get(1).copied().unwrap_or(16);

@@ -12,6 +12,9 @@ pub enum Error {
     /// The sandbox failed (not a guest failure: those are results).
     #[error(transparent)]
     Runtime(#[from] ocean_runtime::Error),
+    /// The executor process gave no outcome for a task (it crashed, timed out, or refused the task).
+    #[error(transparent)]
+    Executor(#[from] ocean_executor::Error),
     /// The node's state database failed.
     #[error("state database: {0}")]
     Db(String),

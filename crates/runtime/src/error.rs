@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// A limit of [`ocean_types::manifest::Limits`] (or of the engine) that a guest hit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Limit {
     /// All units of work (fuel) were spent. Deterministic.
@@ -60,6 +60,12 @@ pub enum Error {
         what: String,
         /// The cause.
         source: std::io::Error,
+    },
+    /// The module is bigger than the sandbox compiles.
+    #[error("the module is larger than the {max}-byte limit")]
+    ModuleTooLarge {
+        /// The limit, bytes.
+        max: u64,
     },
     /// The job cannot run here (e.g. the onnx guest is missing).
     #[error("{0}")]

@@ -13,6 +13,12 @@
 //!   the guest first sees each file (the same file keeps its number, so identity checks still work), one link
 //!   per file, size 0 for directories, and every timestamp at the guest clock's epoch.
 //!
+//! Two more shadows, `fd_write` and `fd_pwrite`, change nothing the guest sees: they measure the file behind
+//! the descriptor before and after the write (`fstat`, through wasmtime-wasi) so that the output check after
+//! the call knows by how much `/outputs` grew without walking it (see `State::check_output`). A write the
+//! host refuses with `EFBIG` (the executor process's `RLIMIT_FSIZE`, set just above the output cap) is a
+//! write past the cap: the guest stops with the output limit, as it would have without the rlimit.
+//!
 //! Mechanism: each shadow (a `func_wrap_async` that replaces wasmtime-wasi's import in the linker) borrows the
 //! guest's memory and the store's [`WasiP1Ctx`] exactly as wasmtime-wasi's own glue does and calls
 //! wasmtime-wasi's implementation of the same call (`p1::wasi_snapshot_preview1::*`). The two stat calls then
@@ -46,6 +52,11 @@ const SCRATCH: usize = 64 << 10;
 const MAX_LISTING: usize = 64 << 20;
 /// `errno::overflow`.
 const ERRNO_OVERFLOW: i32 = 61;
+/// `errno::fbig`.
+const ERRNO_FBIG: i32 = 22;
+/// A path the test guests stat to make the host function layer panic, in builds with fault injection.
+#[cfg(feature = "fault-injection")]
+pub const FAULT_PANIC_PATH: &[u8] = b"ocean-fault-injection-panic-host";
 
 /// Per-run state: the inode numbers the guest has been shown.
 #[derive(Debug, Default)]
@@ -96,6 +107,8 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
         |mut caller: Caller<'_, State>, (fd, flags, path, len, buf): (i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (mem, wasi, view) = split(&mut caller)?;
+                #[cfg(feature = "fault-injection")]
+                fault_panic(mem, path, len);
                 let errno = preview1::path_filestat_get(
                     wasi,
                     &mut GuestMemory::Unshared(&mut *mem),
@@ -123,8 +136,100 @@ pub(crate) fn add_to_linker(linker: &mut Linker<State>) -> wasmtime::Result<()> 
             })
         },
     )?;
+    linker.func_wrap_async(
+        WASI,
+        "fd_write",
+        |mut caller: Caller<'_, State>, (fd, iovs, len, written): (i32, i32, i32, i32)| {
+            Box::new(async move {
+                let (mem, state) = split_state(&mut caller)?;
+                let before = host_size(&mut state.wasi, fd).await?;
+                let errno = preview1::fd_write(
+                    &mut state.wasi,
+                    &mut GuestMemory::Unshared(&mut *mem),
+                    fd,
+                    iovs,
+                    len,
+                    written,
+                )
+                .await?;
+                wrote(state, fd, before, errno).await
+            })
+        },
+    )?;
+    linker.func_wrap_async(
+        WASI,
+        "fd_pwrite",
+        |mut caller: Caller<'_, State>, (fd, iovs, len, offset, written): (i32, i32, i32, i64, i32)| {
+            Box::new(async move {
+                let (mem, state) = split_state(&mut caller)?;
+                let before = host_size(&mut state.wasi, fd).await?;
+                let errno = preview1::fd_pwrite(
+                    &mut state.wasi,
+                    &mut GuestMemory::Unshared(&mut *mem),
+                    fd,
+                    iovs,
+                    len,
+                    offset,
+                    written,
+                )
+                .await?;
+                wrote(state, fd, before, errno).await
+            })
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// `(size, links)` of the host file behind `fd`; `None` for the standard streams and bad descriptors (a
+/// write to those does not change `/outputs`).
+async fn host_size(wasi: &mut WasiP1Ctx, fd: i32) -> wasmtime::Result<Option<(u64, u64)>> {
+    let mut st = [0u8; FILESTAT];
+    // Into a host buffer posing as guest memory at address 0 (aligned, in bounds).
+    let errno = preview1::fd_filestat_get(wasi, &mut GuestMemory::Unshared(&mut st), fd, 0).await?;
+    if errno != 0 || le_u64(&st[0..8]) == 0 {
+        return Ok(None);
+    }
+    Ok(Some((le_u64(&st[32..40]), le_u64(&st[24..32]))))
+}
+
+/// After a write to `fd`: tells the output check by how much `/outputs` grew at most, and turns the host's
+/// `EFBIG` into the output limit.
+async fn wrote(state: &mut State, fd: i32, before: Option<(u64, u64)>, errno: i32) -> wasmtime::Result<i32> {
+    let after = host_size(&mut state.wasi, fd).await?;
+    let growth = match (before, after) {
+        // Every name of a hard-linked file counts its bytes, so its growth counts once per link.
+        (Some((before, _)), Some((after, links))) => {
+            after.saturating_sub(before).saturating_mul(links.max(1))
+        }
+        _ => 0,
+    };
+    state.write_growth = Some(growth);
+    if errno == ERRNO_FBIG {
+        return Err(state.stop(crate::Limit::Output));
+    }
+    Ok(errno)
+}
+
+/// The guest's memory and the whole run state, borrowed together (see [`split`]).
+fn split_state<'a>(caller: &'a mut Caller<'_, State>) -> wasmtime::Result<(&'a mut [u8], &'a mut State)> {
+    let fuel = caller.as_context_mut().hostcall_fuel();
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        return Err(wasmtime::Error::msg("missing required memory export"));
+    };
+    let (mem, state) = memory.data_and_store_mut(caller);
+    state.wasi.set_hostcall_fuel(fuel);
+    Ok((mem, state))
+}
+
+/// Fault injection (test builds only): a guest that stats [`FAULT_PANIC_PATH`] panics the host function
+/// layer, so tests can show that such a panic fails only its own task.
+#[cfg(feature = "fault-injection")]
+fn fault_panic(mem: &[u8], path: i32, len: i32) {
+    let at = addr(path);
+    if at.checked_add(addr(len)).and_then(|end| mem.get(at..end)) == Some(FAULT_PANIC_PATH) {
+        panic!("fault injection: the guest asked the host function layer to panic");
+    }
 }
 
 /// The guest's memory and the run's WASI context, borrowed together as wasmtime-wasi's own glue does

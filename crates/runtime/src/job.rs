@@ -28,6 +28,10 @@ use ocean_types::manifest::{Kind, Manifest, Source};
 
 use crate::{Error, Invocation, Outcome, Result, Runtime, Status};
 
+/// Largest module a job may run (the compiler's time and memory grow with it). The ONNX inference guest, the
+/// largest shipped, is a few MiB.
+pub const MAX_MODULE_BYTES: u64 = 64 << 20;
+
 /// Name under `/inputs` of an `onnx` job's model.
 pub const MODEL_INPUT: &str = "model.onnx";
 
@@ -65,23 +69,28 @@ pub fn resolve(store: &Store, manifest: Manifest, base: &Path) -> Result<Manifes
     })
 }
 
-/// Runs a resolved `manifest` in `runtime`, with `work` as scratch space (inputs and outputs are written
-/// under it; the caller removes it), and stores the result.
+/// A job ready to run anywhere: its canonical manifest stored, its inputs materialized under the work
+/// folder. The node hands it to the executor process; [`execute`] runs it here.
+#[derive(Clone, Debug)]
+pub struct Staged {
+    /// The CID of the canonical manifest.
+    pub manifest: Cid,
+    /// The CID of the module to run (the key of the compiled-module cache).
+    pub module: Cid,
+    /// The run: arguments, `/inputs` and `/outputs` under the work folder, limits, seed.
+    pub invocation: Invocation,
+}
+
+/// Validates a resolved `manifest`, stores its canonical form and materializes its inputs under `work`
+/// (`work/inputs`, with an empty `work/outputs`). Blocking (file system and store).
 ///
-/// An `onnx` job runs its `module` (the inference guest) with the model as `/inputs/model.onnx`; whoever
-/// resolves the manifest fills in the guest when the user left it out (as `ocean exec` does), so the
-/// canonical manifest always names the exact bytes that ran.
-pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work: &Path) -> Result<Executed> {
+/// Not for `fhe` jobs, which run no guest: [`execute`] runs those.
+pub fn stage(store: &Store, manifest: &Manifest, work: &Path) -> Result<Staged> {
     manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
     let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
     let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
     if manifest.program.kind == Kind::Fhe {
-        #[cfg(feature = "fhe")]
-        return execute_fhe(store, manifest, manifest_cid, work).await;
-        #[cfg(not(feature = "fhe"))]
-        return Err(Error::Job(
-            "this build of ocean-runtime has no `fhe` feature: it cannot run fhe jobs".into(),
-        ));
+        return Err(Error::Job("a fhe job runs no guest: it has nothing to stage".into()));
     }
     let module = manifest.program.module.as_ref().ok_or_else(|| {
         Error::Job(
@@ -105,23 +114,63 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
         store.get(cid, &at)?;
         fix_times(&at)?;
     }
-
-    let program = runtime.prepare(&module_cid.to_string(), || {
-        let mut wasm = Vec::new();
-        store.cat(&module_cid)?.read_to_end(&mut wasm).map_err(|e| Error::io("reading the module", e))?;
-        Ok(wasm)
-    })?;
-    let run = Invocation {
+    let invocation = Invocation {
         args: manifest.program.args.clone(),
         inputs,
-        outputs: outputs.clone(),
+        outputs,
         limits: manifest.limits,
         seed: manifest.program.seed,
     };
-    let outcome = runtime.run(&program, &run).await?;
-    let result = store_result(store, &manifest_cid, &outcome, &outputs)?;
-    tracing::info!(target: "ocean::runtime", manifest = %manifest_cid, %result, fuel = outcome.fuel_used, "job ran");
-    Ok(Executed { manifest: manifest_cid, result, outcome })
+    Ok(Staged { manifest: manifest_cid, module: module_cid, invocation })
+}
+
+/// The bytes of the module `cid` (refused past `max` bytes, before reading them all).
+pub fn read_module(store: &Store, cid: &Cid, max: u64) -> Result<Vec<u8>> {
+    let mut wasm = Vec::new();
+    store
+        .cat(cid)?
+        .take(max.saturating_add(1))
+        .read_to_end(&mut wasm)
+        .map_err(|e| Error::io("reading the module", e))?;
+    if wasm.len() as u64 > max {
+        return Err(Error::ModuleTooLarge { max });
+    }
+    Ok(wasm)
+}
+
+/// Stores the result of a staged job's run (`outcome`, and the files it left in its `/outputs`).
+pub fn finish(store: &Store, staged: &Staged, outcome: Outcome) -> Result<Executed> {
+    let result = store_result(store, &staged.manifest, &outcome, &staged.invocation.outputs)?;
+    tracing::info!(target: "ocean::runtime", manifest = %staged.manifest, %result, fuel = outcome.fuel_used, "job ran");
+    Ok(Executed { manifest: staged.manifest, result, outcome })
+}
+
+/// Runs a resolved `manifest` in `runtime`, with `work` as scratch space (inputs and outputs are written
+/// under it; the caller removes it), and stores the result.
+///
+/// An `onnx` job runs its `module` (the inference guest) with the model as `/inputs/model.onnx`; whoever
+/// resolves the manifest fills in the guest when the user left it out (as `ocean exec` does), so the
+/// canonical manifest always names the exact bytes that ran.
+///
+/// This runs the guest in the calling process; a provider runs untrusted jobs through [`stage`], the
+/// executor process (ocean-executor) and [`finish`] instead.
+pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work: &Path) -> Result<Executed> {
+    if manifest.program.kind == Kind::Fhe {
+        manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
+        let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
+        let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
+        #[cfg(feature = "fhe")]
+        return execute_fhe(store, manifest, manifest_cid, work).await;
+        #[cfg(not(feature = "fhe"))]
+        return Err(Error::Job(format!(
+            "this build of ocean-runtime has no `fhe` feature: it cannot run fhe job {manifest_cid}"
+        )));
+    }
+    let staged = stage(store, manifest, work)?;
+    let program = runtime
+        .prepare(&staged.module.to_string(), || read_module(store, &staged.module, MAX_MODULE_BYTES))?;
+    let outcome = runtime.run(&program, &staged.invocation).await?;
+    finish(store, &staged, outcome)
 }
 
 /// The last server key a `fhe` job used, decompressed: a provider running several jobs of one requester's
@@ -191,6 +240,7 @@ async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work
         )
         .into_bytes(),
         stderr: Vec::new(),
+        output_scans: 0,
     };
     let result = store_result(store, &manifest_cid, &outcome, &outputs)?;
     tracing::info!(target: "ocean::runtime", manifest = %manifest_cid, %result, work = evaluated.work, "fhe job ran");

@@ -7,8 +7,9 @@
 //! - **Isolation**: the guest sees only `/inputs` (read-only) and `/outputs`; no network, no environment
 //!   variables, no host clock; stdin is empty.
 //! - **Limits** ([`Limit`]): memory (a resource limiter), units of work (wasmtime *fuel*, deterministic and the
-//!   billing unit), a wall-clock deadline (fuel-driven yields let a timer stop the guest), output size (checked
-//!   after every host call), and the native stack. Each ends the run with [`Error::Limit`], never a crash.
+//!   billing unit), a wall-clock deadline (fuel-driven yields let a timer stop the guest), output size
+//!   (counted as it is written, with `/outputs` measured only when a host call could have changed it in ways
+//!   a count cannot see), and the native stack. Each ends the run with [`Error::Limit`], never a crash.
 //! - **Determinism** ([`determinism`](crate::determinism)): clocks and randomness come from the job's seed,
 //!   NaNs are canonicalized, relaxed SIMD is deterministic, threads are off. What the guest learns about its
 //!   files ([`hostfs`](crate::hostfs)) is the same on every host: directories list in name order, inode
@@ -31,4 +32,6 @@ mod sandbox;
 
 pub use cache::Origin;
 pub use error::{Error, Limit, Result};
+#[cfg(feature = "fault-injection")]
+pub use hostfs::FAULT_PANIC_PATH;
 pub use sandbox::{Config, Invocation, MAX_WASM_STACK, Outcome, Program, Runtime, Status, engine_config};

@@ -50,7 +50,7 @@ impl Program {
 }
 
 /// One run of a guest.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Invocation {
     /// Arguments after argv\[0\].
     pub args: Vec<String>,
@@ -65,7 +65,7 @@ pub struct Invocation {
 }
 
 /// How a guest ended, when it ended on its own.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum Status {
     /// `_start` returned or the guest called `proc_exit`.
@@ -98,6 +98,10 @@ pub struct Outcome {
     pub stdout: Vec<u8>,
     /// What the guest wrote to stderr.
     pub stderr: Vec<u8>,
+    /// How many times `/outputs` was measured on disk: a cost figure (writes are counted as they happen, so
+    /// the folder is walked only when a host call could have changed it in ways a count cannot see); not part
+    /// of the result.
+    pub output_scans: u64,
 }
 
 /// The sandbox: one wasmtime engine (shared by every run), the WASI linker and the compiled-module cache.
@@ -118,7 +122,16 @@ pub(crate) struct State {
     written: Arc<AtomicU64>,
     stdout: output::Pipe,
     stderr: output::Pipe,
-    hit: Option<Limit>,
+    pub(crate) hit: Option<Limit>,
+    /// Bytes of `/outputs` at its last measurement.
+    measured: u64,
+    /// How much `/outputs` can have grown since, through writes counted as they happened.
+    unmeasured: u64,
+    /// Set by the write calls (`hostfs`): by how much the call that is returning grew `/outputs` at most.
+    /// `None` after any other host call, whose effect on `/outputs` is not counted.
+    pub(crate) write_growth: Option<u64>,
+    /// Measurements of `/outputs` so far.
+    scans: u64,
 }
 
 /// The marker error the host returns from a hook to stop the guest at a limit.
@@ -134,8 +147,7 @@ impl ResourceLimiter for State {
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.memory_cap {
-            self.hit = Some(Limit::Memory);
-            return Err(Stop(Limit::Memory).into());
+            return Err(self.stop(Limit::Memory));
         }
         Ok(true)
     }
@@ -148,8 +160,7 @@ impl ResourceLimiter for State {
     ) -> wasmtime::Result<bool> {
         // Tables hold function references; a million is far above any real program.
         if desired > 1_000_000 {
-            self.hit = Some(Limit::Memory);
-            return Err(Stop(Limit::Memory).into());
+            return Err(self.stop(Limit::Memory));
         }
         Ok(true)
     }
@@ -167,21 +178,38 @@ impl ResourceLimiter for State {
 
 impl State {
     /// Called after every host call: the guest's writes so far must fit the output cap.
+    ///
+    /// The verdict is always the one a walk of `/outputs` after every call would give, at the same call (so
+    /// replicas agree on where a guest went over). What changes is when the walk is needed: after a write
+    /// whose growth of `/outputs` is known (see `hostfs`), it is skipped while the last measurement plus every
+    /// counted growth since still fits. Any other call (opening, linking, truncating, renaming, ...) measures.
     fn check_output(&mut self) -> wasmtime::Result<()> {
         let streams = self.written.load(Ordering::Relaxed);
-        let over = streams > self.output_cap || {
-            let room = self.output_cap - streams;
-            match output::dir_usage(&self.outputs, room) {
-                Ok((bytes, files)) => bytes > room || files > output::MAX_OUTPUT_FILES,
-                // The folder is ours; failing to read it is the host's problem, not the guest's.
-                Err(e) => return Err(wasmtime::Error::new(e).context("measuring /outputs")),
+        if streams > self.output_cap {
+            return Err(self.stop(Limit::Output));
+        }
+        let room = self.output_cap - streams;
+        if let Some(growth) = self.write_growth.take() {
+            self.unmeasured = self.unmeasured.saturating_add(growth);
+            if self.measured.saturating_add(self.unmeasured) <= room {
+                return Ok(());
             }
-        };
-        if over {
-            self.hit = Some(Limit::Output);
-            return Err(Stop(Limit::Output).into());
+        }
+        self.scans += 1;
+        let (bytes, files) = output::dir_usage(&self.outputs, room)
+            // The folder is ours; failing to read it is the host's problem, not the guest's.
+            .map_err(|e| wasmtime::Error::new(e).context("measuring /outputs"))?;
+        (self.measured, self.unmeasured) = (bytes, 0);
+        if bytes > room || files > output::MAX_OUTPUT_FILES {
+            return Err(self.stop(Limit::Output));
         }
         Ok(())
+    }
+
+    /// Records that the guest hit `limit` and returns the error that stops it.
+    pub(crate) fn stop(&mut self, limit: Limit) -> wasmtime::Error {
+        self.hit = Some(limit);
+        Stop(limit).into()
     }
 }
 
@@ -295,6 +323,10 @@ impl Runtime {
             stdout,
             stderr,
             hit: None,
+            measured: 0,
+            unmeasured: 0,
+            write_growth: None,
+            scans: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
@@ -333,7 +365,13 @@ impl Runtime {
         // The last host call may have been the one that went over, or the guest exited right after writing.
         let state = store.data_mut();
         state.check_output().map_err(|_| Error::Limit { limit: Limit::Output, fuel_used })?;
-        Ok(Outcome { status, fuel_used, stdout: state.stdout.take(), stderr: state.stderr.take() })
+        Ok(Outcome {
+            status,
+            fuel_used,
+            stdout: state.stdout.take(),
+            stderr: state.stderr.take(),
+            output_scans: state.scans,
+        })
     }
 }
 

@@ -131,7 +131,8 @@ struct Start {
     /// Seconds a requester has to settle with the signed commitment before the node commits on chain.
     #[arg(long, default_value_t = 30)]
     commit_grace_secs: u64,
-    /// Fault injection for tests: report a wrong result for every job.
+    /// Fault injection (test builds only): report a wrong result for every job.
+    #[cfg(feature = "fault-injection")]
     #[arg(long, hide = true)]
     fault_wrong_result: bool,
 }
@@ -406,7 +407,10 @@ async fn start_node(start: Start, config: &Config) -> eyre::Result<()> {
     pc.commit_grace = Duration::from_secs(start.commit_grace_secs);
     pc.cores = cores;
     pc.memory_mib = memory;
-    pc.fault_wrong_result = start.fault_wrong_result;
+    #[cfg(feature = "fault-injection")]
+    {
+        pc.fault_wrong_result = start.fault_wrong_result;
+    }
     pc.identity = Some(identity);
     pc.zk_params = settings.zk_params.clone();
     settings.apply(&mut pc);

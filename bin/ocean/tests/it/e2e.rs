@@ -64,6 +64,7 @@ async fn three_replica_job_is_finalized_and_paid() {
     assert_eq!(net.total_ocat().await, supply, "no OCAT created or lost");
 }
 
+#[cfg(feature = "fault-injection")]
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_result_is_outvoted_and_slashed() {
     let net = Net::start(&[false, false, true], 30).await;
@@ -348,4 +349,34 @@ async fn strangers_learn_nothing_until_the_job_is_final() {
     }
     let fetched = http.get(format!("{base}/ipfs/{result}?format=car")).send().await.unwrap();
     assert_eq!(fetched.status(), 200);
+}
+
+/// A guest that panics the host function layer (a fault only test builds have) crashes its executor process:
+/// that task fails with a clear reason, and the node goes on to run and settle an honest job.
+#[cfg(feature = "fault-injection")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guest_that_panics_the_host_layer_fails_only_its_own_task() {
+    let net = Net::start(&[false], 30).await;
+    let module = crate::harness::repo_root().join("crates/runtime/tests/guests/panic_host.wat");
+    let text = format!(
+        "[program]\nkind = \"wasm\"\nmodule = {module:?}\n[limits]\ntimeout_secs = 30\n\
+         [verification]\nmode = \"none\"\nreplicas = 1\nquorum = 1\n\
+         [payment]\nmax_price = \"9 OCAT\"\ndeadline_secs = 300\n"
+    );
+    let bad = net.dir.path().join("panic.toml");
+    std::fs::write(&bad, text).unwrap();
+    let o = net.requester(&["job", "submit", "--detach", bad.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let started = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(net.nodes[0].repo.join("node.log")).unwrap_or_default();
+        if log.contains("the executor process crashed") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(90), "the task never failed: {}", net.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let job = net.job("wc", "wordcount", &["--top", "3"], 1, 1, 600);
+    let o = net.requester(&["job", "submit", job.to_str().unwrap()]);
+    assert!(o.status.success(), "the honest job after the crash: {}\n{}", stderr(&o), net.logs());
 }

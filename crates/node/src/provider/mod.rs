@@ -74,8 +74,12 @@ pub struct Config {
     pub cores: u32,
     /// Advertised memory, MiB.
     pub memory_mib: u64,
-    /// Fault injection for tests: report a wrong result for every job.
+    /// Fault injection (test builds only): report a wrong result for every job.
+    #[cfg(feature = "fault-injection")]
     pub fault_wrong_result: bool,
+    /// How to start the executor process that compiles and runs each task (default: this binary's hidden
+    /// `executor` subcommand).
+    pub executor: ocean_executor::Config,
     /// The node's age identity, whose recipient is its registered encryption key: it opens private jobs'
     /// inputs. Without one the node declines private jobs.
     pub identity: Option<ocean_crypto::Identity>,
@@ -109,7 +113,9 @@ impl Config {
             commit_grace: Duration::from_secs(30),
             cores,
             memory_mib: 4096,
+            #[cfg(feature = "fault-injection")]
             fault_wrong_result: false,
+            executor: ocean_executor::Config::default(),
             identity: None,
             zk_params: None,
             limits: Limits::default(),

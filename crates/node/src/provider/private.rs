@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  node store: envelopes ─► decrypt (node identity) ─► memory store: plaintext inputs + module
-//!        ─► runtime (inputs materialized under work/<job>/, removed after) ─► result tree (memory store)
+//!        ─► executor process (inputs materialized under work/<job>/, removed after) ─► result tree (memory store)
 //!        ─► CID of the plaintext result (what replicas commit to) + CAR of it ─► encrypt (requester) ─► node store
 //! ```
 //!
@@ -77,10 +77,12 @@ pub(super) async fn execute(inner: &Inner, manifest: &Manifest, work: &std::path
         *source = Source::Cid(plain.add_bytes(&bytes, &options())?.cid.to_string());
     }
 
-    let executed = ocean_runtime::job::execute(&inner.runtime, &plain, &inside, work).await?;
+    let executed = super::worker::execute(inner, &plain, &inside, work).await?;
+    #[allow(unused_mut)] // changed only by fault injection
     let mut result = executed.result;
+    #[cfg(feature = "fault-injection")]
     if inner.config.fault_wrong_result {
-        // Fault injection (tests only): a different, well-formed result.
+        // Fault injection (test builds only): a different, well-formed result.
         result = plain.add_bytes(b"not the result of this private job", &options())?.cid;
     }
     let mut car = Vec::new();

@@ -1,10 +1,25 @@
-//! Workers: take assigned jobs off the bounded queue and run them in the sandbox.
+//! Workers: take assigned jobs off the bounded queue and run them in the executor process.
+//!
+//! Nothing untrusted runs on the async runtime: staging the inputs and storing the result run on the
+//! blocking pool, compiling and running the guest in a child process (ocean-executor) that the worker waits
+//! for. Each task runs in a tokio task of its own, so a panic while handling one fails that task and the
+//! worker goes on with the next.
 
-use std::{io::Read, sync::Arc, time::Instant};
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use ocean_chain::B256;
-use ocean_store::{Cid, ImportOptions};
-use ocean_types::manifest::{Manifest, VerificationMode};
+use ocean_executor::{Executor, Request, Response, WasmTask};
+use ocean_runtime::{
+    Outcome,
+    job::{Executed, MAX_MODULE_BYTES, Staged},
+};
+use ocean_store::{Cid, Store};
+use ocean_types::manifest::{Kind, Manifest, VerificationMode};
 use tokio::sync::{Mutex, mpsc, watch};
 use tracing::{info, warn};
 
@@ -30,9 +45,12 @@ pub(super) fn spawn(
                     };
                     let Some(job) = job else { break };
                     running_inc(&inner);
-                    if let Err(e) = run(&inner, &job).await {
-                        warn!(target: "ocean::node", %job, "task failed: {e}");
-                        let reason = e.to_string();
+                    let task = {
+                        let (inner, job) = (inner.clone(), job.clone());
+                        async move { run(&inner, &job).await }
+                    };
+                    if let Err(reason) = isolated(task).await {
+                        warn!(target: "ocean::node", %job, "task failed: {reason}");
                         let _ = inner.update(&job, |t| t.state = TaskState::Failed { reason });
                     }
                     running_dec(&inner);
@@ -40,6 +58,25 @@ pub(super) fn spawn(
             })
         })
         .collect()
+}
+
+/// Runs `task` in a tokio task of its own and returns why it failed: its error, or the panic that ended it
+/// (which would otherwise end the worker loop and leave the task `running` for good).
+async fn isolated(task: impl Future<Output = Result<()>> + Send + 'static) -> Result<(), String> {
+    match tokio::spawn(task).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(join) if join.is_panic() => {
+            let panic = join.into_panic();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(format!("the node panicked while handling the task (a bug): {message}"))
+        }
+        Err(_) => Err("the task was cancelled".to_owned()),
+    }
 }
 
 async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
@@ -88,28 +125,34 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
     }
 
     let work = inner.config.repo.join("work").join(job);
-    if work.exists() {
-        // Left over from a run interrupted by a crash: start from a clean slate.
-        std::fs::remove_dir_all(&work).map_err(|e| Error::io(format!("cleaning {}", work.display()), e))?;
-    }
-    std::fs::create_dir_all(&work).map_err(|e| Error::io(format!("creating {}", work.display()), e))?;
+    blocking({
+        let work = work.clone();
+        move || {
+            if work.exists() {
+                // Left over from a run interrupted by a crash: start from a clean slate.
+                std::fs::remove_dir_all(&work)
+                    .map_err(|e| Error::io(format!("cleaning {}", work.display()), e))?;
+            }
+            std::fs::create_dir_all(&work).map_err(|e| Error::io(format!("creating {}", work.display()), e))
+        }
+    })
+    .await?;
     let (result, envelope) = if manifest.privacy.encrypt {
         // Decrypted inputs and outputs exist only in memory and under `work`, removed right after.
         let sealed = super::private::execute(inner, &manifest, &work).await;
-        let _ = std::fs::remove_dir_all(&work);
+        remove_work(work).await;
         let sealed = sealed?;
         (sealed.result, Some(sealed.envelope))
     } else {
-        let executed = ocean_runtime::job::execute(&inner.runtime, &inner.store, &manifest, &work).await;
-        let _ = std::fs::remove_dir_all(&work);
-        let executed = executed?;
-        let mut result = executed.result;
+        let executed = execute(inner, &inner.store, &manifest, &work).await;
+        remove_work(work).await;
+        #[allow(unused_mut)] // changed only by fault injection
+        let mut result = executed?.result;
+        #[cfg(feature = "fault-injection")]
         if inner.config.fault_wrong_result {
-            // Fault injection (tests only): a different, well-formed result.
-            result = inner
-                .store
-                .add_bytes(format!("not the result of {job}").as_bytes(), &ImportOptions::default())?
-                .cid;
+            // Fault injection (test builds only): a different, well-formed result.
+            let opts = ocean_store::ImportOptions::default();
+            result = inner.store.add_bytes(format!("not the result of {job}").as_bytes(), &opts)?.cid;
         }
         inner.store.pin(&result)?;
         (result, None)
@@ -132,4 +175,104 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
     inner.completed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     info!(target: "ocean::node", %job, %result, private = manifest.privacy.encrypt, secs = run_secs, "task done");
     Ok(())
+}
+
+/// Runs blocking file and store work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::Job(format!("blocking task: {e}")))?
+}
+
+async fn remove_work(work: PathBuf) {
+    let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(work)).await;
+}
+
+/// Runs a resolved `manifest` whose sources are in `store`, with `work` as its scratch folder: stages the
+/// inputs (blocking pool), runs the guest in an executor process, stores the result (blocking pool).
+pub(super) async fn execute(
+    inner: &Inner,
+    store: &Store,
+    manifest: &Manifest,
+    work: &Path,
+) -> Result<Executed> {
+    if manifest.program.kind == Kind::Fhe {
+        // A homomorphic program is evaluated by ocean-fhe (no guest code; tfhe-rs runs on the blocking
+        // pool). It moves into the executor process with the native work to come.
+        return Ok(ocean_runtime::job::execute(&inner.runtime, store, manifest, work).await?);
+    }
+    let task = {
+        let (store, manifest, work) = (store.clone(), manifest.clone(), work.to_path_buf());
+        let cache_dir = inner.config.repo.join("cache");
+        blocking(move || stage(&store, &manifest, &work, cache_dir)).await?
+    };
+    let (staged, request) = task;
+    let deadline = Duration::from_secs(manifest.limits.timeout_secs);
+    let response = Executor::new(inner.config.executor.clone()).run(&request, deadline).await?;
+    let (status, fuel_used, output_scans) = match response {
+        Response::Ran { status, fuel_used, output_scans } => (status, fuel_used, output_scans),
+        // Deterministic limits and the deadline inside the child are the runtime's errors, as in process.
+        Response::Limit { limit, fuel_used } => {
+            return Err(ocean_runtime::Error::Limit { limit, fuel_used }.into());
+        }
+        Response::Refused { reason, message } => {
+            return Err(ocean_executor::Error::Refused { reason, message }.into());
+        }
+    };
+    let store = store.clone();
+    let Request::Wasm(task) = request else {
+        return Err(Error::Job("the executor answered another kind of task".into()));
+    };
+    blocking(move || {
+        let cap = (u64::from(staged.invocation.limits.output_mib) << 20) + 1;
+        let outcome = Outcome {
+            status,
+            fuel_used,
+            stdout: read_capped(&task.stdout, cap)?,
+            stderr: read_capped(&task.stderr, cap)?,
+            output_scans,
+        };
+        Ok(ocean_runtime::job::finish(&store, &staged, outcome)?)
+    })
+    .await
+}
+
+/// Stages the job under `work` and writes the module beside the inputs for the executor process (which
+/// never opens the store).
+fn stage(store: &Store, manifest: &Manifest, work: &Path, cache_dir: PathBuf) -> Result<(Staged, Request)> {
+    let staged = ocean_runtime::job::stage(store, manifest, work)?;
+    let wasm = ocean_runtime::job::read_module(store, &staged.module, MAX_MODULE_BYTES)?;
+    let module = work.join("module.wasm");
+    std::fs::write(&module, wasm).map_err(|e| Error::io(format!("writing {}", module.display()), e))?;
+    let task = WasmTask {
+        module_key: staged.module.to_string(),
+        module,
+        cache_dir: Some(cache_dir),
+        invocation: staged.invocation.clone(),
+        stdout: work.join("stdout"),
+        stderr: work.join("stderr"),
+    };
+    Ok((staged, Request::Wasm(task)))
+}
+
+/// At most `cap` bytes of the file at `path`.
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(cap).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_task_fails_alone_and_the_next_one_runs() {
+        let panicked = isolated(async { panic!("boom") }).await;
+        let reason = panicked.expect_err("a panic is a failure");
+        assert!(reason.contains("boom"), "{reason}");
+        assert_eq!(isolated(async { Ok(()) }).await, Ok(()));
+        let failed = isolated(async { Err(Error::Job("no".into())) }).await;
+        assert_eq!(failed, Err("invalid job: no".to_owned()));
+    }
 }

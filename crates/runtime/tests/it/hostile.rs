@@ -122,3 +122,24 @@ async fn sleeping_in_the_host_is_cut_by_the_deadline() {
     assert_eq!(limit_of(&r), Some(Limit::Timeout), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "stopped promptly: {:?}", started.elapsed());
 }
+
+#[tokio::test]
+async fn many_small_writes_do_not_walk_the_outputs_per_write() {
+    let rt = runtime();
+    let limits = ocean_types::manifest::Limits { fuel: u64::MAX, output_mib: 4, ..small_limits() };
+    let (r, scratch) = run(&rt, "print_lines", wat("print_lines"), &[], limits).await;
+    let out = r.unwrap();
+    assert_eq!(out.status, Status::Exited { code: 0 });
+    assert_eq!(out.stdout.len(), 265_000 * 5);
+    assert_eq!(std::fs::metadata(scratch.outputs().join("log")).unwrap().len(), 1_000 * 5);
+    // Writes are counted as they happen: /outputs is measured only after the calls that can change it in
+    // ways a write count cannot see (opening the file, the final check), not after each of the 266,000 writes.
+    assert!(out.output_scans < 10, "{} walks of /outputs", out.output_scans);
+}
+
+#[tokio::test]
+async fn a_sparse_write_far_past_the_cap_hits_the_output_limit() {
+    let rt = runtime();
+    let (r, _) = run(&rt, "sparse", wat("sparse"), &[], small_limits()).await;
+    assert_eq!(limit_of(&r), Some(Limit::Output), "{r:?}");
+}
