@@ -23,7 +23,7 @@ pub fn wat(name: &str) -> PathBuf {
 
 /// Limits small enough for tests to hit quickly.
 pub fn small_limits() -> Limits {
-    Limits { memory_mib: 64, fuel: 200_000_000, timeout_secs: 30, output_mib: 1 }
+    Limits { memory_mib: 64, fuel: 200_000_000, timeout_secs: 30, output_mib: 1, ..Limits::default() }
 }
 
 /// A task's work folder: inputs, outputs, the guest's streams.
