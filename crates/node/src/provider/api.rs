@@ -321,7 +321,9 @@ async fn task(State(inner): State<Arc<Inner>>, Path(job): Path<String>, headers:
         Ok(None) => return unauthorized(),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    if let Some((signer, auth)) = signed {
+    if let Some((signer, auth)) = signed
+        && !matches!(t.state, TaskState::Settled { .. })
+    {
         let requester = match requester_of(&inner, &t, job_id).await {
             Ok(r) => r,
             Err(e) => return error(StatusCode::BAD_GATEWAY, format!("reading the job's requester: {e}")),
@@ -362,7 +364,20 @@ async fn gateway_guard(State(inner): State<Arc<Inner>>, request: Request, next: 
     if inner.gate.allows(&cid) {
         return next.run(request).await;
     }
-    if let Some(job) = inner.gate.due_check(&cid, std::time::Instant::now())
+    let mut due = inner.gate.due_check(&cid, std::time::Instant::now());
+    if let Some((_, wait)) = due
+        && !wait.is_zero()
+    {
+        // Checked less than a second ago (perhaps just before the job was finalized): wait for the next check
+        // rather than turn the requester away. Waiting requests are bounded by the listener's limits.
+        tokio::time::sleep(wait).await;
+        if inner.gate.allows(&cid) {
+            return next.run(request).await;
+        }
+        due = inner.gate.due_check(&cid, std::time::Instant::now());
+    }
+    if let Some((job, wait)) = due
+        && wait.is_zero()
         && matches!(inner.client.job(job).await, Ok(view) if view.state == ocean_chain::State::Finalized)
         && let Ok(Some(t)) = inner.db.get(&job_hex(job))
     {

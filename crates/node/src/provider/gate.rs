@@ -5,8 +5,9 @@
 //! commit to it without computing. So the gateway answers `404` for every block that is not in the set
 //! published here, exactly as for a block the node does not hold. A task's blocks are published when the
 //! watcher sees its job finalized, or on demand when someone asks for a result root of a task that is done
-//! here and the chain (asked at most once a second per task) says the job is final by now: the requester
-//! fetches the result the moment it sees finalization, often before this node's next look at the chain.
+//! here and the chain (asked at most once a second per task; a request in between waits for the next check)
+//! says the job is final by now: the requester fetches the result the moment it sees finalization, often
+//! before this node's next look at the chain.
 //!
 //! The set is bounded: beyond [`CAP`] blocks the oldest published tasks are dropped (their results are on
 //! the requester's side long before that).
@@ -89,16 +90,30 @@ impl Gate {
         }
     }
 
-    /// If `cid` is the result root of a done task whose chain state may be checked now, its job (and the
-    /// check is recorded, so the next one waits [`RECHECK`]).
-    pub(crate) fn due_check(&self, cid: &Cid, now: Instant) -> Option<B256> {
+    /// Remembers a done task's result root and result envelope (what a requester fetches once it sees the job
+    /// finalized).
+    pub(crate) fn expect_task(&self, task: &crate::db::Task) {
+        let Ok(job) = task.job_id.parse::<B256>() else { return };
+        for cid in [&task.result_cid, &task.envelope_cid].into_iter().flatten() {
+            if let Ok(cid) = cid.parse() {
+                self.expect(cid, job);
+            }
+        }
+    }
+
+    /// If `cid` is the result root (or result envelope) of a done task: its job, and how long to wait before
+    /// its chain state may be checked (zero: now; the check is recorded so the next one waits [`RECHECK`]).
+    pub(crate) fn due_check(&self, cid: &Cid, now: Instant) -> Option<(B256, Duration)> {
         let mut s = self.lock();
         let (job, last) = s.pending.get_mut(cid)?;
-        if last.is_some_and(|l| now.duration_since(l) < RECHECK) {
-            return None;
+        if let Some(l) = *last {
+            let since = now.saturating_duration_since(l);
+            if since < RECHECK {
+                return Some((*job, RECHECK - since));
+            }
         }
         *last = Some(now);
-        Some(*job)
+        Some((*job, Duration::ZERO))
     }
 }
 
@@ -118,9 +133,14 @@ mod tests {
         gate.expect(result, job);
         assert!(!gate.allows(&result), "a done result is not served before finalization");
         let t0 = Instant::now();
-        assert_eq!(gate.due_check(&result, t0), Some(job));
-        assert_eq!(gate.due_check(&result, t0 + Duration::from_millis(500)), None);
-        assert_eq!(gate.due_check(&result, t0 + RECHECK), Some(job));
+        assert_eq!(gate.due_check(&result, t0), Some((job, Duration::ZERO)));
+        let half = Duration::from_millis(500);
+        assert_eq!(
+            gate.due_check(&result, t0 + half),
+            Some((job, RECHECK - half)),
+            "wait for the next check"
+        );
+        assert_eq!(gate.due_check(&result, t0 + RECHECK), Some((job, Duration::ZERO)));
         assert_eq!(gate.due_check(&input, t0), None, "nothing else triggers a chain check");
 
         gate.publish(job, vec![result, input]);

@@ -156,13 +156,10 @@ impl Inner {
         let Some(mut task) = self.db.get(job_id)? else { return Ok(None) };
         f(&mut task);
         self.db.put(&task)?;
-        if task.state == TaskState::Done
-            && let (Some(result), Ok(job)) =
-                (task.result_cid.as_deref().and_then(|r| r.parse().ok()), task.job_id.parse())
-        {
+        if task.state == TaskState::Done {
             // From this moment the requester may settle and fetch the result before the watcher's next look
             // at the chain: the gateway must know to check the chain when the result is asked for.
-            self.gate.expect(result, job);
+            self.gate.expect_task(&task);
         }
         Ok(Some(task))
     }

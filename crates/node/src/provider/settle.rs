@@ -111,9 +111,7 @@ async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
     }
     let client = &inner.client;
     let job_id: B256 = task.job_id.parse().map_err(|_| Error::Job(format!("bad job id {}", task.job_id)))?;
-    if let Some(result) = task.result_cid.as_deref().and_then(|r| r.parse::<Cid>().ok()) {
-        inner.gate.expect(result, job_id);
-    }
+    inner.gate.expect_task(task);
     let view = client.job(job_id).await?;
     match view.state {
         State::Finalized => {
