@@ -231,6 +231,14 @@ impl Db {
         Ok(hold)
     }
 
+    /// The hold of one job, if it has one.
+    pub fn hold_of(&self, job_id: &str) -> Result<Option<Hold>> {
+        let tx = self.db.begin_read().map_err(Error::db)?;
+        let t = tx.open_table(HOLDS).map_err(Error::db)?;
+        let v = t.get(job_id.as_bytes()).map_err(Error::db)?;
+        v.map(|v| serde_json::from_slice(v.value()).map_err(Error::db)).transpose()
+    }
+
     /// Every job's hold.
     pub fn holds(&self) -> Result<Vec<Hold>> {
         let tx = self.db.begin_read().map_err(Error::db)?;

@@ -189,6 +189,15 @@ async fn car(
         }
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
+    // One upload per job: an offer costs nothing, so a second, third... upload for it would let anyone fill
+    // the disk with the offer's cap again and again.
+    match inner.db.hold_of(&job) {
+        Ok(Some(hold)) if !hold.cids.is_empty() => {
+            return error(StatusCode::CONFLICT, format!("the data of job {job} is already uploaded"));
+        }
+        Ok(_) => {}
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
     let too_large = || format!("the upload exceeds job {job}'s data cap of {cap} bytes");
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > cap) {

@@ -81,8 +81,14 @@ async fn an_upload_for_a_live_offer_is_taken_and_pinned() {
     assert_eq!(resp.status(), 200);
     let json: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(json["roots"][0], root.to_string());
+    // One offer admits one upload: a second one for the same job would let a free offer fill the disk.
+    let (more, other) = car(20_000);
+    let resp =
+        reqwest::Client::new().post(format!("{}/car?job={job}", node.url)).body(more).send().await.unwrap();
+    assert_eq!(resp.status(), 409);
     let (store, _dir) = node.stop().await;
     assert!(store.pins().unwrap().contains(&root), "the upload's root is pinned for the job");
+    assert!(!store.has(&other).unwrap(), "the second upload stored nothing");
 }
 
 #[tokio::test]
