@@ -362,14 +362,18 @@ async fn requester_of(inner: &Inner, task: &Task, job_id: B256) -> crate::Result
 
 /// Lets through only gateway requests for blocks of finalized tasks (see [`super::gate`]); everything else
 /// gets the gateway's own answer for a block it does not hold.
-async fn gateway_guard(State(inner): State<Arc<Inner>>, request: Request, next: Next) -> Response {
-    let cid = request
-        .uri()
-        .path()
-        .strip_prefix("/ipfs/")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|c| c.parse::<ocean_store::Cid>().ok());
-    let Some(cid) = cid else { return next.run(request).await };
+async fn gateway_guard(
+    State(inner): State<Arc<Inner>>,
+    Path(path): Path<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // The CID as the gateway will read it: from the same (percent-decoded) path parameter, so no spelling of
+    // the path reaches the gateway unchecked. Whatever does not parse is refused here, not passed through.
+    let root = path.split('/').next().unwrap_or_default();
+    let Ok(cid) = root.parse::<ocean_store::Cid>() else {
+        return error(StatusCode::BAD_REQUEST, format!("`{root}` is not a CID"));
+    };
     if inner.gate.allows(&cid) {
         return next.run(request).await;
     }

@@ -169,6 +169,11 @@ async fn a_result_is_public_and_served_only_once_its_job_is_final() {
     let (status, body) = call(&router, gateway(result.to_string())).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "a result is not served before finalization");
     assert_eq!(body, format!("block {result} is not in the store"), "worded as for a block the node lacks");
+    // The same CID spelled with a percent-escape (the gateway's path extractor decodes it) is no way around.
+    let text = result.to_string();
+    let escaped = format!("%{:02X}{}", text.as_bytes()[0], &text[1..]);
+    let (status, _) = call(&router, gateway(escaped)).await;
+    assert_ne!(status, StatusCode::OK, "a percent-escaped CID must not bypass the gate");
 
     record.state = TaskState::Settled { paid: "1".into(), slashed: false };
     node.provider.put_task(&record).unwrap();
