@@ -13,7 +13,7 @@
 //! the requester's side long before that).
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -32,6 +32,8 @@ struct State {
     blocks: HashMap<Cid, u32>,
     /// Published tasks, oldest first, with their blocks.
     tasks: VecDeque<(B256, Vec<Cid>)>,
+    /// The jobs of `tasks`, so that the per-tick `expect` of every done task does not walk the queue.
+    published: HashSet<B256>,
     /// Result roots of tasks done here but not (known to be) finalized → (job, last chain check).
     pending: HashMap<Cid, (B256, Option<Instant>)>,
 }
@@ -55,13 +57,13 @@ impl Gate {
 
     /// Whether `job` was published.
     pub(crate) fn published(&self, job: &B256) -> bool {
-        self.lock().tasks.iter().any(|(j, _)| j == job)
+        self.lock().published.contains(job)
     }
 
     /// Makes `blocks` (every block of a finalized task's DAGs) servable.
     pub(crate) fn publish(&self, job: B256, blocks: Vec<Cid>) {
         let mut s = self.lock();
-        if s.tasks.iter().any(|(j, _)| *j == job) {
+        if !s.published.insert(job) {
             return;
         }
         s.pending.retain(|_, (j, _)| *j != job);
@@ -70,7 +72,8 @@ impl Gate {
         }
         s.tasks.push_back((job, blocks));
         while s.blocks.len() > CAP && s.tasks.len() > 1 {
-            let Some((_, old)) = s.tasks.pop_front() else { break };
+            let Some((old_job, old)) = s.tasks.pop_front() else { break };
+            s.published.remove(&old_job);
             for cid in old {
                 if let Some(n) = s.blocks.get_mut(&cid) {
                     *n -= 1;
@@ -85,7 +88,7 @@ impl Gate {
     /// Remembers that `result` is the result root of `job`, done here and not yet known to be finalized.
     pub(crate) fn expect(&self, result: Cid, job: B256) {
         let mut s = self.lock();
-        if !s.tasks.iter().any(|(j, _)| *j == job) {
+        if !s.published.contains(&job) {
             s.pending.entry(result).or_insert((job, None));
         }
     }

@@ -240,6 +240,12 @@ impl Provider {
         settle::publish(&self.inner, task).await;
     }
 
+    /// The node's chain client.
+    #[cfg(feature = "test-utils")]
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
     /// The node's store.
     pub fn store(&self) -> &Store {
         &self.inner.store

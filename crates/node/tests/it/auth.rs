@@ -2,10 +2,6 @@
 
 use std::net::SocketAddr;
 
-use alloy::{
-    network::EthereumWallet,
-    providers::{Provider as _, ProviderBuilder},
-};
 use axum::{
     Router,
     body::Body,
@@ -13,7 +9,7 @@ use axum::{
     http::{Request, StatusCode},
 };
 use http_body_util::BodyExt;
-use ocean_chain::{Address, B256, Client, Params, PrivateKeySigner, anvil, deploy, eip712};
+use ocean_chain::{Address, B256, PrivateKeySigner, eip712};
 use ocean_node::{
     db::{Task, TaskState},
     protocol::{read_headers, task_path},
@@ -31,20 +27,9 @@ struct Node {
 }
 
 async fn node() -> Node {
-    let anvil = anvil::spawn().expect("anvil (run `make deps`)");
-    let keys: Vec<PrivateKeySigner> = anvil.keys().iter().map(|k| k.clone().into()).collect();
-    let rpc = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(keys[0].clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
-    let deployment =
-        deploy::deploy(&rpc, keys[0].address(), &Params::devnet(keys[1].address())).await.unwrap();
-    let client = Client::connect(&anvil.endpoint(), keys[2].clone(), deployment.clone()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let config = provider::Config::new(dir.path().to_path_buf(), "127.0.0.1:0".parse().unwrap());
-    let provider = Provider::open(config, client).unwrap();
+    let (provider, dir, anvil) = crate::node::open(|_| {}).await;
     let token = std::fs::read_to_string(dir.path().join(OPERATOR_TOKEN_FILE)).unwrap();
-    let domain = eip712::api_domain(deployment.chain_id, deployment.market);
+    let domain = provider.client().api_domain();
     Node { _anvil: anvil, _dir: dir, provider, token, domain }
 }
 
