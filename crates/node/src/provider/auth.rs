@@ -183,6 +183,12 @@ mod tests {
             auth.signer(&h, "GET", "/tasks/0x05", job, 1_000 + MAX_SKEW_SECS + 1).unwrap_err(),
             Denied::Stale
         );
+        // A timestamp far in the future is as stale as one in the past (no overflow in the window).
+        let future = eip712::sign_api_read(&requester, &domain, "GET", "/tasks/0x05", job, u64::MAX).unwrap();
+        assert_eq!(
+            auth.signer(&headers(&future), "GET", "/tasks/0x05", job, 1_010).unwrap_err(),
+            Denied::Stale
+        );
         assert_eq!(auth.consume(&a, 1_010), Ok(()));
         assert_eq!(auth.consume(&a, 1_011), Err(Denied::Replayed));
         assert_eq!(
