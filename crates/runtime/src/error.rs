@@ -14,8 +14,30 @@ pub enum Limit {
     Timeout,
     /// The guest wrote more than allowed to `/outputs`, stdout and stderr together. Deterministic.
     Output,
-    /// The guest's call stack overflowed the engine's native stack limit.
+    /// The guest's call stack overflowed the engine's native stack limit. Host-dependent: never a result
+    /// (see [`Limit::exceeded`]).
     Stack,
+}
+
+impl Limit {
+    /// The deterministic limit this is, if it is one: then the run's result is the limit result
+    /// ([`ocean_types::limit`]), which replicas commit to and are paid for like any other result.
+    ///
+    /// `Timeout` is not: wall-clock time differs between hosts. Neither is `Stack`: wasmtime's
+    /// `max_wasm_stack` counts native bytes, and how many WebAssembly frames fit depends on Cranelift's
+    /// frame layout, which changes with the wasmtime version, the compilation settings and the CPU
+    /// architecture. Nothing a provider commits to (nor the manifest) names those, so two honest replicas on
+    /// different builds or architectures could disagree and one would be slashed. Both stay failures: not
+    /// committed, not paid, not slashed.
+    pub fn exceeded(self) -> Option<ocean_types::limit::Exceeded> {
+        use ocean_types::limit::Exceeded;
+        match self {
+            Self::Fuel => Some(Exceeded::Fuel),
+            Self::Memory => Some(Exceeded::Memory),
+            Self::Output => Some(Exceeded::Output),
+            Self::Timeout | Self::Stack => None,
+        }
+    }
 }
 
 impl fmt::Display for Limit {
@@ -70,6 +92,11 @@ pub enum Error {
     /// The job cannot run here (e.g. the onnx guest is missing).
     #[error("{0}")]
     Job(String),
+    /// The host could not give the guest memory that its limit allows (the operating system refused to map
+    /// it). Host-dependent, so a failure of this host rather than a result: were the guest told `-1`, it would
+    /// trap where other replicas run on.
+    #[error("the host could not provide memory within the job's limit: {0}")]
+    HostMemory(String),
     /// The store failed (reading the module or the inputs, or storing the result).
     #[error(transparent)]
     Store(#[from] ocean_store::Error),

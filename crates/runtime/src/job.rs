@@ -11,11 +11,17 @@
 //!
 //! Nothing host-dependent goes in: no timings, no paths, no host names.
 //!
+//! A run that hits a deterministic limit (fuel, memory, output; [`Limit::exceeded`]) has a result too: the
+//! limit result of [`ocean_types::limit`], a directory whose only entry is `ocean-limit.json`
+//! (`{"limit":"fuel","max":N,"manifest":CID}`), with no partial outputs; [`finish_limit`] stores it. A
+//! wall-clock timeout, a stack overflow and every host failure stay errors: no result, nothing to commit.
+//!
 //! A `fhe` job runs no guest: ocean-fhe evaluates its program (`module`) with its `server_key` on the
 //! ciphertext inputs, under the same limits (`fuel` bounds the program's work units, known before it runs;
 //! `memory_mib` its memory estimate; `output_mib` the outputs; `timeout_secs` the wall clock). Its result has
 //! the same shape: `outputs/result.fhe` (the encrypted outputs), a one-line summary in `stdout`, and
-//! `result.json` with the work units as `fuel_used`.
+//! `result.json` with the work units as `fuel_used`. Its work, memory and output refusals are functions of the
+//! program, the inputs' sizes and the limits, so they give the limit result too; its deadline is a failure.
 
 use std::{
     io::Read,
@@ -24,9 +30,12 @@ use std::{
 };
 
 use ocean_store::{Cid, Entry, ImportOptions, Store};
-use ocean_types::manifest::{Kind, Manifest, Source};
+use ocean_types::{
+    limit::{self, LimitResult},
+    manifest::{Kind, Manifest, Source},
+};
 
-use crate::{Error, Invocation, Outcome, Result, Runtime, Status};
+use crate::{Error, Invocation, Limit, Outcome, Result, Runtime, Status};
 
 /// Largest module a job may run (the compiler's time and memory grow with it). The ONNX inference guest, the
 /// largest shipped, is a few MiB.
@@ -35,15 +44,47 @@ pub const MAX_MODULE_BYTES: u64 = 64 << 20;
 /// Name under `/inputs` of an `onnx` job's model.
 pub const MODEL_INPUT: &str = "model.onnx";
 
-/// What a successful run produced.
+/// What a run that has a result produced.
 #[derive(Clone, Debug)]
 pub struct Executed {
     /// The CID of the canonical manifest that ran.
     pub manifest: Cid,
-    /// The result directory's CID.
+    /// The result directory's CID: what replicas compare and commit to.
     pub result: Cid,
-    /// The run itself.
-    pub outcome: Outcome,
+    /// How the run ended.
+    pub ended: Ended,
+}
+
+/// How a run that has a result ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// Within its limits: the guest exited or trapped.
+    Ran(Outcome),
+    /// At a deterministic limit: the result is the limit result, a directory holding `result` only.
+    Limit {
+        /// The content of the result's `ocean-limit.json`.
+        result: LimitResult,
+        /// Units of work spent before it stopped: a local figure, not part of the result.
+        fuel_used: u64,
+    },
+}
+
+impl Executed {
+    /// The run's outcome, when it ended within its limits.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match &self.ended {
+            Ended::Ran(outcome) => Some(outcome),
+            Ended::Limit { .. } => None,
+        }
+    }
+
+    /// The limit it hit, when its result is a limit result.
+    pub fn limit(&self) -> Option<&LimitResult> {
+        match &self.ended {
+            Ended::Limit { result, .. } => Some(result),
+            Ended::Ran(_) => None,
+        }
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -142,7 +183,65 @@ pub fn read_module(store: &Store, cid: &Cid, max: u64) -> Result<Vec<u8>> {
 pub fn finish(store: &Store, staged: &Staged, outcome: Outcome) -> Result<Executed> {
     let result = store_result(store, &staged.manifest, &outcome, &staged.invocation.outputs)?;
     tracing::info!(target: "ocean::runtime", manifest = %staged.manifest, %result, fuel = outcome.fuel_used, "job ran");
-    Ok(Executed { manifest: staged.manifest, result, outcome })
+    Ok(Executed { manifest: staged.manifest, result, ended: Ended::Ran(outcome) })
+}
+
+/// The result of a staged job's run that stopped at `limit`: the limit result when `limit` is deterministic,
+/// else the error it is (a timeout or a stack overflow: no result, nothing to commit). Whatever the guest
+/// left in `/outputs` is not part of it.
+pub fn finish_limit(
+    store: &Store,
+    manifest: &Cid,
+    limits: &ocean_types::manifest::Limits,
+    limit: Limit,
+    fuel_used: u64,
+) -> Result<Executed> {
+    let Some(kind) = limit.exceeded() else {
+        return Err(Error::Limit { limit, fuel_used });
+    };
+    let hit = LimitResult::new(manifest.to_string(), kind, limits);
+    let result = store_limit_result(store, &hit)?;
+    tracing::info!(target: "ocean::runtime", %manifest, %result, limit = %kind, max = hit.max, "job hit a limit: its result is the limit result");
+    Ok(Executed { manifest: *manifest, result, ended: Ended::Limit { result: hit, fuel_used } })
+}
+
+/// Turns a run's error into the limit result when it is a deterministic limit; other errors pass through.
+fn limit_or(
+    store: &Store,
+    manifest: &Cid,
+    limits: &ocean_types::manifest::Limits,
+    err: Error,
+) -> Result<Executed> {
+    match err {
+        Error::Limit { limit, fuel_used } => finish_limit(store, manifest, limits, limit, fuel_used),
+        other => Err(other),
+    }
+}
+
+/// Stores the limit result `hit` (a directory with `ocean-limit.json` only) and returns its CID.
+pub fn store_limit_result(store: &Store, hit: &LimitResult) -> Result<Cid> {
+    let opts = options();
+    let entries = [Entry::from_added(limit::FILE, &store.add_bytes(&hit.canonical_bytes(), &opts)?)];
+    Ok(store.put_dir(&entries, &opts)?.cid)
+}
+
+/// The limit result that `result` is, if it is one: its root holds a canonical `ocean-limit.json` and the
+/// whole directory is exactly what [`store_limit_result`] makes of it. `None` for any other result.
+pub fn read_limit_result(store: &Store, result: &Cid) -> Result<Option<LimitResult>> {
+    let file = match store.resolve(result, limit::FILE) {
+        Ok(cid) => cid,
+        Err(ocean_store::Error::NoSuchPath { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut bytes = Vec::new();
+    store
+        .cat(&file)?
+        .take(limit::MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("reading {} of {result}", limit::FILE), e))?;
+    let Ok(hit) = LimitResult::from_canonical(&bytes) else { return Ok(None) };
+    // Same bytes, same directory: anything else beside the file would change the CID.
+    Ok((store_limit_result(store, &hit)? == *result).then_some(hit))
 }
 
 /// Runs a resolved `manifest` in `runtime`, with `work` as scratch space (inputs and outputs are written
@@ -169,8 +268,10 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
     let staged = stage(store, manifest, work)?;
     let program = runtime
         .prepare(&staged.module.to_string(), || read_module(store, &staged.module, MAX_MODULE_BYTES))?;
-    let outcome = runtime.run(&program, &staged.invocation).await?;
-    finish(store, &staged, outcome)
+    match runtime.run(&program, &staged.invocation).await {
+        Ok(outcome) => finish(store, &staged, outcome),
+        Err(err) => limit_or(store, &staged.manifest, &manifest.limits, err),
+    }
 }
 
 /// The last server key a `fhe` job used, decompressed: a provider running several jobs of one requester's
@@ -213,19 +314,24 @@ async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work
         ocean_fhe::job::evaluate_with(&FHE_KEYS, &key_cid, &program, &server_key, &inputs, &budget)
     })
     .await
-    .map_err(|e| Error::Job(format!("the fhe evaluation stopped: {e}")))?
-    .map_err(|e| match e.limit() {
-        Some(limit) => Error::Limit {
-            limit: match limit {
-                ocean_fhe::Limit::Work => crate::Limit::Fuel,
-                ocean_fhe::Limit::Memory => crate::Limit::Memory,
-                ocean_fhe::Limit::Timeout => crate::Limit::Timeout,
-                ocean_fhe::Limit::Output => crate::Limit::Output,
-            },
-            fuel_used: 0,
-        },
-        None => Error::Job(format!("fhe: {e}")),
-    })?;
+    .map_err(|e| Error::Job(format!("the fhe evaluation stopped: {e}")))?;
+    let evaluated = match evaluated {
+        Ok(evaluated) => evaluated,
+        // Work units, the memory estimate and the outputs' size are functions of the program, the inputs'
+        // sizes and the limits (checked before any homomorphic work, the outputs' size once more after):
+        // the same on every replica, so they are limit results. The deadline is the wall clock's: a failure.
+        Err(e) => {
+            let limit = match e.limit() {
+                Some(ocean_fhe::Limit::Work) => Limit::Fuel,
+                Some(ocean_fhe::Limit::Memory) => Limit::Memory,
+                Some(ocean_fhe::Limit::Output) => Limit::Output,
+                Some(ocean_fhe::Limit::Timeout) => Limit::Timeout,
+                None => return Err(Error::Job(format!("fhe: {e}"))),
+            };
+            tracing::debug!(target: "ocean::runtime", "fhe job stopped: {e}");
+            return finish_limit(store, &manifest_cid, &l, limit, 0);
+        }
+    };
     let outputs = work.join("outputs");
     std::fs::create_dir_all(&outputs).map_err(|e| Error::io(format!("creating {}", outputs.display()), e))?;
     let file = outputs.join(FHE_OUTPUTS);
@@ -244,7 +350,7 @@ async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work
     };
     let result = store_result(store, &manifest_cid, &outcome, &outputs)?;
     tracing::info!(target: "ocean::runtime", manifest = %manifest_cid, %result, work = evaluated.work, "fhe job ran");
-    Ok(Executed { manifest: manifest_cid, result, outcome })
+    Ok(Executed { manifest: manifest_cid, result, ended: Ended::Ran(outcome) })
 }
 
 /// Stores the result directory of a run and returns its CID.
@@ -261,6 +367,26 @@ pub fn store_result(store: &Store, manifest: &Cid, outcome: &Outcome, outputs: &
         Entry::from_added("stdout", &store.add_bytes(&outcome.stdout, &opts)?),
     ];
     Ok(store.put_dir(&entries, &opts)?.cid)
+}
+
+/// The limit result that the result folder `dir` (a result written out with [`Store::get`]) is, if it is
+/// one: `dir` holds `ocean-limit.json` and nothing else, in its canonical form. `None` for any other result.
+pub fn read_limit_dir(dir: &Path) -> Result<Option<LimitResult>> {
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(None);
+    }
+    let listing = |e| Error::io(format!("listing {}", dir.display()), e);
+    let mut entries = std::fs::read_dir(dir).map_err(listing)?;
+    let (Some(first), None) = (entries.next(), entries.next()) else { return Ok(None) };
+    let first = first.map_err(listing)?;
+    if first.file_name() != limit::FILE || !first.file_type().map_err(listing)?.is_file() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(first.path())
+        .and_then(|f| f.take(limit::MAX_BYTES as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(format!("reading {}", first.path().display()), e))?;
+    Ok(LimitResult::from_canonical(&bytes).ok())
 }
 
 fn cid_of(source: &Source) -> Result<Cid> {

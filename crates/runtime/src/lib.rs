@@ -9,7 +9,10 @@
 //! - **Limits** ([`Limit`]): memory (a resource limiter), units of work (wasmtime *fuel*, deterministic and the
 //!   billing unit), a wall-clock deadline (fuel-driven yields let a timer stop the guest), output size
 //!   (counted as it is written, with `/outputs` measured only when a host call could have changed it in ways
-//!   a count cannot see), and the native stack. Each ends the run with [`Error::Limit`], never a crash.
+//!   a count cannot see), and the native stack. Each ends the run with [`Error::Limit`], never a crash; the
+//!   deterministic ones (fuel, memory, output: [`Limit::exceeded`]) give the job its *limit result*
+//!   ([`job::finish_limit`], `ocean-limit.json`), which replicas commit to and are paid for, while a timeout
+//!   or a stack overflow gives no result.
 //! - **Determinism** ([`determinism`](crate::determinism)): clocks and randomness come from the job's seed,
 //!   NaNs are canonicalized, relaxed SIMD is deterministic, threads are off. What the guest learns about its
 //!   files ([`hostfs`](crate::hostfs)) is the same on every host: directories list in name order, inode

@@ -123,6 +123,8 @@ pub(crate) struct State {
     stdout: output::Pipe,
     stderr: output::Pipe,
     pub(crate) hit: Option<Limit>,
+    /// Set when the host failed to give the guest memory within its limit (see `memory_grow_failed`).
+    host_memory: Option<String>,
     /// Bytes of `/outputs` at its last measurement.
     measured: u64,
     /// How much `/outputs` can have grown since, through writes counted as they happened.
@@ -150,6 +152,20 @@ impl ResourceLimiter for State {
             return Err(self.stop(Limit::Memory));
         }
         Ok(true)
+    }
+
+    /// A growth this limiter allowed (or one past the module's own declared maximum, which wasmtime refuses
+    /// before asking) failed. The module's own bounds are the same on every host, and the guest gets `-1` as
+    /// WebAssembly specifies; anything else is the operating system refusing memory (a data rlimit, overcommit
+    /// settings, a full machine), which other replicas would not see: the run stops as the host's failure
+    /// rather than let the guest react to `-1` and commit a result no other replica has.
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        let text = format!("{error:#}");
+        if is_module_bound(&text) {
+            return Ok(());
+        }
+        self.host_memory = Some(text.clone());
+        Err(wasmtime::Error::msg(text))
     }
 
     fn table_growing(
@@ -323,6 +339,7 @@ impl Runtime {
             stdout,
             stderr,
             hit: None,
+            host_memory: None,
             measured: 0,
             unmeasured: 0,
             write_growth: None,
@@ -358,13 +375,22 @@ impl Runtime {
         let Ok(ran) = ran else {
             return Err(Error::Limit { limit: Limit::Timeout, fuel_used });
         };
+        if let Some(host) = store.data_mut().host_memory.take() {
+            return Err(Error::HostMemory(host));
+        }
         let status = match ran {
             Ok(()) => Status::Exited { code: 0 },
             Err(err) => classify(err, store.data().hit, fuel_used)?,
         };
         // The last host call may have been the one that went over, or the guest exited right after writing.
         let state = store.data_mut();
-        state.check_output().map_err(|_| Error::Limit { limit: Limit::Output, fuel_used })?;
+        if let Err(err) = state.check_output() {
+            return Err(match state.hit {
+                Some(limit) => Error::Limit { limit, fuel_used },
+                // Measuring `/outputs` failed: the host's trouble, not a verdict on the guest.
+                None => Error::io("measuring /outputs", std::io::Error::other(format!("{err:#}"))),
+            });
+        }
         Ok(Outcome {
             status,
             fuel_used,
@@ -373,6 +399,16 @@ impl Runtime {
             output_scans: state.scans,
         })
     }
+}
+
+/// Whether a failed growth's message is one of wasmtime's refusals by the module's own bounds (its memory
+/// type, its declared maximum), which every host gives alike. An unknown message counts as the host's: if a
+/// later wasmtime words them differently, such a run becomes a failure (unpaid, never slashed), not a wrong
+/// result.
+fn is_module_bound(message: &str) -> bool {
+    const MODULE_BOUNDS: [&str; 2] =
+        ["memory growth exceeds memory type's limits", "Memory maximum size exceeded"];
+    MODULE_BOUNDS.iter().any(|m| message.contains(m))
 }
 
 fn classify(err: wasmtime::Error, hit: Option<Limit>, fuel_used: u64) -> Result<Status> {

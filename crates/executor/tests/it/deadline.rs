@@ -68,7 +68,20 @@ async fn a_guest_that_runs_past_the_deadline_fails() {
     let limits = ocean_types::manifest::Limits { fuel: u64::MAX, timeout_secs: 1, ..small_limits() };
     // The guest's own deadline inside and the parent's kill race; either way the task fails with a timeout.
     match executor().run(&work.request("loop", wat("loop"), limits), Duration::from_secs(1)).await {
-        Err(Error::Timeout(_)) | Ok(Response::Limit { limit: Limit::Timeout, .. }) => {}
+        Err(Error::Timeout(_)) => {}
+        // The child's own deadline: a limit, but not one that is a result (the worker fails the task).
+        Ok(Response::Limit { limit: Limit::Timeout, .. }) => assert_eq!(Limit::Timeout.exceeded(), None),
         other => panic!("{other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_parents_deadline_is_an_error_never_a_limit_result() {
+    let work = Work::create();
+    // The guest's own deadline is far off: only the parent's kill can end it, and that is always an error.
+    let limits = ocean_types::manifest::Limits { fuel: u64::MAX, timeout_secs: 60, ..small_limits() };
+    let started = Instant::now();
+    let answer = executor().run(&work.request("loop", wat("loop"), limits), Duration::from_secs(1)).await;
+    assert!(matches!(answer, Err(Error::Timeout(d)) if d == Duration::from_secs(1)), "{answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "promptly: {:?}", started.elapsed());
 }

@@ -215,9 +215,9 @@ async fn a_job_has_the_same_result_cid_in_any_work_folder() {
         let work = tempfile::tempdir().unwrap();
         runs.push(job::execute(&runtime(), &store, &manifest, work.path()).await.unwrap());
     }
-    assert_eq!(runs[0].outcome, runs[1].outcome);
+    assert_eq!(runs[0].ended, runs[1].ended);
     assert_eq!(runs[0].result, runs[1].result);
-    let report = decode(&runs[0].outcome.stdout, 256);
+    let report = decode(&runs[0].outcome().unwrap().stdout, 256);
     let names: Vec<&str> = report.entries.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, [".", "..", "binary", "notes", "zdata"]);
 }

@@ -48,8 +48,8 @@ async fn same_manifest_same_result_cid() {
     assert_eq!(result["status"], "exited");
     assert_eq!(result["code"], 0);
     assert_eq!(result["manifest"], first.manifest.to_string());
-    assert_eq!(result["fuel_used"], first.outcome.fuel_used);
-    assert!(first.outcome.fuel_used > 0);
+    assert_eq!(result["fuel_used"], first.outcome().unwrap().fuel_used);
+    assert!(first.outcome().unwrap().fuel_used > 0);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod guests;
 mod hostfs;
 mod hostile;
 mod job;
+mod limits;
 mod onnx;
 
 use std::path::{Path, PathBuf};

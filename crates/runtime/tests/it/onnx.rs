@@ -49,6 +49,6 @@ async fn an_onnx_job_has_one_result_cid() {
         results.push(job::execute(&rt, &store, &manifest, work.path()).await.unwrap());
     }
     assert_eq!(results[0].result, results[1].result);
-    assert!(results[0].outcome.status.success());
-    assert!(String::from_utf8_lossy(&results[0].outcome.stdout).ends_with("class 3\n"));
+    assert!(results[0].outcome().unwrap().status.success());
+    assert!(String::from_utf8_lossy(&results[0].outcome().unwrap().stdout).ends_with("class 3\n"));
 }
