@@ -145,6 +145,11 @@ pub struct Outcome {
     pub gas: u64,
     /// A zk job's proven inference (the chain checked the proof before paying).
     pub inference: Option<ocean_zk::Output>,
+    /// The limit the job hit, when its finalized result is the limit result (`ocean-limit.json`): the
+    /// providers were paid for running it up to that limit. Known here for jobs whose result this requester
+    /// fetched in [`Requester::wait`]; a private job's shows once [`Requester::results`] opened it (see
+    /// [`Requester::limit_in`]).
+    pub limit: Option<ocean_types::limit::LimitResult>,
 }
 
 /// Knobs of the requester.
@@ -892,6 +897,7 @@ impl Requester {
             Some(bytes) => (Some(Cid::from_bytes(&bytes)?), None),
             None => (None, None),
         };
+        let mut limit = None;
         if let Some(cid) = &result {
             progress(Progress::Finalized { result: *cid });
             let gateways: Vec<String> =
@@ -900,6 +906,7 @@ impl Requester {
             if inference.is_none() && !self.manifest_of(job_id, &gateways).await?.privacy.encrypt {
                 let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
                 fetcher.fetch(cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
+                limit = ocean_runtime::job::read_limit_result(&self.store, cid)?;
             }
         }
         let mut gas = 0;
@@ -911,7 +918,10 @@ impl Requester {
             gas = r.create_gas + r.reveal_gas.unwrap_or(0);
             self.save(r)?;
         }
-        Ok(Outcome { job_id, state: view.state, result, paid, slashed, gas, inference })
+        if let Some(hit) = &limit {
+            info!(target: "ocean::requester", job = %format!("{job_id:#x}"), "{hit}; its providers were paid");
+        }
+        Ok(Outcome { job_id, state: view.state, result, paid, slashed, gas, inference, limit })
     }
 
     /// Writes a finalized job's result (already fetched by [`Requester::wait`], or fetched now) to `out`.
@@ -948,6 +958,11 @@ impl Requester {
         }
         self.store.get(&cid, out)?;
         Ok(cid)
+    }
+
+    /// The limit result that a result written to `out` by [`Requester::results`] is, if it is one.
+    pub fn limit_in(out: &Path) -> Result<Option<ocean_types::limit::LimitResult>> {
+        Ok(ocean_runtime::job::read_limit_dir(out)?)
     }
 
     /// The job's manifest, from the local store or fetched (verified) from `gateways`.

@@ -146,8 +146,12 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
     } else {
         let executed = execute(inner, &inner.store, &manifest, &work).await;
         remove_work(work).await;
+        let executed = executed?;
+        if let Some(hit) = executed.limit() {
+            info!(target: "ocean::node", %job, limit = %hit.limit, max = hit.max, "{hit}: committing the limit result");
+        }
         #[allow(unused_mut)] // changed only by fault injection
-        let mut result = executed?.result;
+        let mut result = executed.result;
         #[cfg(feature = "fault-injection")]
         if inner.config.fault_wrong_result {
             // Fault injection (test builds only): a different, well-formed result.
@@ -209,9 +213,17 @@ pub(super) async fn execute(
     let response = Executor::new(inner.config.executor.clone()).run(&request, deadline).await?;
     let (status, fuel_used, output_scans) = match response {
         Response::Ran { status, fuel_used, output_scans } => (status, fuel_used, output_scans),
-        // Deterministic limits and the deadline inside the child are the runtime's errors, as in process.
+        // A deterministic limit (fuel, memory, output) is a result, the same on every replica: stored,
+        // committed and paid like any other, so a job cannot make providers work for free by setting a
+        // limit it knows will be hit. The deadline inside the child and a stack overflow are the runtime's
+        // errors, as in process: the task fails, nothing is committed.
         Response::Limit { limit, fuel_used } => {
-            return Err(ocean_runtime::Error::Limit { limit, fuel_used }.into());
+            let store = store.clone();
+            let limits = manifest.limits;
+            return blocking(move || {
+                Ok(ocean_runtime::job::finish_limit(&store, &staged.manifest, &limits, limit, fuel_used)?)
+            })
+            .await;
         }
         Response::Refused { reason, message } => {
             return Err(ocean_executor::Error::Refused { reason, message }.into());
