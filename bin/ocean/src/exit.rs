@@ -20,7 +20,10 @@ Exit codes:
   3-7  ocean job: 3 cannot be placed, 4 insufficient funds, 5 failed or expired, 6 timed out waiting,
        7 a private job's keys or envelopes are wrong
   20   ocean exec: the guest failed (non-zero exit or trap)
-  21-25 ocean exec: a limit was hit (21 fuel, 22 memory, 23 deadline, 24 output size, 25 stack)
+  21-25 a limit was hit (21 fuel, 22 memory, 23 deadline, 24 output size, 25 stack). 21, 22 and 24 are
+       results, the same on every replica: ocean exec prints the limit result's CID, ocean job writes it
+       (ocean-limit.json) and its providers were paid. 23 and 25 (ocean exec only) are no result: on the
+       network such a job fails unpaid
   30-33 ocean fhe: 30 key mismatch, 31 wrong password, 32 program type error, 33 input type/width
   40   ocean zk verify: the proof does not verify
   101  internal bug (a panic); please report it

@@ -11,6 +11,7 @@ use ocean_runtime::{Limit, Runtime, Status, job};
 use ocean_store::Store;
 use ocean_types::{
     Manifest,
+    limit::Exceeded,
     manifest::{Kind, Source, VerificationMode},
 };
 
@@ -18,15 +19,15 @@ use crate::{config::Config, exit::Failure};
 
 /// The guest failed: it exited with a non-zero status or trapped (its result CID is still printed).
 pub(crate) const GUEST_FAILED: u8 = 20;
-/// The job's fuel (units of work) ran out.
+/// The job's fuel (units of work) ran out (a limit result). `ocean job` uses the same code.
 pub(crate) const FUEL: u8 = 21;
-/// The guest asked for more memory than `[limits] memory_mib`.
+/// The guest asked for more memory than `[limits] memory_mib` (a limit result).
 pub(crate) const MEMORY: u8 = 22;
-/// The wall-clock deadline `[limits] timeout_secs` passed.
+/// The wall-clock deadline `[limits] timeout_secs` passed (no result: it depends on the host).
 pub(crate) const TIMEOUT: u8 = 23;
-/// The guest wrote more than `[limits] output_mib`.
+/// The guest wrote more than `[limits] output_mib` (a limit result).
 pub(crate) const OUTPUT: u8 = 24;
-/// The guest overflowed its call stack.
+/// The guest overflowed its call stack (no result: the depth depends on the engine build).
 pub(crate) const STACK: u8 = 25;
 
 const AFTER_HELP: &str = "\
@@ -35,15 +36,20 @@ stdout, stderr and result.json (exit status, units of work used, manifest CID). 
 same CID on every machine. A verification.mode = zk job runs the quantized model's integer inference
 that its provider will prove; its result directory holds result.json (class, logits, the on-chain result).
 
+A job that runs out of fuel, memory or output space has a result too, the same on every machine: a
+directory holding only ocean-limit.json, {\"limit\":\"fuel\",\"max\":N,\"manifest\":CID} (max is the value in
+[limits]); its CID is printed and providers are paid for it. A wall-clock deadline or a stack overflow
+depends on the host: no result, no CID.
+
 Exit codes:
   0    the guest succeeded
   1    the job could not run (invalid job.toml, missing file, invalid module, ...)
   20   the guest failed (non-zero exit status or trap); the result CID is printed all the same
-  21   fuel (units of work) exhausted      ([limits] fuel)
-  22   memory limit exceeded               ([limits] memory_mib)
-  23   wall-clock deadline passed          ([limits] timeout_secs)
-  24   output size limit exceeded          ([limits] output_mib)
-  25   call stack overflow";
+  21   fuel (units of work) exhausted      ([limits] fuel); the limit result's CID is printed
+  22   memory limit exceeded               ([limits] memory_mib); the limit result's CID is printed
+  23   wall-clock deadline passed          ([limits] timeout_secs); no result
+  24   output size limit exceeded          ([limits] output_mib); the limit result's CID is printed
+  25   call stack overflow; no result";
 
 /// Arguments of `ocean exec`.
 #[derive(Debug, clap::Args)]
@@ -94,7 +100,8 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
                 Some(Limit::Stack) => STACK,
                 None => return Err(err.into()),
             };
-            return Err(Failure { code, message: format!("the job stopped: {err}") }.into());
+            // Only the host-dependent limits get here (the others are limit results above).
+            return Err(Failure { code, message: format!("the job stopped, with no result: {err}") }.into());
         }
     };
     if let Some(out) = &args.out {
@@ -102,12 +109,25 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             .get(&executed.result, out)
             .wrap_err_with(|| format!("writing the result to {}", out.display()))?;
     }
-    let outcome = &executed.outcome;
-    tracing::debug!(manifest = %executed.manifest, fuel_used = outcome.fuel_used, status = ?outcome.status, "ran");
     #[allow(clippy::print_stdout)]
     {
         println!("{}", executed.result);
     }
+    let outcome = match &executed.ended {
+        job::Ended::Ran(outcome) => outcome,
+        job::Ended::Limit { result, fuel_used } => {
+            tracing::debug!(manifest = %executed.manifest, fuel_used, "stopped at a limit");
+            return Err(Failure {
+                code: limit_code(result.limit),
+                message: format!(
+                    "{result}: its result is the limit result above (ocean-limit.json), the same on every \
+                     replica, and providers are paid for it"
+                ),
+            }
+            .into());
+        }
+    };
+    tracing::debug!(manifest = %executed.manifest, fuel_used = outcome.fuel_used, status = ?outcome.status, "ran");
     match &outcome.status {
         Status::Exited { code: 0 } => Ok(()),
         Status::Exited { code } => {
@@ -117,6 +137,15 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
         Status::Trapped { trap } => {
             Err(Failure { code: GUEST_FAILED, message: format!("the guest trapped: {trap}") }.into())
         }
+    }
+}
+
+/// The exit code of a limit result (the same for `ocean exec` and `ocean job`).
+pub(crate) fn limit_code(limit: Exceeded) -> u8 {
+    match limit {
+        Exceeded::Fuel => FUEL,
+        Exceeded::Memory => MEMORY,
+        Exceeded::Output => OUTPUT,
     }
 }
 

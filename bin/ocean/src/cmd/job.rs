@@ -19,7 +19,10 @@ use crate::{
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Exit codes: 0 success; 1 error; 3 the job cannot be placed; 4 insufficient funds; \
                         5 the job failed or expired (its escrow is refunded); 6 timed out waiting; \
-                        7 a private job's keys or envelopes are wrong (nothing escrowed, nothing written).")]
+                        7 a private job's keys or envelopes are wrong (nothing escrowed, nothing written); \
+                        21 / 22 / 24 the job hit its fuel / memory / output limit: it is finalized with the \
+                        limit result (ocean-limit.json, written like any result) and its providers were paid. \
+                        A wall-clock timeout is no result: the job fails unpaid and ends with 5.")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Command,
@@ -162,7 +165,10 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             let requester = requester(config).await?;
             let cid = requester.results(id, &output).await.map_err(classify)?;
             out(&cid.to_string());
-            Ok(())
+            match Requester::limit_in(&output)? {
+                Some(hit) => Err(limit_hit(&hit, &format!("{id:#x}"))),
+                None => Ok(()),
+            }
         }
         Command::Cancel { id } => {
             let client = session::connect(config).await?;
@@ -242,6 +248,11 @@ async fn finish(requester: &Requester, outcome: Outcome, output: Option<PathBuf>
         (State::Finalized, Some(result)) => {
             let dir = output.unwrap_or_else(|| PathBuf::from("results").join(&id));
             requester.results(outcome.job_id, &dir).await.map_err(classify)?;
+            // A private job's limit result is known only once opened and written.
+            let limit = match outcome.limit {
+                Some(hit) => Some(hit),
+                None => Requester::limit_in(&dir)?,
+            };
             let total: u128 = outcome.paid.iter().map(|(_, p)| p).sum();
             for (provider, paid) in &outcome.paid {
                 out(&format!("paid {} to {provider}", Amount::from_wei(*paid)));
@@ -266,7 +277,10 @@ async fn finish(requester: &Requester, outcome: Outcome, output: Option<PathBuf>
                 "job {id} finalized: result {result}, paid {amount} OCAT to {} providers",
                 outcome.paid.len()
             ));
-            Ok(())
+            match limit {
+                Some(hit) => Err(limit_hit(&hit, &id)),
+                None => Ok(()),
+            }
         }
         (state, _) => Err(eyre::Report::new(Failure {
             code: 5,
@@ -275,6 +289,18 @@ async fn finish(requester: &Requester, outcome: Outcome, output: Option<PathBuf>
             ),
         })),
     }
+}
+
+/// The error (and exit code 21, 22 or 24) of a job finalized with a limit result: the result was
+/// written and the providers paid, but the program did not finish.
+fn limit_hit(hit: &ocean_types::limit::LimitResult, id: &str) -> eyre::Report {
+    eyre::Report::new(Failure {
+        code: super::exec::limit_code(hit.limit),
+        message: format!(
+            "job {id}: {hit}; providers were paid (raise [limits] {} to let it finish)",
+            hit.limit.field()
+        ),
+    })
 }
 
 fn bar() -> ProgressBar {
