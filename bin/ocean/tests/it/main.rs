@@ -5,5 +5,6 @@ mod e2e;
 mod fhe;
 mod fhe_net;
 mod harness;
+mod limits;
 mod private;
 mod zk;
