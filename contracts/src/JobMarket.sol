@@ -12,40 +12,45 @@ import {IResultVerifier} from "./IResultVerifier.sol";
 import {IWorkLedger} from "./Rewards.sol";
 
 /// @title JobMarket
-/// @notice Escrow, assignment, commit/reveal verification and payment of Ocean AI jobs.
+/// @notice Escrow, assignment, commit/reveal verification, arbitration and payment of Ocean AI jobs.
 /// @dev State machine (docs/protocol.md has the full table):
 ///
-///   createJob ─► Open ──(r providers: offers at creation or accept)──► Assigned
-///   Open     ── cancel (requester) or expire after commitDeadline ──► Failed (full refund)
-///   Assigned ── reveal with ≥ quorum matching commitments ──► Finalized (pay, slash, refund rest)
-///   Assigned ── submitProof (Mode.Proof) ──► Finalized
-///   Assigned ── expire after revealDeadline ──► Failed (full refund)
+///   createJob (one signed offer per replica) ─► Assigned
+///   Assigned    ── reveal with ≥ quorum matching commitments ──► Finalized (pay, slash, no-show bonds, refund)
+///   Assigned    ── submitProof (Mode.Proof) ──► Finalized
+///   Assigned    ── expire after the reveal deadline, something committed (Mode.Quorum) ──► Arbitration
+///   Assigned    ── expire otherwise ──► Failed (refund, no-show bonds)
+///   Arbitration ── revealArbitration with a majority of all 2r commitments ──► Finalized
+///   Arbitration ── expire after its reveal deadline ──► Failed (refund, nobody slashed)
 ///
-///   Every non-final state has a deadline after which anyone can move it to a final one, so no job and no token
-///   is stuck. Payments are pull-based (`withdraw`). To keep a 3-replica job cheap, only three storage slots are
-///   written per job: the provider list lives in calldata and events and is bound by `assignmentHash`, and
-///   commitments may arrive as EIP-712 signatures (compact, EIP-2098) inside the reveal instead of one
-///   transaction per provider. The market is also the ledger of verified work for `Rewards`: each account's
-///   balance and its work units of the current epoch share one storage slot, so recording work costs nothing
-///   beyond paying for it.
+///   A job is born fully assigned: there is no half-filled state in which a provider could work for a job the
+///   requester can still cancel. Every non-final state has a deadline after which anyone can move it on, so no
+///   job and no token is stuck. Payments are pull-based (`withdraw`). To keep a 3-replica job cheap, only three
+///   storage slots are written per job: the provider list lives in calldata and events and is bound by
+///   `assignmentHash`, and commitments may arrive as EIP-712 signatures (compact, EIP-2098) inside the reveal
+///   instead of one transaction per provider. The market is also the ledger of verified work for `Rewards`:
+///   work units are the fees paid, counted in the slot that holds the account's balance.
+///
+///   Every governable parameter has bounds fixed at deployment (immutable): governance moves inside them and
+///   never outside, whatever it votes.
 contract JobMarket is Ownable, EIP712, IWorkLedger {
     using SafeERC20 for IERC20;
 
     enum Mode {
         None, // one provider, its result accepted as is
-        Quorum, // r providers, a majority of matching commitments decides
-        Proof // one provider, paid when an IResultVerifier accepts its proof
+        Quorum, // r providers, a majority of matching commitments decides; disagreement goes to arbitration
+        Proof // one provider, paid when the job's IResultVerifier accepts its proof
     }
 
     enum State {
         Nonexistent,
-        Open,
         Assigned,
         Finalized,
-        Failed
+        Failed,
+        Arbitration
     }
 
-    /// @dev Three slots. Fee and slash rates are copied at creation so governance cannot change a running job.
+    /// @dev Three slots. Fee, slash and bond rates are copied at creation so governance cannot change a running job.
     struct Job {
         // slot 0
         address requester;
@@ -54,12 +59,12 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint8 quorum;
         Mode mode;
         State state;
-        uint8 assigned;
         // slot 1
         uint96 pricePerReplica;
         uint40 revealDeadline;
         uint16 feeBps;
         uint16 slashBps;
+        uint16 noShowBps;
         // slot 2
         bytes32 assignmentHash;
     }
@@ -70,7 +75,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint96 price;
     }
 
-    /// @notice A provider's signed agreement to run job `jobId` for at most `price` (EIP-712 `Offer`).
+    /// @notice A provider's signed agreement (EIP-712 `Offer`) to run job `jobId` for at most `price` on the
+    ///         terms whose hash is `termsHash(req, providers)`.
     struct Offer {
         address provider;
         uint96 price;
@@ -95,23 +101,65 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     }
 
     /// @notice What a requester asks for.
+    /// @dev `limitsHash` is `keccak256` of the manifest's canonical limits (docs/protocol.md §3); providers check
+    ///      the manifest they run against it. `lateManifest` says the manifest is made after the offers (private
+    ///      jobs seal inputs to the providers that offered), so offers could not sign its CID.
     struct JobRequest {
         bytes32 salt;
         bytes manifestCid;
+        bool lateManifest;
         uint8 replicas;
         uint8 quorum;
         Mode mode;
         uint96 pricePerReplica;
         uint40 commitDeadline;
         bytes32 proofSpec;
+        bytes32 limitsHash;
+    }
+
+    /// @notice Settings chosen at deployment; the `Bounds` say how far governance may move each later.
+    struct Params {
+        address treasury;
+        uint16 feeBps;
+        uint16 slashBps;
+        uint16 noShowBps;
+        uint40 revealWindow;
+        uint40 maxJobDuration;
+        uint40 arbitrationWindow;
+        uint80 minRewardFee;
+        uint256 epochLength;
+    }
+
+    /// @notice Immutable limits of every setter (docs/protocol.md, "Governable parameters").
+    struct Bounds {
+        uint16 maxFeeBps;
+        uint16 minSlashBps;
+        uint16 maxSlashBps;
+        uint16 maxNoShowBps;
+        uint40 minRevealWindow;
+        uint40 maxRevealWindow;
+        uint40 minJobDuration;
+        uint40 maxJobDuration;
+        uint40 minArbitrationWindow;
+        uint40 maxArbitrationWindow;
+        uint80 maxMinRewardFee;
+    }
+
+    /// @notice A job's proof verification, fixed at creation: a verifier changed later never touches it.
+    struct ProofTerms {
+        bytes32 spec;
+        IResultVerifier verifier;
     }
 
     bytes32 public constant OFFER_TYPEHASH =
-        keccak256("Offer(bytes32 jobId,address provider,uint96 price,uint40 expiry)");
+        keccak256("Offer(bytes32 jobId,address provider,uint96 price,uint40 expiry,bytes32 terms)");
     bytes32 public constant COMMIT_TYPEHASH = keccak256("Commit(bytes32 jobId,bytes32 commitment)");
     uint256 public constant MAX_REPLICAS = 16;
-    /// @notice Providers need time after the commit deadline to get a reveal included.
-    uint40 public constant MIN_REVEAL_WINDOW = 1 minutes;
+    /// @dev Arbiters are drawn by trying random registry entries; a bounded number of tries keeps the gas bounded.
+    uint256 internal constant DRAW_TRIES_PER_ARBITER = 4;
+    /// @dev Stored for an original provider that had not committed when arbitration began: it never matches a
+    ///      result, blocks a late commit, and is not slashed as a dissent (its no-show bond was already taken).
+    bytes32 internal constant NO_SHOW = bytes32(uint256(1));
 
     IERC20 public immutable token;
     INodeRegistry public immutable registry;
@@ -119,24 +167,44 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     uint256 public immutable genesis;
     uint256 public immutable epochLength;
 
+    uint16 public immutable maxFeeBps;
+    uint16 public immutable minSlashBps;
+    uint16 public immutable maxSlashBps;
+    uint16 public immutable maxNoShowBps;
+    uint40 public immutable minRevealWindow;
+    uint40 public immutable maxRevealWindow;
+    uint40 public immutable minJobDuration;
+    uint40 public immutable maxJobDurationCap;
+    uint40 public immutable minArbitrationWindow;
+    uint40 public immutable maxArbitrationWindow;
+    uint80 public immutable maxMinRewardFee;
+
+    // Declared so that a settlement reads one slot (treasury, minRewardFee) and a creation one more (the rates
+    // and windows): the order is the storage layout.
     address public treasury;
-    IResultVerifier public proofVerifier;
+    /// @notice A payment whose fee is below this earns no reward units (dust jobs cannot farm the emission).
+    uint80 public minRewardFee;
     uint16 public feeBps;
     uint16 public slashBps;
+    uint16 public noShowBps;
     uint40 public revealWindow;
     uint40 public maxJobDuration;
+    uint40 public arbitrationWindow;
     /// @notice After the job limits were lowered, jobs created under the old ones may run until
     ///         `oldLifetimeEnds`; until then `maxJobLifetime()` reports `oldLifetime`.
     uint40 public oldLifetime;
     uint40 public oldLifetimeEnds;
+    IResultVerifier public proofVerifier;
 
     mapping(bytes32 jobId => Job) public jobs;
     mapping(bytes32 jobId => mapping(address provider => bytes32)) public commitments;
-    mapping(bytes32 jobId => bytes32) public proofSpecs;
+    mapping(bytes32 jobId => ProofTerms) public proofTerms;
+    /// @notice `keccak256(abi.encode(arbiters))` of a job in arbitration (each at the job's `pricePerReplica`).
+    mapping(bytes32 jobId => bytes32) public arbitrationHash;
     mapping(address account => Account) public accounts;
     /// @notice Work units of finished epochs, written when an account first works in a later epoch.
     mapping(address account => mapping(uint256 epoch => uint256)) public pastUnits;
-    /// @notice Total verified work units per epoch.
+    /// @notice Total verified work units (fees paid) per epoch.
     mapping(uint256 epoch => uint256) public epochUnits;
 
     event JobCreated(
@@ -148,13 +216,17 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         Mode mode,
         uint96 pricePerReplica,
         uint40 commitDeadline,
-        uint40 revealDeadline
+        uint40 revealDeadline,
+        bytes32 limitsHash
     );
+    /// @dev Indexes `replicas..2*replicas-1` are arbiters drawn for an arbitration round.
     event ProviderAssigned(bytes32 indexed jobId, address indexed provider, uint8 index, uint96 price);
     event Committed(bytes32 indexed jobId, address indexed provider, bytes32 commitment);
     event JobFinalized(bytes32 indexed jobId, bytes resultCid, uint8 matches, uint256 refund);
     event ProviderPaid(bytes32 indexed jobId, address indexed provider, uint256 amount);
     event ProviderSlashed(bytes32 indexed jobId, address indexed provider, uint256 amount);
+    event NoShowBondTaken(bytes32 indexed jobId, address indexed provider, uint256 amount);
+    event ArbitrationStarted(bytes32 indexed jobId, uint40 commitDeadline, uint40 revealDeadline);
     event JobFailed(bytes32 indexed jobId, uint256 refund);
     event Withdrawn(address indexed account, uint256 amount);
     event ParameterSet(bytes32 indexed name, uint256 value);
@@ -170,7 +242,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     error JobExists(bytes32 jobId);
     error UnknownJob(bytes32 jobId);
     error WrongState(State state);
-    error TooManyOffers(uint256 offers, uint256 replicas);
+    error OfferCountMismatch(uint256 offers, uint256 replicas);
     error OfferExpired(address provider);
     error OfferAbovePrice(address provider, uint256 price, uint256 cap);
     error BadSignature(address provider);
@@ -185,56 +257,75 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     error NotParticipant(address caller);
     error QuorumNotReached(uint256 matches, uint256 quorum);
     error BadCommitIndex(uint256 index);
-    error NotRequester();
     error NotExpired(uint256 deadline);
     error InvalidProof();
     error NoVerifier();
     error NothingOwed();
-    error BpsTooHigh(uint256 bps);
     error ZeroAddress();
     error LifetimeExceedsUnbonding(uint256 lifetime, uint256 unbondingDelay);
     error ZeroEpochLength();
-    error RevealWindowTooShort(uint256 window, uint256 minimum);
+    error OutOfBounds(bytes32 name, uint256 value, uint256 min, uint256 max);
+    error BadBounds();
 
-    constructor(
-        IERC20 token_,
-        INodeRegistry registry_,
-        address owner_,
-        address treasury_,
-        uint16 feeBps_,
-        uint16 slashBps_,
-        uint40 revealWindow_,
-        uint40 maxJobDuration_,
-        uint256 epochLength_
-    ) Ownable(owner_) EIP712("Ocean AI JobMarket", "1") {
-        if (epochLength_ == 0) revert ZeroEpochLength();
-        if (treasury_ == address(0)) revert ZeroAddress();
-        if (feeBps_ > 10_000) revert BpsTooHigh(feeBps_);
-        if (slashBps_ > 10_000) revert BpsTooHigh(slashBps_);
+    constructor(IERC20 token_, INodeRegistry registry_, address owner_, Params memory p, Bounds memory b)
+        Ownable(owner_)
+        EIP712("Ocean AI JobMarket", "1")
+    {
+        if (p.epochLength == 0) revert ZeroEpochLength();
+        if (
+            b.maxFeeBps > 10_000 || b.maxSlashBps > 10_000 || b.maxNoShowBps > 10_000 || b.minSlashBps > b.maxSlashBps
+                || b.minRevealWindow == 0 || b.minRevealWindow > b.maxRevealWindow || b.minJobDuration == 0
+                || b.minJobDuration > b.maxJobDuration || b.minArbitrationWindow == 0
+                || b.minArbitrationWindow > b.maxArbitrationWindow
+        ) revert BadBounds();
         token = token_;
         registry = registry_;
         genesis = block.timestamp;
-        epochLength = epochLength_;
-        treasury = treasury_;
-        feeBps = feeBps_;
-        slashBps = slashBps_;
-        revealWindow = revealWindow_;
-        maxJobDuration = maxJobDuration_;
-        if (revealWindow_ < MIN_REVEAL_WINDOW) revert RevealWindowTooShort(revealWindow_, MIN_REVEAL_WINDOW);
-        _checkLifetime(maxJobDuration_, revealWindow_);
+        epochLength = p.epochLength;
+        maxFeeBps = b.maxFeeBps;
+        minSlashBps = b.minSlashBps;
+        maxSlashBps = b.maxSlashBps;
+        maxNoShowBps = b.maxNoShowBps;
+        minRevealWindow = b.minRevealWindow;
+        maxRevealWindow = b.maxRevealWindow;
+        minJobDuration = b.minJobDuration;
+        maxJobDurationCap = b.maxJobDuration;
+        minArbitrationWindow = b.minArbitrationWindow;
+        maxArbitrationWindow = b.maxArbitrationWindow;
+        maxMinRewardFee = b.maxMinRewardFee;
+
+        if (p.treasury == address(0)) revert ZeroAddress();
+        treasury = p.treasury;
+        _bound("feeBps", p.feeBps, 0, b.maxFeeBps);
+        _bound("slashBps", p.slashBps, b.minSlashBps, b.maxSlashBps);
+        _bound("noShowBps", p.noShowBps, 0, b.maxNoShowBps);
+        _bound("revealWindow", p.revealWindow, b.minRevealWindow, b.maxRevealWindow);
+        _bound("maxJobDuration", p.maxJobDuration, b.minJobDuration, b.maxJobDuration);
+        _bound("arbitrationWindow", p.arbitrationWindow, b.minArbitrationWindow, b.maxArbitrationWindow);
+        _bound("minRewardFee", p.minRewardFee, 0, b.maxMinRewardFee);
+        feeBps = p.feeBps;
+        slashBps = p.slashBps;
+        noShowBps = p.noShowBps;
+        revealWindow = p.revealWindow;
+        maxJobDuration = p.maxJobDuration;
+        arbitrationWindow = p.arbitrationWindow;
+        minRewardFee = p.minRewardFee;
+        _checkLifetime(p.maxJobDuration, p.revealWindow, p.arbitrationWindow);
     }
 
     // =========================================================================================================
     // Requester
     // =========================================================================================================
 
-    /// @notice The id a request from `requester` with `salt` gets, so offers can be signed before creation.
-    function jobIdOf(address requester, bytes32 salt) public pure returns (bytes32) {
-        return keccak256(abi.encode(requester, salt));
+    /// @notice The id a request from `requester` with `salt` gets on this market of this chain, so offers can be
+    ///         signed before creation and no proof or signature for it is valid on any other deployment.
+    function jobIdOf(address requester, bytes32 salt) public view returns (bytes32) {
+        return keccak256(abi.encode(block.chainid, address(this), requester, salt));
     }
 
-    /// @notice Creates a job, escrows `pricePerReplica * replicas` and assigns the providers of `offers`.
-    /// @dev Fewer offers than replicas leave the job Open for `accept`. Needs an allowance (see createJobWithPermit).
+    /// @notice Creates a job, escrows its budget and assigns one provider per replica from `offers`.
+    /// @dev Escrow = `pricePerReplica * replicas`, plus as much again for Mode.Quorum as the arbitration deposit
+    ///      (refunded with whatever was not paid). Needs an allowance (see createJobWithPermit).
     function createJob(JobRequest calldata req, Offer[] calldata offers) external returns (bytes32 jobId) {
         jobId = _create(req, offers);
     }
@@ -249,54 +340,22 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         bytes32 r,
         bytes32 s
     ) external returns (bytes32 jobId) {
-        uint256 budget = uint256(req.pricePerReplica) * req.replicas;
+        uint256 budget = escrowOf(req.mode, req.replicas, req.pricePerReplica);
         try IERC20Permit(address(token)).permit(msg.sender, address(this), budget, permitDeadline, v, r, s) {} catch {}
         jobId = _create(req, offers);
-    }
-
-    /// @notice The requester withdraws an Open (not fully assigned) job and gets the escrow back.
-    function cancel(bytes32 jobId) external {
-        Job storage job = jobs[jobId];
-        if (job.state == State.Nonexistent) revert UnknownJob(jobId);
-        if (job.requester != msg.sender) revert NotRequester();
-        if (job.state != State.Open) revert WrongState(job.state);
-        _fail(jobId, job);
     }
 
     // =========================================================================================================
     // Providers
     // =========================================================================================================
 
-    /// @notice Takes a free replica slot of an Open job at its `pricePerReplica`.
-    /// @param current The job's assignment so far (from `ProviderAssigned` events), checked against its hash.
-    function accept(bytes32 jobId, Assignment[] calldata current) external {
-        Job storage job = jobs[jobId];
-        if (job.state != State.Open) revert WrongState(job.state);
-        if (block.timestamp > job.commitDeadline) revert CommitClosed(job.commitDeadline);
-        if (keccak256(abi.encode(current)) != job.assignmentHash) revert AssignmentMismatch();
-        for (uint256 i; i < current.length; ++i) {
-            if (current[i].provider == msg.sender) revert ProviderAlreadyAssigned(msg.sender);
-        }
-        if (!registry.isActive(msg.sender)) revert ProviderNotActive(msg.sender);
-        Assignment[] memory next = new Assignment[](current.length + 1);
-        for (uint256 i; i < current.length; ++i) {
-            next[i] = current[i];
-        }
-        uint96 price = job.pricePerReplica;
-        next[current.length] = Assignment(msg.sender, price);
-        job.assignmentHash = keccak256(abi.encode(next));
-        uint8 index = job.assigned;
-        job.assigned = index + 1;
-        if (index + 1 == job.replicas) job.state = State.Assigned;
-        emit ProviderAssigned(jobId, msg.sender, index, price);
-    }
-
-    /// @notice Commits `keccak256(abi.encodePacked(resultCid, msg.sender))` before the commit deadline.
+    /// @notice Commits `keccak256(abi.encodePacked(resultCid, msg.sender))` before the commit deadline (of the
+    ///         job, or of its arbitration round).
     /// @dev Membership is checked at reveal time against the assignment; a non-member's commit is never read.
     function commit(bytes32 jobId, bytes32 commitment) external {
         Job storage job = jobs[jobId];
         State state = job.state;
-        if (state != State.Assigned && state != State.Open) revert WrongState(state);
+        if (state != State.Assigned && state != State.Arbitration) revert WrongState(state);
         if (block.timestamp > job.commitDeadline) revert CommitClosed(job.commitDeadline);
         if (commitment == bytes32(0)) revert ZeroCommitment();
         if (commitments[jobId][msg.sender] != bytes32(0)) revert AlreadyCommitted();
@@ -316,12 +375,11 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         SignedCommit[] calldata signed
     ) external {
         Job storage job = jobs[jobId];
-        if (job.state != State.Assigned) revert WrongState(job.state);
+        if (job.state != State.Assigned || job.mode == Mode.Proof) revert WrongState(job.state);
         if (keccak256(abi.encode(assignment)) != job.assignmentHash) revert AssignmentMismatch();
         if (block.timestamp > job.revealDeadline) revert RevealClosed(job.revealDeadline);
-        if (job.mode == Mode.Proof) revert WrongState(job.state);
 
-        bytes32[] memory commits = _signedCommits(jobId, assignment, signed);
+        bytes32[] memory commits = _signedCommits(jobId, assignment, signed, 0);
         (uint256 matches, bool complete, bool isParticipant) = _countMatches(jobId, assignment, resultCid, commits);
         if (msg.sender == job.requester) isParticipant = true;
         if (!isParticipant) revert NotParticipant(msg.sender);
@@ -331,37 +389,85 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         _settle(jobId, job, assignment, resultCid, commits, uint8(matches));
     }
 
-    /// @notice Mode.Proof: the assigned provider submits its result with a proof; paid if the verifier accepts.
+    /// @notice Settles a job in arbitration: `all` is its assignment followed by its arbiters. A result needs a
+    ///         strict majority of all `2 * replicas` (`replicas + 1` matching commitments).
+    /// @dev Original providers count with what they committed on chain before arbitration (a signature cannot
+    ///      prove when it was made); arbiters may commit on chain or sign (`signed` indexes into `all`, arbiters
+    ///      only). Matching commitments are paid, dissenting ones slashed, drafted arbiters that stayed silent
+    ///      are neither.
+    function revealArbitration(
+        bytes32 jobId,
+        Assignment[] calldata all,
+        bytes calldata resultCid,
+        SignedCommit[] calldata signed
+    ) external {
+        Job storage job = jobs[jobId];
+        if (job.state != State.Arbitration) revert WrongState(job.state);
+        uint256 r = job.replicas;
+        if (all.length != 2 * r) revert AssignmentMismatch();
+        if (keccak256(abi.encode(all[:r])) != job.assignmentHash) revert AssignmentMismatch();
+        if (keccak256(abi.encode(all[r:])) != arbitrationHash[jobId]) revert AssignmentMismatch();
+        if (block.timestamp > job.revealDeadline) revert RevealClosed(job.revealDeadline);
+
+        bytes32[] memory commits = _signedCommits(jobId, all, signed, r);
+        (uint256 matches, bool complete, bool isParticipant) = _countMatches(jobId, all, resultCid, commits);
+        if (msg.sender == job.requester) isParticipant = true;
+        if (!isParticipant) revert NotParticipant(msg.sender);
+        if (!complete && block.timestamp <= job.commitDeadline) revert RevealTooEarly(job.commitDeadline);
+        if (matches <= r) revert QuorumNotReached(matches, r + 1);
+
+        _settle(jobId, job, all, resultCid, commits, uint8(matches));
+    }
+
+    /// @notice Mode.Proof: the assigned provider submits its result with a proof; paid if the job's verifier
+    ///         (the one in force when the job was created) accepts.
     function submitProof(bytes32 jobId, Assignment[] calldata assignment, bytes calldata result, bytes calldata proof)
         external
     {
         Job storage job = jobs[jobId];
-        if (job.state != State.Assigned) revert WrongState(job.state);
-        if (job.mode != Mode.Proof) revert WrongState(job.state);
+        if (job.state != State.Assigned || job.mode != Mode.Proof) revert WrongState(job.state);
         if (keccak256(abi.encode(assignment)) != job.assignmentHash) revert AssignmentMismatch();
         if (assignment[0].provider != msg.sender) revert NotParticipant(msg.sender);
         if (block.timestamp > job.commitDeadline) revert CommitClosed(job.commitDeadline);
-        IResultVerifier verifier = proofVerifier;
-        if (address(verifier) == address(0)) revert NoVerifier();
-        if (!verifier.verify(jobId, proofSpecs[jobId], result, proof)) revert InvalidProof();
+        ProofTerms memory terms = proofTerms[jobId];
+        if (address(terms.verifier) == address(0)) revert NoVerifier();
+        if (!terms.verifier.verify(jobId, terms.spec, result, proof)) revert InvalidProof();
         bytes32[] memory commits = new bytes32[](1);
         commits[0] = keccak256(abi.encodePacked(result, msg.sender));
         _settle(jobId, job, assignment, result, commits, 1);
     }
 
-    /// @notice Moves a job whose deadline passed without settlement to Failed and refunds the requester.
-    /// @dev Open jobs expire after the commit deadline, Assigned ones after the reveal deadline. Anyone may call.
-    function expire(bytes32 jobId) external {
+    /// @notice Moves a job whose deadline passed without settlement on. Anyone may call.
+    /// @dev Assigned (after the reveal deadline; Mode.Proof after the commit deadline): providers that never
+    ///      committed lose their no-show bond; then a Mode.Quorum job with at least one commitment goes to
+    ///      arbitration, any other fails with a full refund. Arbitration (after its reveal deadline): fails with
+    ///      a full refund and nobody slashed. `assignment` is the job's assignment (ignored in arbitration).
+    function expire(bytes32 jobId, Assignment[] calldata assignment) external {
         Job storage job = jobs[jobId];
         State state = job.state;
-        if (state == State.Open) {
-            if (block.timestamp <= job.commitDeadline) revert NotExpired(job.commitDeadline);
-        } else if (state == State.Assigned) {
-            uint256 deadline = job.mode == Mode.Proof ? job.commitDeadline : job.revealDeadline;
-            if (block.timestamp <= deadline) revert NotExpired(deadline);
-        } else {
-            revert WrongState(state);
+        if (state == State.Arbitration) {
+            if (block.timestamp <= job.revealDeadline) revert NotExpired(job.revealDeadline);
+            _fail(jobId, job);
+            return;
         }
+        if (state != State.Assigned) revert WrongState(state);
+        uint256 deadline = job.mode == Mode.Proof ? job.commitDeadline : job.revealDeadline;
+        if (block.timestamp <= deadline) revert NotExpired(deadline);
+        if (keccak256(abi.encode(assignment)) != job.assignmentHash) revert AssignmentMismatch();
+
+        bool anyCommitted;
+        bool quorumMode = job.mode == Mode.Quorum;
+        for (uint256 i; i < assignment.length; ++i) {
+            address provider = assignment[i].provider;
+            if (job.mode != Mode.Proof && commitments[jobId][provider] != bytes32(0)) {
+                anyCommitted = true;
+            } else {
+                _takeNoShowBond(jobId, job, provider);
+                // Marks the no-show so that a commitment made during arbitration does not count for it.
+                if (quorumMode) commitments[jobId][provider] = NO_SHOW;
+            }
+        }
+        if (quorumMode && anyCommitted && _startArbitration(jobId, job, assignment)) return;
         _fail(jobId, job);
     }
 
@@ -388,22 +494,51 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         return (block.timestamp - genesis) / epochLength;
     }
 
-    /// @notice Verified work units of `account` in `epoch` (the OCAT it was paid for accepted results).
+    /// @notice Verified work units of `account` in `epoch` (the fees of its accepted results).
     function workUnits(address account, uint256 epoch) external view returns (uint256) {
         Account memory a = accounts[account];
         return a.epoch == epoch ? a.units : pastUnits[account][epoch];
     }
 
-    /// @notice The longest a job can stay non-final (the registry keeps unbonding longer than this).
+    /// @notice The longest a job can stay non-final, arbitration included (the registry keeps unbonding longer).
     function maxJobLifetime() public view returns (uint40) {
-        uint40 current = maxJobDuration + revealWindow;
+        uint40 current = _lifetime(maxJobDuration, revealWindow, arbitrationWindow);
         if (block.timestamp < oldLifetimeEnds && oldLifetime > current) return oldLifetime;
         return current;
     }
 
-    /// @notice EIP-712 digest a provider signs to offer to run `jobId` for `price` until `expiry`.
-    function offerDigest(bytes32 jobId, address provider, uint96 price, uint40 expiry) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(OFFER_TYPEHASH, jobId, provider, price, expiry)));
+    /// @notice What `createJob` escrows: the replicas' budget, and for Mode.Quorum the arbitration deposit.
+    function escrowOf(Mode mode, uint256 replicas, uint256 pricePerReplica) public pure returns (uint256) {
+        uint256 budget = pricePerReplica * replicas;
+        return mode == Mode.Quorum ? 2 * budget : budget;
+    }
+
+    /// @notice The hash of everything a provider agrees to besides its own price: the manifest (unless it is made
+    ///         later), r, q, mode, price cap, commit deadline, proof spec, limits and the ordered providers.
+    function termsHash(JobRequest calldata req, address[] memory providers) public pure returns (bytes32) {
+        bytes32 manifest = req.lateManifest ? bytes32(0) : keccak256(req.manifestCid);
+        return keccak256(
+            abi.encode(
+                manifest,
+                req.replicas,
+                req.quorum,
+                req.mode,
+                req.pricePerReplica,
+                req.commitDeadline,
+                req.proofSpec,
+                req.limitsHash,
+                keccak256(abi.encodePacked(providers))
+            )
+        );
+    }
+
+    /// @notice EIP-712 digest a provider signs to offer to run `jobId` for `price` until `expiry` on `terms`.
+    function offerDigest(bytes32 jobId, address provider, uint96 price, uint40 expiry, bytes32 terms)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(OFFER_TYPEHASH, jobId, provider, price, expiry, terms)));
     }
 
     /// @notice EIP-712 digest a provider signs to commit to `commitment` for `jobId`.
@@ -417,34 +552,55 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     }
 
     // =========================================================================================================
-    // Governance (owner = timelock)
+    // Governance (owner = timelock); every value inside its immutable bounds
     // =========================================================================================================
 
     function setFeeBps(uint16 value) external onlyOwner {
-        if (value > 10_000) revert BpsTooHigh(value);
+        _bound("feeBps", value, 0, maxFeeBps);
         feeBps = value;
         emit ParameterSet("feeBps", value);
     }
 
     function setSlashBps(uint16 value) external onlyOwner {
-        if (value > 10_000) revert BpsTooHigh(value);
+        _bound("slashBps", value, minSlashBps, maxSlashBps);
         slashBps = value;
         emit ParameterSet("slashBps", value);
     }
 
+    function setNoShowBps(uint16 value) external onlyOwner {
+        _bound("noShowBps", value, 0, maxNoShowBps);
+        noShowBps = value;
+        emit ParameterSet("noShowBps", value);
+    }
+
+    function setMinRewardFee(uint80 value) external onlyOwner {
+        _bound("minRewardFee", value, 0, maxMinRewardFee);
+        minRewardFee = value;
+        emit ParameterSet("minRewardFee", value);
+    }
+
     function setRevealWindow(uint40 value) external onlyOwner {
-        if (value < MIN_REVEAL_WINDOW) revert RevealWindowTooShort(value, MIN_REVEAL_WINDOW);
-        _checkLifetime(maxJobDuration, value);
+        _bound("revealWindow", value, minRevealWindow, maxRevealWindow);
+        _checkLifetime(maxJobDuration, value, arbitrationWindow);
         _keepOldLifetime();
         revealWindow = value;
         emit ParameterSet("revealWindow", value);
     }
 
     function setMaxJobDuration(uint40 value) external onlyOwner {
-        _checkLifetime(value, revealWindow);
+        _bound("maxJobDuration", value, minJobDuration, maxJobDurationCap);
+        _checkLifetime(value, revealWindow, arbitrationWindow);
         _keepOldLifetime();
         maxJobDuration = value;
         emit ParameterSet("maxJobDuration", value);
+    }
+
+    function setArbitrationWindow(uint40 value) external onlyOwner {
+        _bound("arbitrationWindow", value, minArbitrationWindow, maxArbitrationWindow);
+        _checkLifetime(maxJobDuration, revealWindow, value);
+        _keepOldLifetime();
+        arbitrationWindow = value;
+        emit ParameterSet("arbitrationWindow", value);
     }
 
     function setTreasury(address value) external onlyOwner {
@@ -453,6 +609,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         emit TreasurySet(value);
     }
 
+    /// @notice Jobs created from now on verify proofs with `value`; jobs already created keep theirs. The owner
+    ///         is the timelock, so a change is public for the whole timelock delay before it applies.
     function setProofVerifier(IResultVerifier value) external onlyOwner {
         proofVerifier = value;
         emit ProofVerifierSet(address(value));
@@ -473,12 +631,13 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (req.commitDeadline <= block.timestamp || req.commitDeadline > block.timestamp + maxJobDuration) {
             revert DeadlineOutOfRange(req.commitDeadline);
         }
-        if (offers.length > r) revert TooManyOffers(offers.length, r);
+        // Fully assigned at birth: a job nobody is committed to pay for in full never exists on chain.
+        if (offers.length != r) revert OfferCountMismatch(offers.length, r);
         jobId = jobIdOf(msg.sender, req.salt);
         Job storage job = jobs[jobId];
         if (job.state != State.Nonexistent) revert JobExists(jobId);
 
-        Assignment[] memory assignment = _verifyOffers(jobId, req.pricePerReplica, offers);
+        Assignment[] memory assignment = _verifyOffers(jobId, req, offers);
 
         uint40 revealDeadline = req.commitDeadline + revealWindow;
         job.requester = msg.sender;
@@ -486,36 +645,41 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         job.replicas = uint8(r);
         job.quorum = req.quorum;
         job.mode = req.mode;
-        job.state = offers.length == r ? State.Assigned : State.Open;
-        job.assigned = uint8(offers.length);
+        job.state = State.Assigned;
         job.pricePerReplica = req.pricePerReplica;
         job.revealDeadline = revealDeadline;
         job.feeBps = feeBps;
         job.slashBps = slashBps;
+        job.noShowBps = noShowBps;
         job.assignmentHash = keccak256(abi.encode(assignment));
-        if (req.mode == Mode.Proof) proofSpecs[jobId] = req.proofSpec;
+        if (req.mode == Mode.Proof) proofTerms[jobId] = ProofTerms(req.proofSpec, proofVerifier);
 
         _emitCreated(jobId, req, revealDeadline);
         for (uint256 i; i < assignment.length; ++i) {
             emit ProviderAssigned(jobId, assignment[i].provider, uint8(i), assignment[i].price);
         }
-        token.safeTransferFrom(msg.sender, address(this), uint256(req.pricePerReplica) * r);
+        token.safeTransferFrom(msg.sender, address(this), escrowOf(req.mode, r, req.pricePerReplica));
     }
 
-    function _verifyOffers(bytes32 jobId, uint96 cap, Offer[] calldata offers)
+    function _verifyOffers(bytes32 jobId, JobRequest calldata req, Offer[] calldata offers)
         internal
         view
         returns (Assignment[] memory assignment)
     {
+        address[] memory providers = new address[](offers.length);
+        for (uint256 i; i < offers.length; ++i) {
+            providers[i] = offers[i].provider;
+        }
+        bytes32 terms = termsHash(req, providers);
         assignment = new Assignment[](offers.length);
         for (uint256 i; i < offers.length; ++i) {
             Offer calldata o = offers[i];
             if (o.expiry < block.timestamp) revert OfferExpired(o.provider);
-            if (o.price > cap) revert OfferAbovePrice(o.provider, o.price, cap);
+            if (o.price > req.pricePerReplica) revert OfferAbovePrice(o.provider, o.price, req.pricePerReplica);
             for (uint256 k; k < i; ++k) {
-                if (offers[k].provider == o.provider) revert ProviderAlreadyAssigned(o.provider);
+                if (providers[k] == o.provider) revert ProviderAlreadyAssigned(o.provider);
             }
-            if (ECDSA.recover(offerDigest(jobId, o.provider, o.price, o.expiry), o.r, o.vs) != o.provider) {
+            if (ECDSA.recover(offerDigest(jobId, o.provider, o.price, o.expiry, terms), o.r, o.vs) != o.provider) {
                 revert BadSignature(o.provider);
             }
             if (!registry.isActive(o.provider)) revert ProviderNotActive(o.provider);
@@ -533,12 +697,66 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
             req.mode,
             req.pricePerReplica,
             req.commitDeadline,
-            revealDeadline
+            revealDeadline,
+            req.limitsHash
         );
     }
 
+    /// @dev Draws `replicas` arbiters among active providers outside the job and opens a new commit/reveal round.
+    ///      Randomness is `block.prevrandao` (on Anvil and pre-merge chains a value the block producer picks):
+    ///      the producer of the block, or a caller choosing in which block to call `expire`, can bias the draw
+    ///      among the eligible providers, not make an ineligible one an arbiter. Returns false (the job then
+    ///      fails) when too few eligible providers are found within a bounded number of tries.
+    function _startArbitration(bytes32 jobId, Job storage job, Assignment[] calldata assignment)
+        internal
+        returns (bool)
+    {
+        uint256 r = job.replicas;
+        uint256 count = registry.nodeCount();
+        Assignment[] memory arbiters = new Assignment[](r);
+        uint256 found;
+        bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId));
+        for (uint256 t; t < DRAW_TRIES_PER_ARBITER * r && found < r && count != 0; ++t) {
+            address candidate = registry.nodes(uint256(keccak256(abi.encode(seed, t))) % count);
+            // Neither the job's providers nor its requester judge it.
+            if (candidate == job.requester || _contains(assignment, candidate, assignment.length)) continue;
+            if (_containsMem(arbiters, candidate, found)) continue;
+            if (!registry.isActive(candidate)) continue;
+            arbiters[found++] = Assignment(candidate, job.pricePerReplica);
+        }
+        // Fixed from the reveal deadline, not from whenever `expire` is called: the job's lifetime (and with it
+        // how long stake stays slashable) must not depend on when someone gets round to it.
+        uint40 commitDeadline = job.revealDeadline + arbitrationWindow;
+        if (found < r || block.timestamp >= commitDeadline) return false;
+        job.state = State.Arbitration;
+        uint40 revealDeadline = commitDeadline + revealWindow;
+        job.commitDeadline = commitDeadline;
+        job.revealDeadline = revealDeadline;
+        arbitrationHash[jobId] = keccak256(abi.encode(arbiters));
+        emit ArbitrationStarted(jobId, commitDeadline, revealDeadline);
+        for (uint256 i; i < r; ++i) {
+            emit ProviderAssigned(jobId, arbiters[i].provider, uint8(r + i), arbiters[i].price);
+        }
+        return true;
+    }
+
+    function _contains(Assignment[] calldata list, address who, uint256 n) internal pure returns (bool) {
+        for (uint256 i; i < n; ++i) {
+            if (list[i].provider == who) return true;
+        }
+        return false;
+    }
+
+    function _containsMem(Assignment[] memory list, address who, uint256 n) internal pure returns (bool) {
+        for (uint256 i; i < n; ++i) {
+            if (list[i].provider == who) return true;
+        }
+        return false;
+    }
+
     /// @dev Pays every provider whose commitment matches `result`, slashes those that committed to something
-    ///      else, and refunds the rest of the escrow. Providers that never committed are neither paid nor slashed.
+    ///      else, takes the no-show bond of assigned providers that never committed (arbiters excepted: they
+    ///      were drafted, not volunteers), and refunds the rest of the escrow.
     function _settle(
         bytes32 jobId,
         Job storage job,
@@ -547,24 +765,37 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         bytes32[] memory commits,
         uint8 matches
     ) internal {
+        // Drafted arbiters were not volunteers, and an arbitration round took the originals' bonds already.
+        uint256 bondable = job.state == State.Arbitration ? 0 : job.replicas;
         job.state = State.Finalized;
-        Payout memory p = Payout(0, 0, job.feeBps, currentEpoch());
+        Payout memory p = Payout(0, 0, job.feeBps, currentEpoch(), minRewardFee, 0);
         for (uint256 i; i < assignment.length; ++i) {
-            address provider = assignment[i].provider;
-            bytes32 c = commits[i];
-            if (c == bytes32(0)) continue;
-            if (c == keccak256(abi.encodePacked(result, provider))) {
-                _pay(jobId, p, provider, assignment[i].price);
-            } else {
-                uint256 slashed = registry.slash(provider, job.slashBps, treasury);
-                emit ProviderSlashed(jobId, provider, slashed);
-            }
+            _settleOne(jobId, job, p, assignment[i], commits[i], result, i < bondable);
         }
         if (p.fees != 0) accounts[treasury].owed += uint128(p.fees);
-        uint256 refund = uint256(job.pricePerReplica) * job.replicas - p.paid;
+        uint256 refund = escrowOf(job.mode, job.replicas, job.pricePerReplica) - p.paid;
         if (refund != 0) accounts[job.requester].owed += uint128(refund);
-        epochUnits[p.epoch] += p.paid;
+        if (p.units != 0) epochUnits[p.epoch] += p.units;
         emit JobFinalized(jobId, result, matches, refund);
+    }
+
+    function _settleOne(
+        bytes32 jobId,
+        Job storage job,
+        Payout memory p,
+        Assignment calldata a,
+        bytes32 c,
+        bytes calldata result,
+        bool bondable
+    ) internal {
+        if (c == bytes32(0)) {
+            if (bondable) _takeNoShowBond(jobId, job, a.provider);
+        } else if (c == keccak256(abi.encodePacked(result, a.provider))) {
+            _pay(jobId, p, a.provider, a.price);
+        } else if (c != NO_SHOW) {
+            uint256 slashed = registry.slash(a.provider, job.slashBps, treasury);
+            emit ProviderSlashed(jobId, a.provider, slashed);
+        }
     }
 
     /// @dev Accumulators of one settlement (a struct, to stay within the EVM's stack).
@@ -573,38 +804,54 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint256 fees;
         uint256 feeBps;
         uint256 epoch;
+        uint256 minRewardFee;
+        uint256 units;
     }
 
     /// @dev Credits a provider's pay and work units in one SSTORE; rolls a finished epoch's units into
-    ///      `pastUnits` the first time the provider works in a new epoch.
+    ///      `pastUnits` the first time the provider works in a new epoch. Units are the fee, and only a fee of at
+    ///      least `minRewardFee` earns any: Rewards caps an epoch's emission below the fees it collected, so
+    ///      self-dealt work always costs more than it earns.
     function _pay(bytes32 jobId, Payout memory p, address provider, uint96 price) internal {
         uint256 fee = uint256(price) * p.feeBps / 10_000;
         p.paid += price;
         p.fees += fee;
         Account memory a = accounts[provider];
-        if (a.epoch != p.epoch) {
-            if (a.units != 0) pastUnits[provider][a.epoch] = a.units;
-            a.epoch = uint32(p.epoch);
-            a.units = 0;
+        if (fee != 0 && fee >= p.minRewardFee) {
+            if (a.epoch != p.epoch) {
+                if (a.units != 0) pastUnits[provider][a.epoch] = a.units;
+                a.epoch = uint32(p.epoch);
+                a.units = 0;
+            }
+            // Saturate rather than revert: a settlement must never be blocked by reward bookkeeping.
+            uint256 units = uint256(a.units) + fee;
+            a.units = units > type(uint96).max ? type(uint96).max : uint96(units);
+            p.units += fee;
         }
         a.owed += uint128(price - fee);
-        // Saturate rather than revert: a settlement must never be blocked by reward bookkeeping.
-        uint256 units = uint256(a.units) + price;
-        a.units = units > type(uint96).max ? type(uint96).max : uint96(units);
         accounts[provider] = a;
         emit ProviderPaid(jobId, provider, price - fee);
     }
 
-    /// @dev Commitments delivered as EIP-712 signatures, by assignment index (zero where none was given).
-    function _signedCommits(bytes32 jobId, Assignment[] calldata assignment, SignedCommit[] calldata signed)
-        internal
-        view
-        returns (bytes32[] memory commits)
-    {
+    function _takeNoShowBond(bytes32 jobId, Job storage job, address provider) internal {
+        uint256 bps = job.noShowBps;
+        if (bps == 0) return;
+        uint256 taken = registry.slash(provider, bps, treasury);
+        if (taken != 0) emit NoShowBondTaken(jobId, provider, taken);
+    }
+
+    /// @dev Commitments delivered as EIP-712 signatures, by index (zero where none was given); indexes below
+    ///      `firstSignable` are refused.
+    function _signedCommits(
+        bytes32 jobId,
+        Assignment[] calldata assignment,
+        SignedCommit[] calldata signed,
+        uint256 firstSignable
+    ) internal view returns (bytes32[] memory commits) {
         commits = new bytes32[](assignment.length);
         for (uint256 k; k < signed.length; ++k) {
             SignedCommit calldata sc = signed[k];
-            if (sc.index >= assignment.length) revert BadCommitIndex(sc.index);
+            if (sc.index >= assignment.length || sc.index < firstSignable) revert BadCommitIndex(sc.index);
             address provider = assignment[sc.index].provider;
             if (ECDSA.recover(commitDigest(jobId, sc.commitment), sc.r, sc.vs) != provider) {
                 revert BadSignature(provider);
@@ -632,22 +879,32 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
 
     function _fail(bytes32 jobId, Job storage job) internal {
         job.state = State.Failed;
-        uint256 refund = uint256(job.pricePerReplica) * job.replicas;
+        uint256 refund = escrowOf(job.mode, job.replicas, job.pricePerReplica);
         accounts[job.requester].owed += uint128(refund);
         emit JobFailed(jobId, refund);
+    }
+
+    function _bound(bytes32 name, uint256 value, uint256 min, uint256 max) internal pure {
+        if (value < min || value > max) revert OutOfBounds(name, value, min, max);
+    }
+
+    function _lifetime(uint40 duration, uint40 window, uint40 arbitration) internal pure returns (uint40) {
+        // Commit phase, reveal phase, then an arbitration round with its own reveal phase.
+        return duration + window + arbitration + window;
     }
 
     /// @dev Called before the limits change: jobs created until now may end as late as now + the current lifetime,
     ///      so until then the registry must keep unbonding longer than the lifetime in force now.
     function _keepOldLifetime() internal {
-        uint40 end = uint40(block.timestamp) + maxJobDuration + revealWindow;
+        uint40 end = uint40(block.timestamp) + _lifetime(maxJobDuration, revealWindow, arbitrationWindow);
         if (oldLifetimeEnds > end) end = oldLifetimeEnds;
         oldLifetime = maxJobLifetime();
         oldLifetimeEnds = end;
     }
 
-    function _checkLifetime(uint40 duration, uint40 window) internal view {
+    function _checkLifetime(uint40 duration, uint40 window, uint40 arbitration) internal view {
+        uint256 lifetime = uint256(duration) + window + arbitration + window;
         uint40 delay = registry.unbondingDelay();
-        if (uint256(duration) + window >= delay) revert LifetimeExceedsUnbonding(uint256(duration) + window, delay);
+        if (lifetime >= delay) revert LifetimeExceedsUnbonding(lifetime, delay);
     }
 }

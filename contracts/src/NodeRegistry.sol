@@ -10,6 +10,8 @@ interface INodeRegistry {
     function isActive(address node) external view returns (bool);
     function slash(address node, uint256 bps, address to) external returns (uint256 slashed);
     function unbondingDelay() external view returns (uint40);
+    function nodeCount() external view returns (uint256);
+    function nodes(uint256 index) external view returns (address);
 }
 
 /// @notice What the registry needs to know about the JobMarket (to keep unbonding longer than any job).
@@ -54,6 +56,10 @@ contract NodeRegistry is Ownable, INodeRegistry {
     address public jobMarket;
     uint96 public minStake;
     uint40 public unbondingDelay;
+    /// @notice Bounds of the governable settings, fixed at deployment.
+    uint96 public immutable minStakeFloor;
+    uint96 public immutable minStakeCap;
+    uint40 public immutable maxUnbondingDelay;
 
     mapping(address node => Stake) public stakes;
     mapping(address node => Info) internal infos;
@@ -81,14 +87,29 @@ contract NodeRegistry is Ownable, INodeRegistry {
     error ZeroAddress();
     error DelayShorterThanJobs(uint256 delay, uint256 maxJobLifetime);
     error BpsTooHigh(uint256 bps);
+    error OutOfBounds(bytes32 name, uint256 value, uint256 min, uint256 max);
 
     modifier onlyJobMarket() {
         if (msg.sender != jobMarket) revert OnlyJobMarket();
         _;
     }
 
-    constructor(IERC20 token_, address owner_, uint96 minStake_, uint40 unbondingDelay_) Ownable(owner_) {
+    /// @param minStakeBounds_ `[floor, cap]` of `minStake`; a zero floor would let governance make every
+    ///        registered address active, Sybils included.
+    constructor(
+        IERC20 token_,
+        address owner_,
+        uint96 minStake_,
+        uint40 unbondingDelay_,
+        uint96[2] memory minStakeBounds_,
+        uint40 maxUnbondingDelay_
+    ) Ownable(owner_) {
         token = token_;
+        minStakeFloor = minStakeBounds_[0];
+        minStakeCap = minStakeBounds_[1];
+        maxUnbondingDelay = maxUnbondingDelay_;
+        _bound("minStake", minStake_, minStakeFloor, minStakeCap);
+        _bound("unbondingDelay", unbondingDelay_, 0, maxUnbondingDelay_);
         minStake = minStake_;
         unbondingDelay = unbondingDelay_;
         emit MinStakeSet(minStake_);
@@ -197,17 +218,23 @@ contract NodeRegistry is Ownable, INodeRegistry {
     }
 
     function setMinStake(uint96 value) external onlyOwner {
+        _bound("minStake", value, minStakeFloor, minStakeCap);
         minStake = value;
         emit MinStakeSet(value);
     }
 
     /// @dev Must stay longer than the JobMarket's longest job, or a provider could unbond out of a slash.
     function setUnbondingDelay(uint40 value) external onlyOwner {
+        _bound("unbondingDelay", value, 0, maxUnbondingDelay);
         if (jobMarket != address(0)) {
             uint40 maxLife = IJobLifetime(jobMarket).maxJobLifetime();
             if (value <= maxLife) revert DelayShorterThanJobs(value, maxLife);
         }
         unbondingDelay = value;
         emit UnbondingDelaySet(value);
+    }
+
+    function _bound(bytes32 name, uint256 value, uint256 min, uint256 max) internal pure {
+        if (value < min || value > max) revert OutOfBounds(name, value, min, max);
     }
 }

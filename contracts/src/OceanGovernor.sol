@@ -11,10 +11,72 @@ import {GovernorTimelockControl} from "@openzeppelin/contracts/governance/extens
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 
+/// @notice Bounds of the governor's own settings, fixed at deployment. Kept in a base constructed before the
+///         OpenZeppelin extensions, whose constructors already call the bounded setters.
+abstract contract GovernorBounds {
+    struct Bounds {
+        uint48 minVotingDelay;
+        uint48 maxVotingDelay;
+        uint32 minVotingPeriod;
+        uint32 maxVotingPeriod;
+        uint256 minProposalThreshold;
+        uint256 maxProposalThreshold;
+        uint256 minQuorumPercent;
+        uint256 maxQuorumPercent;
+    }
+
+    Bounds internal bounds;
+
+    error OutOfBounds(bytes32 name, uint256 value, uint256 min, uint256 max);
+
+    constructor(Bounds memory b) {
+        bounds = b;
+    }
+
+    /// @notice The deployment's bounds of voting delay, voting period, proposal threshold and quorum.
+    function settingBounds() external view returns (Bounds memory) {
+        return bounds;
+    }
+
+    function _bound(bytes32 name, uint256 value, uint256 min, uint256 max) internal pure {
+        if (value < min || value > max) revert OutOfBounds(name, value, min, max);
+    }
+}
+
+/// @title OceanTimelock
+/// @notice The timelock that owns every protocol parameter. Its delay stays within bounds fixed at deployment,
+///         whatever a proposal sets: a production deployment can never make a parameter change (or a verifier
+///         swap) take effect without warning.
+contract OceanTimelock is TimelockController {
+    uint256 public immutable minDelayFloor;
+    uint256 public immutable minDelayCap;
+
+    constructor(
+        uint256 minDelay,
+        address[] memory proposers,
+        address[] memory executors,
+        address admin,
+        uint256 floor,
+        uint256 cap
+    ) TimelockController(minDelay, proposers, executors, admin) {
+        minDelayFloor = floor;
+        minDelayCap = cap;
+    }
+
+    /// @dev Clamped to the deployment's bounds, so `updateDelay` cannot move the effective delay outside them.
+    function getMinDelay() public view override returns (uint256) {
+        uint256 d = super.getMinDelay();
+        if (d < minDelayFloor) return minDelayFloor;
+        if (d > minDelayCap) return minDelayCap;
+        return d;
+    }
+}
+
 /// @title OceanGovernor
 /// @notice OCAT holders propose and vote; passed proposals run through the TimelockController, which owns every
 ///         protocol parameter (fees, minimum stake, slash rate, timeouts, emission).
 contract OceanGovernor is
+    GovernorBounds,
     Governor,
     GovernorSettings,
     GovernorCountingSimple,
@@ -28,14 +90,36 @@ contract OceanGovernor is
         uint48 votingDelay_,
         uint32 votingPeriod_,
         uint256 proposalThreshold_,
-        uint256 quorumPercent
+        uint256 quorumPercent,
+        Bounds memory bounds_
     )
+        GovernorBounds(bounds_)
         Governor("Ocean AI Governor")
         GovernorSettings(votingDelay_, votingPeriod_, proposalThreshold_)
         GovernorVotes(token)
         GovernorVotesQuorumFraction(quorumPercent)
         GovernorTimelockControl(timelock)
     {}
+
+    function _setVotingDelay(uint48 value) internal override {
+        _bound("votingDelay", value, bounds.minVotingDelay, bounds.maxVotingDelay);
+        super._setVotingDelay(value);
+    }
+
+    function _setVotingPeriod(uint32 value) internal override {
+        _bound("votingPeriod", value, bounds.minVotingPeriod, bounds.maxVotingPeriod);
+        super._setVotingPeriod(value);
+    }
+
+    function _setProposalThreshold(uint256 value) internal override {
+        _bound("proposalThreshold", value, bounds.minProposalThreshold, bounds.maxProposalThreshold);
+        super._setProposalThreshold(value);
+    }
+
+    function _updateQuorumNumerator(uint256 value) internal override {
+        _bound("quorumPercent", value, bounds.minQuorumPercent, bounds.maxQuorumPercent);
+        super._updateQuorumNumerator(value);
+    }
 
     function votingDelay() public view override(Governor, GovernorSettings) returns (uint256) {
         return super.votingDelay();

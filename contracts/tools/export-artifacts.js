@@ -5,14 +5,18 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const CONTRACTS = ['OceanToken', 'NodeRegistry', 'JobMarket', 'Rewards', 'OceanGovernor', 'TimelockController', 'ZkInferenceVerifier'];
+// [contract, source file it is declared in]
+const CONTRACTS = [
+  ['OceanToken', 'OceanToken'], ['NodeRegistry', 'NodeRegistry'], ['JobMarket', 'JobMarket'], ['Rewards', 'Rewards'],
+  ['OceanGovernor', 'OceanGovernor'], ['OceanTimelock', 'OceanGovernor'], ['ZkInferenceVerifier', 'ZkInferenceVerifier'],
+];
 const out = path.join(__dirname, '..', 'out');
 const dest = path.join(__dirname, '..', '..', 'crates', 'chain', 'artifacts');
 const check = process.argv.includes('--check');
 fs.mkdirSync(dest, { recursive: true });
 let stale = [];
-for (const name of CONTRACTS) {
-  const art = JSON.parse(fs.readFileSync(path.join(out, `${name}.sol`, `${name}.json`), 'utf8'));
+for (const [name, source] of CONTRACTS) {
+  const art = JSON.parse(fs.readFileSync(path.join(out, `${source}.sol`, `${name}.json`), 'utf8'));
   const text = JSON.stringify({ abi: art.abi, bytecode: { object: art.bytecode.object } }, null, 1) + '\n';
   const file = path.join(dest, `${name}.json`);
   if (check) {

@@ -34,8 +34,8 @@ alloy::sol!(
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
-    TimelockController,
-    "artifacts/TimelockController.json"
+    OceanTimelock,
+    "artifacts/OceanTimelock.json"
 );
 alloy::sol!(
     #[sol(rpc)]

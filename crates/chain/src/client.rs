@@ -44,23 +44,23 @@ impl Mode {
 pub enum State {
     /// No such job.
     Nonexistent,
-    /// Created, waiting for providers.
-    Open,
-    /// Every replica has a provider; commitments and reveal pending.
+    /// Every replica has a provider (a job is born so); commitments and reveal pending.
     Assigned,
-    /// Settled: providers paid, dissenters slashed, remainder refunded.
+    /// Settled: providers paid, dissenters slashed, no-shows bonded, remainder refunded.
     Finalized,
-    /// Cancelled or expired: budget refunded.
+    /// Expired without a verdict: budget refunded.
     Failed,
+    /// No verdict by the reveal deadline: arbiters drawn by the contract run it again (indexes `r..2r`).
+    Arbitration,
 }
 
 impl State {
     fn from_u8(v: u8) -> Self {
         match v {
-            1 => Self::Open,
-            2 => Self::Assigned,
-            3 => Self::Finalized,
-            4 => Self::Failed,
+            1 => Self::Assigned,
+            2 => Self::Finalized,
+            3 => Self::Failed,
+            4 => Self::Arbitration,
             _ => Self::Nonexistent,
         }
     }
@@ -78,6 +78,9 @@ pub struct JobRequest {
     pub salt: B256,
     /// Binary CID of the job manifest.
     pub manifest_cid: Vec<u8>,
+    /// The manifest is made after the offers (a private job seals its inputs to the providers that offered),
+    /// so offers bind its limits (`limits_hash`) but not its CID.
+    pub late_manifest: bool,
     /// Number of providers.
     pub replicas: u8,
     /// Matching results needed (a strict majority of `replicas`).
@@ -90,6 +93,17 @@ pub struct JobRequest {
     pub commit_deadline: u64,
     /// For [`Mode::Proof`]: what the verifier checks against (e.g. a model commitment).
     pub proof_spec: B256,
+    /// [`eip712::limits_hash`] of the manifest's limits.
+    pub limits_hash: B256,
+}
+
+impl JobRequest {
+    /// What `createJob` escrows: the replicas' budget, doubled for [`Mode::Quorum`] (the arbitration deposit,
+    /// refunded with whatever is not paid).
+    pub fn escrow(&self) -> u128 {
+        let budget = self.price_per_replica.saturating_mul(u128::from(self.replicas));
+        if self.mode == Mode::Quorum { budget.saturating_mul(2) } else { budget }
+    }
 }
 
 /// A job as stored on chain.
@@ -105,11 +119,9 @@ pub struct JobView {
     pub quorum: u8,
     /// Current state.
     pub state: State,
-    /// Providers assigned so far.
-    pub assigned: u8,
     /// Most a provider is paid (wei).
     pub price_per_replica: u128,
-    /// Unix time after which an unsettled job can be expired.
+    /// Unix time after which an unsettled job can be expired (or, in arbitration, fails).
     pub reveal_deadline: u64,
     /// How its result is verified.
     pub mode: Mode,
@@ -367,14 +379,21 @@ impl Client {
             .map_err(|e| Error::from_contract("NodeRegistry", "isActive", e))
     }
 
-    /// The id a job with `salt` from this account will get.
+    /// The id a job with `salt` from this account will get on this deployment.
     pub fn job_id(&self, salt: B256) -> B256 {
-        eip712::job_id(self.address(), salt)
+        eip712::job_id(self.deployment.chain_id, self.deployment.market, self.address(), salt)
     }
 
-    /// Signs an offer to run `job_id` for `price` wei until `expiry` (this account as provider).
-    pub fn sign_offer(&self, job_id: B256, price: u128, expiry: u64) -> Result<JobMarket::Offer> {
-        eip712::sign_offer(&self.signer, &self.domain, job_id, price, expiry)
+    /// Signs an offer to run `job_id` for `price` wei until `expiry` on the terms hashed to `terms`
+    /// ([`eip712::terms_hash`]), this account as provider.
+    pub fn sign_offer(
+        &self,
+        job_id: B256,
+        price: u128,
+        expiry: u64,
+        terms: B256,
+    ) -> Result<JobMarket::Offer> {
+        eip712::sign_offer(&self.signer, &self.domain, job_id, price, expiry, terms)
     }
 
     /// The provider API's EIP-712 domain (see [`eip712::api_domain`]).
@@ -401,16 +420,18 @@ impl Client {
         req: &JobRequest,
         offers: Vec<JobMarket::Offer>,
     ) -> Result<(B256, Receipt)> {
-        let budget = U256::from(req.price_per_replica) * U256::from(req.replicas);
+        let budget = U256::from(req.escrow());
         let request = JobMarket::JobRequest {
             salt: req.salt,
             manifestCid: Bytes::from(req.manifest_cid.clone()),
+            lateManifest: req.late_manifest,
             replicas: req.replicas,
             quorum: req.quorum,
             mode: req.mode as u8,
             pricePerReplica: u96(req.price_per_replica)?,
             commitDeadline: u40(req.commit_deadline)?,
             proofSpec: req.proof_spec,
+            limitsHash: req.limits_hash,
         };
         let market = self.market();
         let allowance = self
@@ -482,6 +503,21 @@ impl Client {
         Ok(Receipt::from(&r))
     }
 
+    /// Settles a job in arbitration: `all` is its assignment followed by its arbiters (indexes `r..2r` of its
+    /// `ProviderAssigned` events); needs `r + 1` matching commitments.
+    pub async fn reveal_arbitration(
+        &self,
+        job_id: B256,
+        all: Vec<JobMarket::Assignment>,
+        result_cid: &[u8],
+        signed: Vec<JobMarket::SignedCommit>,
+    ) -> Result<Receipt> {
+        let market = self.market();
+        let call = market.revealArbitration(job_id, all, Bytes::copy_from_slice(result_cid), signed);
+        let r = self.send(call, "JobMarket", "revealArbitration").await?;
+        Ok(Receipt::from(&r))
+    }
+
     /// `Mode::Proof`: the assigned provider submits its result with a proof; paid when the market's verifier
     /// (for zk jobs, `ZkInferenceVerifier`) accepts it. Reverts with `InvalidProof` otherwise.
     pub async fn submit_proof(
@@ -502,15 +538,19 @@ impl Client {
         Ok(Receipt::from(&r))
     }
 
-    /// Moves an overdue job to Failed and refunds its requester.
+    /// Moves an overdue job on: no-shows lose their bond, then a disputed quorum job goes to arbitration and
+    /// any other fails with a refund (an arbitration past its deadline fails). Reads the job's assignment
+    /// from its events.
     pub async fn expire(&self, job_id: B256) -> Result<Receipt> {
-        let r = self.send(self.market().expire(job_id), "JobMarket", "expire").await?;
-        Ok(Receipt::from(&r))
-    }
-
-    /// Cancels this requester's job that is still Open.
-    pub async fn cancel(&self, job_id: B256) -> Result<Receipt> {
-        let r = self.send(self.market().cancel(job_id), "JobMarket", "cancel").await?;
+        let view = self.job(job_id).await?;
+        let assignment: Vec<JobMarket::Assignment> = self
+            .assignment(job_id)
+            .await?
+            .iter()
+            .filter(|a| a.index < view.replicas)
+            .map(Assigned::to_assignment)
+            .collect();
+        let r = self.send(self.market().expire(job_id, assignment), "JobMarket", "expire").await?;
         Ok(Receipt::from(&r))
     }
 
@@ -696,7 +736,6 @@ impl Client {
             replicas: j.replicas,
             quorum: j.quorum,
             state: State::from_u8(j.state),
-            assigned: j.assigned,
             price_per_replica: j.pricePerReplica.to::<u128>(),
             reveal_deadline: j.revealDeadline.to::<u64>(),
             mode: Mode::from_u8(j.mode),
@@ -705,10 +744,20 @@ impl Client {
 
     /// What a proof-mode job's proof must be about (the verifier's `spec`); zero for other jobs.
     pub async fn proof_spec(&self, job_id: B256) -> Result<B256> {
-        self.market()
-            .proofSpecs(job_id)
+        let t = self
+            .market()
+            .proofTerms(job_id)
             .call()
             .await
-            .map_err(|e| Error::from_contract("JobMarket", "proofSpecs", e))
+            .map_err(|e| Error::from_contract("JobMarket", "proofTerms", e))?;
+        Ok(t.spec)
+    }
+
+    /// The limits hash a job was created with, from its `JobCreated` event (`None`: no such job).
+    pub async fn limits_hash(&self, job_id: B256) -> Result<Option<B256>> {
+        let events = self
+            .events::<JobMarket::JobCreated>(Some(job_id), None, self.deployment.start_block, None)
+            .await?;
+        Ok(events.into_iter().next().map(|(ev, _)| ev.limitsHash))
     }
 }

@@ -25,18 +25,126 @@ use tracing::info;
 use crate::{
     Error, Result,
     bindings::{
-        JobMarket, NodeRegistry, OceanGovernor, OceanToken, Rewards, TimelockController, ZkInferenceVerifier,
+        GovernorBounds, JobMarket, NodeRegistry, OceanGovernor, OceanTimelock, OceanToken, Rewards,
+        ZkInferenceVerifier,
     },
 };
 
 /// The canonical CREATE2 deployer (Arachnid's deterministic-deployment-proxy).
 pub const CREATE2_FACTORY: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
 
-/// Protocol parameters fixed at deployment (all but the supply can later be changed by governance).
+/// Which governance and safety settings a deployment gets (`ocean deploy --profile`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// A local development network: one-block voting delay, no proposal threshold, 60-second floors on every
+    /// window, so tests and demos finish in seconds. Never for a chain holding real value.
+    #[default]
+    Devnet,
+    /// A public chain: a day of voting delay, three days of voting, a proposal threshold, a guardian that can
+    /// cancel queued proposals, a two-day timelock and reveal/arbitration windows with floors of hours.
+    Production,
+}
+
+/// Immutable bounds of every governable parameter, written into the contracts' constructors: governance can
+/// move a parameter only inside them (docs/protocol.md, "Governable parameters").
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Bounds {
+    /// JobMarket `feeBps` ≤ this.
+    pub max_fee_bps: u16,
+    /// JobMarket `slashBps` within `[min, max]`.
+    pub slash_bps: (u16, u16),
+    /// JobMarket `noShowBps` ≤ this.
+    pub max_no_show_bps: u16,
+    /// JobMarket `revealWindow` within `[min, max]`, seconds.
+    pub reveal_window: (u64, u64),
+    /// JobMarket `maxJobDuration` within `[min, max]`, seconds.
+    pub max_job_duration: (u64, u64),
+    /// JobMarket `arbitrationWindow` within `[min, max]`, seconds.
+    pub arbitration_window: (u64, u64),
+    /// JobMarket `minRewardFee` ≤ this, wei.
+    pub max_min_reward_fee: u128,
+    /// NodeRegistry `minStake` within `[min, max]`, wei.
+    pub min_stake: (u128, u128),
+    /// NodeRegistry `unbondingDelay` ≤ this, seconds.
+    pub max_unbonding_delay: u64,
+    /// Rewards `emissionPerEpoch` ≤ this, wei.
+    pub max_emission_per_epoch: u128,
+    /// Rewards `feeFactorBps` ≤ this (always < 10,000: self-dealing must lose money).
+    pub max_fee_factor_bps: u16,
+    /// Timelock delay within `[min, max]`, seconds.
+    pub timelock_delay: (u64, u64),
+    /// Governor voting delay within `[min, max]`, blocks.
+    pub voting_delay: (u64, u64),
+    /// Governor voting period within `[min, max]`, blocks.
+    pub voting_period: (u64, u64),
+    /// Governor proposal threshold within `[min, max]`, wei of votes.
+    pub proposal_threshold: (u128, u128),
+    /// Governor quorum within `[min, max]`, percent of supply.
+    pub quorum_percent: (u64, u64),
+}
+
+const OCAT: u128 = 1_000_000_000_000_000_000;
+const HOUR: u64 = 3600;
+const DAY: u64 = 24 * HOUR;
+
+impl Bounds {
+    /// The bounds of `profile`.
+    pub fn of(profile: Profile) -> Self {
+        match profile {
+            Profile::Devnet => Self {
+                max_fee_bps: 1_000,
+                slash_bps: (100, 10_000),
+                max_no_show_bps: 2_000,
+                reveal_window: (60, 7 * DAY),
+                max_job_duration: (60, 30 * DAY),
+                arbitration_window: (60, 7 * DAY),
+                max_min_reward_fee: 1_000 * OCAT,
+                min_stake: (OCAT, 1_000_000 * OCAT),
+                max_unbonding_delay: 365 * DAY,
+                max_emission_per_epoch: 1_000_000 * OCAT,
+                max_fee_factor_bps: 9_000,
+                timelock_delay: (60, 30 * DAY),
+                voting_delay: (1, 50_400),
+                voting_period: (10, 201_600),
+                proposal_threshold: (0, 10_000_000 * OCAT),
+                quorum_percent: (1, 50),
+            },
+            Profile::Production => Self {
+                max_fee_bps: 1_000,
+                slash_bps: (500, 5_000),
+                max_no_show_bps: 1_000,
+                reveal_window: (6 * HOUR, 7 * DAY),
+                max_job_duration: (10 * 60, 30 * DAY),
+                arbitration_window: (6 * HOUR, 7 * DAY),
+                max_min_reward_fee: 1_000 * OCAT,
+                min_stake: (100 * OCAT, 1_000_000 * OCAT),
+                max_unbonding_delay: 365 * DAY,
+                max_emission_per_epoch: 100_000 * OCAT,
+                max_fee_factor_bps: 9_000,
+                timelock_delay: (2 * DAY, 30 * DAY),
+                // Blocks of 12 s: one day to one week of delay, three days to four weeks of voting.
+                voting_delay: (7_200, 50_400),
+                voting_period: (21_600, 201_600),
+                proposal_threshold: (10_000 * OCAT, 10_000_000 * OCAT),
+                quorum_percent: (4, 30),
+            },
+        }
+    }
+}
+
+/// Protocol parameters fixed at deployment (all but the supply and the bounds can later be changed by
+/// governance, inside the bounds).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Params {
+    /// Which profile these come from; decides the [`Bounds`].
+    #[serde(default)]
+    pub profile: Profile,
     /// Receives protocol fees, slashed stake and its share of the supply.
     pub treasury: Address,
+    /// May cancel a queued governance proposal during the timelock delay (required by the production profile).
+    #[serde(default)]
+    pub guardian: Option<Address>,
     /// Total OCAT supply in wei, minted once.
     pub supply: u128,
     /// OCAT (wei) moved to the Rewards pool.
@@ -45,26 +153,37 @@ pub struct Params {
     pub treasury_share: u128,
     /// Minimum provider stake (wei).
     pub min_stake: u128,
-    /// Seconds between unbond and withdraw; must exceed `max_job_duration + reveal_window`.
+    /// Seconds between unbond and withdraw; must exceed the longest job life
+    /// (`max_job_duration + 2 × reveal_window + arbitration_window`).
     pub unbonding_delay: u64,
     /// Protocol fee on provider payments, basis points.
     pub fee_bps: u16,
     /// Fraction of stake slashed for a wrong result, basis points.
     pub slash_bps: u16,
+    /// Fraction of stake a provider loses when it takes a slot and never commits, basis points.
+    pub no_show_bps: u16,
     /// Seconds after the commit deadline during which results can still be revealed.
     pub reveal_window: u64,
     /// Longest commit deadline a job may ask for, seconds from creation.
     pub max_job_duration: u64,
+    /// Seconds arbiters get to run a disputed job and commit.
+    pub arbitration_window: u64,
+    /// Least fee (wei) a payment must carry to earn reward units.
+    pub min_reward_fee: u128,
     /// Rewards epoch length, seconds.
     pub epoch_length: u64,
-    /// OCAT (wei) emitted per epoch with work.
+    /// OCAT (wei) emitted per epoch with work, at most.
     pub emission_per_epoch: u128,
+    /// An epoch emits at most this fraction (basis points) of the fees its work paid.
+    pub fee_factor_bps: u16,
     /// Timelock delay, seconds.
     pub timelock_delay: u64,
     /// Governor voting delay, blocks.
     pub voting_delay: u64,
     /// Governor voting period, blocks.
     pub voting_period: u64,
+    /// Votes (wei of OCAT) needed to make a proposal.
+    pub proposal_threshold: u128,
     /// Governor quorum, percent of supply.
     pub quorum_percent: u64,
 }
@@ -72,25 +191,115 @@ pub struct Params {
 impl Params {
     /// Parameters for a local development network: short windows so that tests and demos finish quickly.
     pub fn devnet(treasury: Address) -> Self {
-        const OCAT: u128 = 1_000_000_000_000_000_000;
         Self {
+            profile: Profile::Devnet,
             treasury,
+            guardian: None,
             supply: 1_000_000_000 * OCAT,
             reward_pool: 100_000_000 * OCAT,
             treasury_share: 100_000_000 * OCAT,
             min_stake: 100 * OCAT,
-            unbonding_delay: 7 * 24 * 3600,
+            unbonding_delay: 7 * DAY,
             fee_bps: 250,
             slash_bps: 1_000,
+            no_show_bps: 500,
             reveal_window: 120,
-            max_job_duration: 24 * 3600,
-            epoch_length: 24 * 3600,
+            max_job_duration: DAY,
+            arbitration_window: 300,
+            min_reward_fee: 0,
+            epoch_length: DAY,
             emission_per_epoch: 10_000 * OCAT,
-            timelock_delay: 3600,
+            fee_factor_bps: 5_000,
+            timelock_delay: HOUR,
             voting_delay: 1,
             voting_period: 50,
+            proposal_threshold: 0,
             quorum_percent: 4,
         }
+    }
+
+    /// Parameters for a public chain: hours-long windows, a real voting delay and period, a proposal threshold
+    /// and a guardian.
+    pub fn production(treasury: Address, guardian: Address) -> Self {
+        Self {
+            profile: Profile::Production,
+            guardian: Some(guardian),
+            unbonding_delay: 14 * DAY,
+            no_show_bps: 500,
+            reveal_window: 12 * HOUR,
+            max_job_duration: 3 * DAY,
+            arbitration_window: 12 * HOUR,
+            min_reward_fee: OCAT / 100,
+            timelock_delay: 2 * DAY,
+            voting_delay: 7_200,
+            voting_period: 21_600,
+            proposal_threshold: 100_000 * OCAT,
+            ..Self::devnet(treasury)
+        }
+    }
+
+    /// The bounds this deployment's contracts enforce.
+    pub fn bounds(&self) -> Bounds {
+        Bounds::of(self.profile)
+    }
+
+    /// Checks what the contracts would refuse, with a readable message instead of a revert.
+    pub fn check(&self) -> Result<()> {
+        let b = self.bounds();
+        let profile = self.profile;
+        let within = |name: &str, v: u128, lo: u128, hi: u128| {
+            if v < lo || v > hi {
+                return Err(Error::InvalidArgument(format!(
+                    "{name} = {v} is outside the {profile:?} profile's bounds [{lo}, {hi}]"
+                )));
+            }
+            Ok(())
+        };
+        macro_rules! within {
+            ($name:literal, $v:expr, $lo:expr, $hi:expr) => {
+                within($name, u128::from($v), u128::from($lo), u128::from($hi))?
+            };
+        }
+        within!("fee_bps", self.fee_bps, 0u8, b.max_fee_bps);
+        within!("slash_bps", self.slash_bps, b.slash_bps.0, b.slash_bps.1);
+        within!("no_show_bps", self.no_show_bps, 0u8, b.max_no_show_bps);
+        within!("reveal_window", self.reveal_window, b.reveal_window.0, b.reveal_window.1);
+        within!("max_job_duration", self.max_job_duration, b.max_job_duration.0, b.max_job_duration.1);
+        within!(
+            "arbitration_window",
+            self.arbitration_window,
+            b.arbitration_window.0,
+            b.arbitration_window.1
+        );
+        within!("min_reward_fee", self.min_reward_fee, 0u8, b.max_min_reward_fee);
+        within!("min_stake", self.min_stake, b.min_stake.0, b.min_stake.1);
+        within!("unbonding_delay", self.unbonding_delay, 0u8, b.max_unbonding_delay);
+        within!("emission_per_epoch", self.emission_per_epoch, 0u8, b.max_emission_per_epoch);
+        within!("fee_factor_bps", self.fee_factor_bps, 0u8, b.max_fee_factor_bps);
+        within!("timelock_delay", self.timelock_delay, b.timelock_delay.0, b.timelock_delay.1);
+        within!("voting_delay", self.voting_delay, b.voting_delay.0, b.voting_delay.1);
+        within!("voting_period", self.voting_period, b.voting_period.0, b.voting_period.1);
+        within!(
+            "proposal_threshold",
+            self.proposal_threshold,
+            b.proposal_threshold.0,
+            b.proposal_threshold.1
+        );
+        within!("quorum_percent", self.quorum_percent, b.quorum_percent.0, b.quorum_percent.1);
+        let life = self.max_job_duration + 2 * self.reveal_window + self.arbitration_window;
+        if self.unbonding_delay <= life {
+            return Err(Error::InvalidArgument(format!(
+                "unbonding_delay ({}) must exceed the longest job life ({life} s)",
+                self.unbonding_delay
+            )));
+        }
+        if self.profile == Profile::Production && self.guardian.is_none() {
+            return Err(Error::InvalidArgument(
+                "the production profile needs a guardian (an address that can cancel queued proposals)"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -114,7 +323,7 @@ pub struct Deployment {
     pub market: Address,
     /// Rewards.
     pub rewards: Address,
-    /// TimelockController (owner of every parameter).
+    /// OceanTimelock (owner of every parameter).
     pub timelock: Address,
     /// OceanGovernor.
     pub governor: Address,
@@ -153,11 +362,14 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
     if provider.get_code_at(CREATE2_FACTORY).await?.is_empty() {
         return Err(Error::NoFactory(CREATE2_FACTORY));
     }
+    params.check()?;
+    let b = params.bounds();
     let chain_id = provider.get_chain_id().await?;
     let start_block = provider.get_block_number().await?;
     let u96 = |v: u128| alloy::primitives::Uint::<96, 2>::saturating_from(v);
     let u40 = |v: u64| alloy::primitives::Uint::<40, 1>::saturating_from(v);
     let u48 = |v: u64| alloy::primitives::Uint::<48, 1>::saturating_from(v);
+    let u80 = |v: u128| alloy::primitives::Uint::<80, 2>::saturating_from(v);
 
     let token_code = OceanToken::deploy_builder(provider, vec![deployer], vec![U256::from(params.supply)])
         .calldata()
@@ -170,6 +382,8 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
         deployer,
         u96(params.min_stake),
         u40(params.unbonding_delay),
+        [u96(b.min_stake.0), u96(b.min_stake.1)],
+        u40(b.max_unbonding_delay),
     )
     .calldata()
     .clone();
@@ -180,41 +394,80 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
         token,
         registry,
         deployer,
-        params.treasury,
-        params.fee_bps,
-        params.slash_bps,
-        u40(params.reveal_window),
-        u40(params.max_job_duration),
-        U256::from(params.epoch_length),
+        JobMarket::Params {
+            treasury: params.treasury,
+            feeBps: params.fee_bps,
+            slashBps: params.slash_bps,
+            noShowBps: params.no_show_bps,
+            revealWindow: u40(params.reveal_window),
+            maxJobDuration: u40(params.max_job_duration),
+            arbitrationWindow: u40(params.arbitration_window),
+            minRewardFee: u80(params.min_reward_fee),
+            epochLength: U256::from(params.epoch_length),
+        },
+        JobMarket::Bounds {
+            maxFeeBps: b.max_fee_bps,
+            minSlashBps: b.slash_bps.0,
+            maxSlashBps: b.slash_bps.1,
+            maxNoShowBps: b.max_no_show_bps,
+            minRevealWindow: u40(b.reveal_window.0),
+            maxRevealWindow: u40(b.reveal_window.1),
+            minJobDuration: u40(b.max_job_duration.0),
+            maxJobDuration: u40(b.max_job_duration.1),
+            minArbitrationWindow: u40(b.arbitration_window.0),
+            maxArbitrationWindow: u40(b.arbitration_window.1),
+            maxMinRewardFee: u80(b.max_min_reward_fee),
+        },
     )
     .calldata()
     .clone();
     let market = create2(provider, "JobMarket", market_code).await?;
 
-    let rewards_code = Rewards::deploy_builder(provider, token, market, deployer, params.emission_per_epoch)
-        .calldata()
-        .clone();
+    let rewards_code = Rewards::deploy_builder(
+        provider,
+        token,
+        market,
+        deployer,
+        params.emission_per_epoch,
+        params.fee_factor_bps,
+        b.max_emission_per_epoch,
+        b.max_fee_factor_bps,
+    )
+    .calldata()
+    .clone();
     let rewards = create2(provider, "Rewards", rewards_code).await?;
 
-    let timelock_code = TimelockController::deploy_builder(
+    let timelock_code = OceanTimelock::deploy_builder(
         provider,
         U256::from(params.timelock_delay),
         vec![],
         vec![],
         deployer,
+        U256::from(b.timelock_delay.0),
+        U256::from(b.timelock_delay.1),
     )
     .calldata()
     .clone();
-    let timelock = create2(provider, "TimelockController", timelock_code).await?;
+    let timelock = create2(provider, "OceanTimelock", timelock_code).await?;
 
     let governor_code = OceanGovernor::deploy_builder(
         provider,
         token,
         timelock,
         u48(params.voting_delay),
-        params.voting_period as u32,
-        U256::ZERO,
+        u32::try_from(params.voting_period).unwrap_or(u32::MAX),
+        U256::from(params.proposal_threshold),
         U256::from(params.quorum_percent),
+        GovernorBounds::Bounds {
+            minVotingDelay: u48(b.voting_delay.0),
+            maxVotingDelay: u48(b.voting_delay.1),
+            minVotingPeriod: u32::try_from(b.voting_period.0).unwrap_or(u32::MAX),
+            maxVotingPeriod: u32::try_from(b.voting_period.1).unwrap_or(u32::MAX),
+            minProposalThreshold: U256::from(b.proposal_threshold.0),
+            maxProposalThreshold: U256::from(b.proposal_threshold.1),
+            minQuorumPercent: U256::from(b.quorum_percent.0),
+            maxQuorumPercent: U256::from(b.quorum_percent.1),
+        },
     )
     .calldata()
     .clone();
@@ -281,7 +534,7 @@ async fn wire(
         send(tok.transfer(params.treasury, share), "OceanToken", "transfer").await?;
     }
 
-    let tl = TimelockController::new(timelock, provider);
+    let tl = OceanTimelock::new(timelock, provider);
     let admin_role =
         tl.DEFAULT_ADMIN_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
     if tl
@@ -298,6 +551,10 @@ async fn wire(
             tl.EXECUTOR_ROLE().call().await.map_err(|e| Error::from_contract("Timelock", "role", e))?;
         send(tl.grantRole(proposer, governor), "Timelock", "grantRole").await?;
         send(tl.grantRole(canceller, governor), "Timelock", "grantRole").await?;
+        if let Some(guardian) = params.guardian {
+            // The guardian can stop a queued proposal during the delay, never make or execute one.
+            send(tl.grantRole(canceller, guardian), "Timelock", "grantRole").await?;
+        }
         // Anyone may execute a proposal once its delay has passed.
         send(tl.grantRole(executor, Address::ZERO), "Timelock", "grantRole").await?;
         send(tl.renounceRole(admin_role, deployer), "Timelock", "renounceRole").await?;

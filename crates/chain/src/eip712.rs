@@ -10,17 +10,17 @@
 //! contract), so no API signature can ever be replayed as an offer or a commitment, nor the other way round.
 
 use alloy::{
-    primitives::{Address, B256, U256, keccak256},
+    primitives::{Address, B256, U256, Uint, keccak256},
     signers::{SignerSync, local::PrivateKeySigner},
-    sol_types::{Eip712Domain, SolStruct, eip712_domain},
+    sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain},
 };
 
-use crate::bindings::JobMarket;
+use crate::{bindings::JobMarket, client::JobRequest};
 
 mod typed {
     #![allow(missing_docs, unreachable_pub)]
     alloy::sol! {
-        struct Offer { bytes32 jobId; address provider; uint96 price; uint40 expiry; }
+        struct Offer { bytes32 jobId; address provider; uint96 price; uint40 expiry; bytes32 terms; }
         struct Commit { bytes32 jobId; bytes32 commitment; }
         struct ApiRead { string method; string path; bytes32 jobId; uint64 timestamp; bytes32 nonce; }
     }
@@ -104,19 +104,56 @@ pub fn commitment(result_cid: &[u8], provider: Address) -> B256 {
     keccak256(packed)
 }
 
-/// The digest a provider signs to offer to run `job_id` for `price` (wei) until `expiry` (unix seconds).
+/// `keccak256(abi.encode(memoryMiB, fuel, timeoutSecs, outputMiB, inputMiB))` as `uint32, uint64, uint64,
+/// uint32, uint32`: the manifest limits a provider agrees to, bound into the job's terms and its `JobCreated`
+/// event (docs/protocol.md §3). A provider refuses to run a manifest whose limits hash to anything else.
+pub fn limits_hash(memory_mib: u32, fuel: u64, timeout_secs: u64, output_mib: u32, input_mib: u32) -> B256 {
+    keccak256((memory_mib, fuel, timeout_secs, output_mib, input_mib).abi_encode())
+}
+
+/// The JobMarket's `termsHash(req, providers)`: everything an offer agrees to besides its own price — the
+/// manifest CID (zero when `late_manifest`), r, q, mode, price cap, commit deadline, proof spec, limits hash and
+/// the ordered providers. The market refuses a job whose terms differ from what each provider signed.
+pub fn terms_hash(req: &JobRequest, providers: &[Address]) -> B256 {
+    let manifest = if req.late_manifest { B256::ZERO } else { keccak256(&req.manifest_cid) };
+    // `abi.encodePacked(address[])` pads every element of an array to a 32-byte word.
+    let mut packed = Vec::with_capacity(providers.len() * 32);
+    for p in providers {
+        packed.extend_from_slice(p.into_word().as_slice());
+    }
+    keccak256(
+        (
+            manifest,
+            // uint8 values: ABI-encoded as one padded word each, like any uint.
+            U256::from(req.replicas),
+            U256::from(req.quorum),
+            U256::from(req.mode as u8),
+            Uint::<96, 2>::saturating_from(req.price_per_replica),
+            Uint::<40, 1>::saturating_from(req.commit_deadline),
+            req.proof_spec,
+            req.limits_hash,
+            keccak256(packed),
+        )
+            .abi_encode(),
+    )
+}
+
+/// The digest a provider signs to offer to run `job_id` for `price` (wei) until `expiry` (unix seconds) on the
+/// terms whose hash is `terms` ([`terms_hash`]).
 pub fn offer_digest(
     domain: &Eip712Domain,
     job_id: B256,
     provider: Address,
     price: u128,
     expiry: u64,
+    terms: B256,
 ) -> B256 {
     typed::Offer {
         jobId: job_id,
         provider,
-        price: alloy::primitives::Uint::<96, 2>::saturating_from(price),
-        expiry: alloy::primitives::Uint::<40, 1>::saturating_from(expiry),
+        price: Uint::<96, 2>::saturating_from(price),
+        expiry: Uint::<40, 1>::saturating_from(expiry),
+        terms,
     }
     .eip712_signing_hash(domain)
 }
@@ -128,9 +165,10 @@ pub fn sign_offer(
     job_id: B256,
     price: u128,
     expiry: u64,
+    terms: B256,
 ) -> crate::Result<JobMarket::Offer> {
     let provider = signer.address();
-    let digest = offer_digest(domain, job_id, provider, price, expiry);
+    let digest = offer_digest(domain, job_id, provider, price, expiry, terms);
     let (r, vs) = compact(&signer.sign_hash_sync(&digest)?);
     Ok(JobMarket::Offer {
         provider,
@@ -165,12 +203,11 @@ pub fn compact(sig: &alloy::signers::Signature) -> (B256, B256) {
     (B256::from_slice(&bytes[..32]), B256::from_slice(&bytes[32..]))
 }
 
-/// `keccak256(abi.encode(requester, salt))`: the id a job will get, known before it is created.
-pub fn job_id(requester: Address, salt: B256) -> B256 {
-    let mut buf = [0u8; 64];
-    buf[12..32].copy_from_slice(requester.as_slice());
-    buf[32..].copy_from_slice(salt.as_slice());
-    keccak256(buf)
+/// `keccak256(abi.encode(chainid, market, requester, salt))`: the id a job will get, known before it is created,
+/// and valid on this one deployment only (no signature or proof for it means anything on another chain or
+/// market).
+pub fn job_id(chain_id: u64, market: Address, requester: Address, salt: B256) -> B256 {
+    keccak256((U256::from(chain_id), market, requester, salt).abi_encode())
 }
 
 /// Converts a `U256` read from the chain into `u128`, which holds any OCAT amount the protocol can mint.
@@ -188,10 +225,11 @@ mod tests {
         let signer = PrivateKeySigner::random();
         let d = domain(31337, Address::repeat_byte(7));
         let job = B256::repeat_byte(1);
-        let offer = sign_offer(&signer, &d, job, 10, 1000).unwrap();
+        let terms = B256::repeat_byte(3);
+        let offer = sign_offer(&signer, &d, job, 10, 1000, terms).unwrap();
         let sig =
             alloy::signers::Signature::from_erc2098(&[offer.r.as_slice(), offer.vs.as_slice()].concat());
-        let digest = offer_digest(&d, job, signer.address(), 10, 1000);
+        let digest = offer_digest(&d, job, signer.address(), 10, 1000, terms);
         assert_eq!(sig.recover_address_from_prehash(&digest).unwrap(), signer.address());
 
         let sc = sign_commit(&signer, &d, job, 2, b"cid").unwrap();
@@ -229,13 +267,17 @@ mod tests {
     }
 
     #[test]
-    fn job_id_is_abi_encoded_pair() {
-        let a = Address::repeat_byte(0xaa);
-        let s = B256::repeat_byte(0x01);
+    fn job_id_is_abi_encoded_and_bound_to_chain_and_market() {
+        let (m, a, s) = (Address::repeat_byte(0x77), Address::repeat_byte(0xaa), B256::repeat_byte(0x01));
         let mut manual = Vec::new();
+        manual.extend_from_slice(&U256::from(31337u64).to_be_bytes::<32>());
+        manual.extend_from_slice(&[0u8; 12]);
+        manual.extend_from_slice(m.as_slice());
         manual.extend_from_slice(&[0u8; 12]);
         manual.extend_from_slice(a.as_slice());
         manual.extend_from_slice(s.as_slice());
-        assert_eq!(job_id(a, s), keccak256(manual));
+        assert_eq!(job_id(31337, m, a, s), keccak256(manual));
+        assert_ne!(job_id(1, m, a, s), job_id(31337, m, a, s));
+        assert_ne!(job_id(31337, Address::repeat_byte(0x78), a, s), job_id(31337, m, a, s));
     }
 }

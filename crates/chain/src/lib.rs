@@ -37,7 +37,7 @@ mod nonce;
 pub use alloy::primitives::{Address, B256, Bytes, U256};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use client::{Assigned, Client, JobRequest, JobView, Mode, NodeInfo, Receipt, State};
-pub use deploy::{Deployment, Params};
+pub use deploy::{Bounds, Deployment, Params, Profile};
 pub use error::Error;
 
 /// Result alias of this crate.

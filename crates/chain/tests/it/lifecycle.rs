@@ -10,7 +10,7 @@ use alloy::{
 use ocean_chain::{
     Client, Deployment, JobRequest, Mode, Params, State, anvil,
     bindings::{JobMarket, NodeRegistry},
-    deploy,
+    deploy, eip712,
 };
 
 const OCAT: u128 = 1_000_000_000_000_000_000;
@@ -86,24 +86,30 @@ async fn run_job(requester: &Client, providers: &[Client], salt: u8, prices: [u1
     let req = JobRequest {
         salt: B256::repeat_byte(salt),
         manifest_cid: b"\x01\x70\x12\x20manifest".to_vec(),
+        late_manifest: false,
         replicas: 3,
         quorum: 2,
         mode: Mode::Quorum,
         price_per_replica: 10 * OCAT,
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
+        limits_hash: eip712::limits_hash(256, 5_000_000_000, 60, 64, 1024),
     };
     let job_id = requester.job_id(req.salt);
+    let addresses: Vec<Address> = providers.iter().map(Client::address).collect();
+    let terms = eip712::terms_hash(&req, &addresses);
     let offers: Vec<_> = providers
         .iter()
         .zip(prices)
-        .map(|(p, price)| p.sign_offer(job_id, price, now + 300).unwrap())
+        .map(|(p, price)| p.sign_offer(job_id, price, now + 300, terms).unwrap())
         .collect();
     let before = requester.ocat_balance(requester.address()).await.unwrap();
     let (created_id, create) = requester.create_job(&req, offers).await.unwrap();
     assert_eq!(created_id, job_id);
     assert_eq!(requester.job(job_id).await.unwrap().state, State::Assigned);
-    assert_eq!(requester.ocat_balance(requester.address()).await.unwrap(), before - 30 * OCAT);
+    // 30 OCAT for the replicas and as much again as the arbitration deposit.
+    assert_eq!(requester.ocat_balance(requester.address()).await.unwrap(), before - 60 * OCAT);
+    assert_eq!(requester.limits_hash(job_id).await.unwrap(), Some(req.limits_hash));
 
     // Providers hand their signed commitments to the requester, which settles in one transaction.
     let result = b"\x01\x55\x12\x20result-bytes".to_vec();
@@ -158,7 +164,8 @@ async fn three_replica_job_is_paid_and_refunded() {
         p.withdraw().await.unwrap();
         assert_eq!(p.ocat_balance(p.address()).await.unwrap(), before + 2 * (price - fee(price)));
     }
-    assert_eq!(requester.owed(requester.address()).await.unwrap(), 4 * OCAT);
+    // Each job refunds its unused deposit (30) and provider 2's discount (2).
+    assert_eq!(requester.owed(requester.address()).await.unwrap(), 64 * OCAT);
     requester.withdraw().await.unwrap();
     assert_eq!(requester.ocat_balance(requester.address()).await.unwrap(), before_requester - 56 * OCAT);
     let fees: u128 = 2 * prices.iter().map(|p| fee(*p)).sum::<u128>();
@@ -180,12 +187,14 @@ async fn reverts_are_decoded_into_custom_errors() {
     let req = JobRequest {
         salt: B256::repeat_byte(1),
         manifest_cid: vec![1, 2, 3],
+        late_manifest: false,
         replicas: 0,
         quorum: 0,
         mode: Mode::Quorum,
         price_per_replica: OCAT,
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
+        limits_hash: B256::ZERO,
     };
     let err = requester.create_job(&req, vec![]).await.unwrap_err();
     assert!(err.to_string().contains("ZeroReplicas"), "{err}");
@@ -208,4 +217,50 @@ async fn reverts_are_decoded_into_custom_errors() {
         Client::connect(&n.anvil.endpoint(), stranger, Deployment { chain_id: 1, ..n.deployment.clone() })
             .await;
     assert!(matches!(bad, Err(ocean_chain::Error::WrongChain { expected: 1, .. })));
+}
+
+/// The Rust twins of `jobIdOf` and `termsHash` agree with the contract, for a late manifest too: a provider
+/// signs exactly what the market checks.
+#[tokio::test]
+async fn terms_and_job_ids_match_the_contract() {
+    let n = net().await;
+    let market = JobMarket::new(n.deployment.market, n.deployer.provider());
+    let providers = [Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3)];
+    for late in [false, true] {
+        let req = JobRequest {
+            salt: B256::repeat_byte(9),
+            manifest_cid: b"\x01\x70\x12\x20some-manifest".to_vec(),
+            late_manifest: late,
+            replicas: 3,
+            quorum: 2,
+            mode: Mode::Quorum,
+            price_per_replica: 7 * OCAT,
+            commit_deadline: 1_900_000_000,
+            proof_spec: B256::repeat_byte(4),
+            limits_hash: eip712::limits_hash(512, 1_000, 30, 8, 16),
+        };
+        let onchain = market
+            .termsHash(
+                JobMarket::JobRequest {
+                    salt: req.salt,
+                    manifestCid: req.manifest_cid.clone().into(),
+                    lateManifest: late,
+                    replicas: 3,
+                    quorum: 2,
+                    mode: 1,
+                    pricePerReplica: alloy::primitives::Uint::<96, 2>::from(req.price_per_replica),
+                    commitDeadline: alloy::primitives::Uint::<40, 1>::from(req.commit_deadline),
+                    proofSpec: req.proof_spec,
+                    limitsHash: req.limits_hash,
+                },
+                providers.to_vec(),
+            )
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(onchain, eip712::terms_hash(&req, &providers), "late manifest: {late}");
+    }
+    let me = n.deployer.address();
+    let onchain = market.jobIdOf(me, B256::repeat_byte(5)).call().await.unwrap();
+    assert_eq!(onchain, n.deployer.job_id(B256::repeat_byte(5)));
 }
