@@ -79,6 +79,88 @@ pub struct OfferRequest {
     /// names the input envelopes, is made after the offers and read from the chain.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub private: bool,
+    /// Everything else the provider's signature binds (docs/protocol.md §3): the market refuses the job if
+    /// any of it differs at creation.
+    pub terms: OfferTerms,
+}
+
+/// The job terms an offer signs besides the manifest CID, price cap and deadline.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OfferTerms {
+    /// Number of providers.
+    pub replicas: u8,
+    /// Matching results needed.
+    pub quorum: u8,
+    /// How the result is verified.
+    pub mode: ocean_chain::Mode,
+    /// For zk jobs, what the proof is about (0x…, 32 bytes); zero otherwise.
+    pub proof_spec: ocean_chain::B256,
+    /// The manifest's limits.
+    pub limits: OfferLimits,
+    /// Every provider of the job, in assignment order (this one among them).
+    pub providers: Vec<ocean_chain::Address>,
+}
+
+/// A manifest's limits as an offer binds them (their hash is `ocean_chain::eip712::limits_hash`).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OfferLimits {
+    /// Linear memory, MiB.
+    pub memory_mib: u32,
+    /// Fuel.
+    pub fuel: u64,
+    /// Wall-clock deadline of one run, seconds.
+    pub timeout_secs: u64,
+    /// Output cap, MiB.
+    pub output_mib: u32,
+    /// Job data cap, MiB.
+    pub input_mib: u32,
+}
+
+impl OfferLimits {
+    /// The limits of a manifest.
+    pub fn of(l: &ocean_types::manifest::Limits) -> Self {
+        Self {
+            memory_mib: l.memory_mib,
+            fuel: l.fuel,
+            timeout_secs: l.timeout_secs,
+            output_mib: l.output_mib,
+            input_mib: l.input_mib,
+        }
+    }
+
+    /// Their hash, as `JobCreated.limitsHash` carries it.
+    pub fn hash(&self) -> ocean_chain::B256 {
+        ocean_chain::eip712::limits_hash(
+            self.memory_mib,
+            self.fuel,
+            self.timeout_secs,
+            self.output_mib,
+            self.input_mib,
+        )
+    }
+}
+
+impl OfferRequest {
+    /// The on-chain request these terms describe (its salt is not part of the terms and is left zero).
+    pub fn job_request(&self, manifest_cid: Vec<u8>, price_cap: u128) -> ocean_chain::JobRequest {
+        ocean_chain::JobRequest {
+            salt: ocean_chain::B256::ZERO,
+            manifest_cid,
+            late_manifest: self.private,
+            replicas: self.terms.replicas,
+            quorum: self.terms.quorum,
+            mode: self.terms.mode,
+            price_per_replica: price_cap,
+            commit_deadline: self.commit_deadline,
+            proof_spec: self.terms.proof_spec,
+            limits_hash: self.terms.limits.hash(),
+        }
+    }
+
+    /// `termsHash` of this request, as the provider signs it.
+    pub fn terms_hash(&self, manifest_cid: Vec<u8>, price_cap: u128) -> ocean_chain::B256 {
+        ocean_chain::eip712::terms_hash(&self.job_request(manifest_cid, price_cap), &self.terms.providers)
+    }
 }
 
 fn default_input_mib() -> u32 {

@@ -126,6 +126,9 @@ pub struct Record {
     pub result_cid: Option<String>,
     /// Gas of the reveal transaction, once settled by this requester.
     pub reveal_gas: Option<u64>,
+    /// The bundle (CAR root) providers received, for arbiters drafted later. Absent in older records.
+    #[serde(default)]
+    pub bundle: Option<String>,
 }
 
 /// How a job ended.
@@ -500,16 +503,19 @@ impl Requester {
     ) -> Result<Record> {
         let v = &job.manifest.verification;
         let replicas = v.replicas;
-        let budget = job.price_per_replica * u128::from(replicas);
+        // A quorum job escrows as much again as its arbitration deposit, refunded with whatever is not paid.
+        let deposit = if v.mode == VerificationMode::Quorum { 2 } else { 1 };
+        let budget = job.price_per_replica * u128::from(replicas) * deposit;
         let me = self.client.address();
         let balance = self.client.ocat_balance(me).await?;
         if balance < budget {
             return Err(Error::Funds(format!(
-                "{me} holds {} but the job escrows {} ({} replicas × {})",
+                "{me} holds {} but the job escrows {} ({} replicas × {}{})",
                 ocean_types::Amount::from_wei(balance),
                 ocean_types::Amount::from_wei(budget),
                 replicas,
                 ocean_types::Amount::from_wei(job.price_per_replica),
+                if deposit == 2 { ", doubled as the arbitration deposit, refunded when unused" } else { "" },
             )));
         }
         if self.client.eth_balance(me).await?.is_zero() {
@@ -548,25 +554,34 @@ impl Requester {
             min_stake: None,
         };
 
+        let mode = match v.mode {
+            VerificationMode::None => Mode::None,
+            VerificationMode::Quorum => Mode::Quorum,
+            VerificationMode::Zk => Mode::Proof,
+        };
+        let limits = crate::protocol::OfferLimits::of(&job.manifest.limits);
+        let proof_spec = job.proof_spec.unwrap_or(B256::ZERO);
+
+        // Offers sign the whole set of providers, so a set is final only when every member signed for exactly
+        // that set: a provider that declines is replaced and the new set is asked again (at most 3 rounds).
         let mut excluded: Vec<ProviderId> = Vec::new();
+        let mut chosen: Vec<(Address, String)> = Vec::new();
         let mut offers: Vec<(Address, String, JobMarket::Offer)> = Vec::new();
         for _round in 0..3 {
             let pool: Vec<Candidate> = candidates
                 .iter()
-                .filter(|c| {
-                    !excluded.contains(&c.id) && !offers.iter().any(|(a, _, _)| provider_id(*a) == c.id)
-                })
+                .filter(|c| !excluded.contains(&c.id) && !chosen.iter().any(|(a, _)| provider_id(*a) == c.id))
                 .cloned()
                 .collect();
             let mut wanted = task.clone();
-            wanted.replicas = replicas - offers.len() as u8;
-            let chosen = match self.scheduler.place(&wanted, &pool) {
+            wanted.replicas = replicas - chosen.len() as u8;
+            let picked = match self.scheduler.place(&wanted, &pool) {
                 Placement::Assigned { providers } => providers,
                 Placement::NotPlaced { reason } => {
                     return Err(Error::NotPlaced(reason.to_string()));
                 }
             };
-            let asks = chosen.iter().filter_map(|id| self.ids.get(&id.0).cloned().map(|p| (*id, p)));
+            chosen.extend(picked.iter().filter_map(|id| self.ids.get(&id.0).cloned()));
             let req = OfferRequest {
                 job_id: format!("{job_id:#x}"),
                 manifest_cid: job.manifest_cid.to_string(),
@@ -574,20 +589,31 @@ impl Requester {
                 commit_deadline,
                 private: job.private_inputs.is_some(),
                 input_mib: job.manifest.limits.input_mib,
+                terms: crate::protocol::OfferTerms {
+                    replicas,
+                    quorum: v.quorum,
+                    mode,
+                    proof_spec,
+                    limits,
+                    providers: chosen.iter().map(|(a, _)| *a).collect(),
+                },
             };
             let this = &*self;
-            let answers = join_all(asks.map(|(id, (addr, endpoint))| {
+            let answers = join_all(chosen.iter().map(|(addr, endpoint)| {
                 let req = req.clone();
-                async move { (id, addr, endpoint.clone(), this.ask_offer(&endpoint, &req).await) }
+                async move { (*addr, endpoint.clone(), this.ask_offer(endpoint, &req).await) }
             }))
             .await;
-            for (id, addr, endpoint, answer) in answers {
+            offers.clear();
+            for (addr, endpoint, answer) in answers {
                 match answer {
                     Ok(o) if o.provider == addr => offers.push((addr, endpoint, o)),
-                    Ok(_) => excluded.push(id),
-                    Err(e) => {
-                        info!(target: "ocean::requester", %endpoint, "no offer: {e}");
-                        excluded.push(id);
+                    other => {
+                        if let Err(e) = other {
+                            info!(target: "ocean::requester", %endpoint, "no offer: {e}");
+                        }
+                        excluded.push(provider_id(addr));
+                        chosen.retain(|(a, _)| *a != addr);
                     }
                 }
             }
@@ -616,42 +642,24 @@ impl Requester {
 
         // Push the bundle to every chosen provider before anything is on chain. Each upload streams its own
         // export of the CAR, so the requester never holds the job's data in memory.
-        let http = &self.http;
-        let uploads = join_all(offers.iter().map(|(_, endpoint, _)| {
-            let body = car_body(self.store.clone(), job.bundle);
-            async move {
-                let url = format!("{}/car?job={job_id:#x}", endpoint.trim_end_matches('/'));
-                let resp = http.post(&url).timeout(UPLOAD_TIMEOUT).body(body).send().await;
-                match resp {
-                    Ok(r) if r.status().is_success() => Ok(()),
-                    Ok(r) => {
-                        let status = r.status();
-                        let why = r.text().await.unwrap_or_default();
-                        Err(Error::Peer { peer: url, message: format!("upload refused: {status} {why}") })
-                    }
-                    Err(e) => Err(Error::Peer { peer: url, message: e.to_string() }),
-                }
-            }
-        }))
-        .await;
+        let uploads =
+            join_all(offers.iter().map(|(_, endpoint, _)| self.push_bundle(endpoint, job_id, job.bundle)))
+                .await;
         for u in uploads {
             u?;
         }
 
-        let mode = match v.mode {
-            VerificationMode::None => Mode::None,
-            VerificationMode::Quorum => Mode::Quorum,
-            VerificationMode::Zk => Mode::Proof,
-        };
         let request = JobRequest {
             salt,
             manifest_cid: job.manifest_cid.to_bytes(),
+            late_manifest: job.private_inputs.is_some(),
             replicas,
             quorum: v.quorum,
             mode,
             price_per_replica: job.price_per_replica,
             commit_deadline,
-            proof_spec: job.proof_spec.unwrap_or(B256::ZERO),
+            proof_spec,
+            limits_hash: limits.hash(),
         };
         let (created, receipt) =
             self.client.create_job(&request, offers.iter().map(|(_, _, o)| o.clone()).collect()).await?;
@@ -664,6 +672,7 @@ impl Requester {
             create_gas: receipt.gas_used,
             result_cid: None,
             reveal_gas: None,
+            bundle: Some(job.bundle.to_string()),
         };
         self.save(&record)?;
         for (_, endpoint, _) in &offers {
@@ -673,6 +682,48 @@ impl Requester {
             }
         }
         Ok(record)
+    }
+
+    /// Streams the job's bundle (a CAR exported on the fly) to one provider.
+    async fn push_bundle(&self, endpoint: &str, job_id: B256, bundle: Cid) -> Result<()> {
+        let url = format!("{}/car?job={job_id:#x}", endpoint.trim_end_matches('/'));
+        let body = car_body(self.store.clone(), bundle);
+        match self.http.post(&url).timeout(UPLOAD_TIMEOUT).body(body).send().await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => {
+                let status = r.status();
+                let why = r.text().await.unwrap_or_default();
+                Err(Error::Peer { peer: url, message: format!("upload refused: {status} {why}") })
+            }
+            Err(e) => Err(Error::Peer { peer: url, message: e.to_string() }),
+        }
+    }
+
+    /// A job went to arbitration: the drafted arbiters need its data, which only the requester is sure to
+    /// have. Returns how many arbiters took it.
+    async fn push_to_arbiters(&self, job_id: B256, replicas: u8, bundle: Cid) -> Result<usize> {
+        let arbiters: Vec<Address> = self
+            .client
+            .assignment(job_id)
+            .await?
+            .into_iter()
+            .filter(|a| a.index >= replicas)
+            .map(|a| a.provider)
+            .collect();
+        let endpoints: HashMap<Address, String> =
+            self.client.nodes().await?.into_iter().map(|n| (n.address, n.endpoint)).collect();
+        let pushes = join_all(arbiters.iter().filter_map(|a| endpoints.get(a)).map(|endpoint| async move {
+            let pushed = self.push_bundle(endpoint, job_id, bundle).await;
+            if let Err(e) = &pushed {
+                warn!(target: "ocean::requester", %endpoint, "arbiter did not take the job's data: {e}");
+            } else {
+                let url = format!("{}/tasks/{job_id:#x}/poke", endpoint.trim_end_matches('/'));
+                let _ = self.http.post(&url).send().await;
+            }
+            pushed.is_ok()
+        }))
+        .await;
+        Ok(pushes.into_iter().filter(|ok| *ok).count())
     }
 
     async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<JobMarket::Offer> {
@@ -747,18 +798,22 @@ impl Requester {
         let started = Instant::now();
         let mut record = self.record(job_id)?;
         let assignment = self.client.assignment(job_id).await?;
+        let replicas = self.client.job(job_id).await?.replicas;
         if assignment.is_empty() && self.client.job(job_id).await?.state == State::Nonexistent {
             return Err(Error::UnknownJob(format!("{job_id:#x}")));
         }
-        let endpoints: HashMap<Address, String> = match &record {
+        // The job's own providers; arbiters (indexes from `replicas` on) join the list once arbitration starts.
+        let mut assignment: Vec<_> = assignment.into_iter().filter(|a| a.index < replicas).collect();
+        let mut endpoints: HashMap<Address, String> = match &record {
             Some(r) => r.providers.iter().cloned().collect(),
             None => self.client.nodes().await?.into_iter().map(|n| (n.address, n.endpoint)).collect(),
         };
-        let total = assignment.len();
+        let mut total = assignment.len();
         let mut last_done = usize::MAX;
         let mut observed: Vec<Address> = Vec::new();
         let mut last_chain_check = Instant::now() - Duration::from_secs(10);
         let mut reveal_gas = None;
+        let mut arbiters_served = false;
         let fixed = self.client.job(job_id).await?;
         let mut state = fixed.state;
         loop {
@@ -771,6 +826,27 @@ impl Requester {
                 state = view.state;
                 if view.state.is_final() {
                     return self.finish(job_id, &view, &endpoints, &mut record, reveal_gas, progress).await;
+                }
+                if view.state == State::Arbitration && !arbiters_served {
+                    arbiters_served = true;
+                    // From now on the verdict needs a majority of all 2r, arbiters included.
+                    assignment = self.client.assignment(job_id).await?;
+                    total = assignment.len();
+                    for n in self.client.nodes().await? {
+                        endpoints.entry(n.address).or_insert(n.endpoint);
+                    }
+                    let bundle = record.as_ref().and_then(|r| r.bundle.as_deref()).map(str::parse::<Cid>);
+                    let served = match bundle {
+                        Some(Ok(bundle)) => self.push_to_arbiters(job_id, view.replicas, bundle).await?,
+                        _ => 0,
+                    };
+                    progress(Progress::Waiting {
+                        reason: format!(
+                            "no result had a majority: arbitration by {} drafted providers ({served} given the \
+                             job's data) until {} (unix)",
+                            view.replicas, view.reveal_deadline
+                        ),
+                    });
                 }
             }
             if fixed.mode == Mode::Proof {
@@ -835,16 +911,29 @@ impl Requester {
             let view = &fixed;
             let now = unix_now();
             let best = by_cid.iter().max_by_key(|(_, v)| v.len());
+            let arbitration = state == State::Arbitration;
+            // In arbitration a result needs r + 1 of the 2r commitments, and only with every one in (the chain
+            // knows the later deadline; the providers settle after it themselves).
+            let needed = if arbitration { usize::from(view.replicas) + 1 } else { usize::from(view.quorum) };
+            let ready = done == total || (!arbitration && now > view.commit_deadline);
             if let Some((cid, matching)) = best
-                && matching.len() >= usize::from(view.quorum)
-                && (done == total || now > view.commit_deadline)
+                && matching.len() >= needed
+                && ready
                 && reveal_gas.is_none()
-                && state == State::Assigned
+                && matches!(state, State::Assigned | State::Arbitration)
             {
                 let cid: Cid = cid.parse()?;
                 progress(Progress::Committed { matching: matching.len() });
                 let assigned: Vec<_> = assignment.iter().map(ocean_chain::Assigned::to_assignment).collect();
-                match self.client.reveal(job_id, assigned, &cid.to_bytes(), signed.clone()).await {
+                let revealed = if arbitration {
+                    // The originals' commitments are on chain (the market counts no signature of theirs now).
+                    let arbiters: Vec<_> =
+                        signed.iter().filter(|sc| sc.index >= view.replicas).cloned().collect();
+                    self.client.reveal_arbitration(job_id, assigned, &cid.to_bytes(), arbiters).await
+                } else {
+                    self.client.reveal(job_id, assigned, &cid.to_bytes(), signed.clone()).await
+                };
+                match revealed {
                     Ok(r) => reveal_gas = Some(r.gas_used),
                     Err(e) => warn!(target: "ocean::requester", "reveal failed (will retry): {e}"),
                 }

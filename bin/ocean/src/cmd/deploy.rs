@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use eyre::WrapErr;
-use ocean_chain::{Address, Params, deploy};
+use ocean_chain::{Address, Params, Profile, deploy};
 
 use crate::config::Config;
 
@@ -18,12 +18,26 @@ pub(crate) struct Args {
     /// Receives protocol fees, slashed stake and the treasury's share of the supply [default: the deployer].
     #[arg(long)]
     treasury: Option<Address>,
-    /// Protocol parameters as JSON (the fields of `ocean_chain::Params`) [default: the devnet parameters].
+    /// Governance and safety settings: `devnet` (one-block voting delay, 60-second windows; only for a local
+    /// chain) or `production` (a day of voting delay, three days of voting, a proposal threshold, a guardian,
+    /// a two-day timelock and windows of hours). The bounds every parameter keeps for good come with it.
+    #[arg(long, value_enum, default_value = "devnet")]
+    profile: ProfileArg,
+    /// May cancel a queued governance proposal during the timelock delay (required with `--profile production`).
+    #[arg(long)]
+    guardian: Option<Address>,
+    /// Protocol parameters as JSON (the fields of `ocean_chain::Params`) [default: those of the profile].
     #[arg(long, value_name = "FILE")]
     params: Option<PathBuf>,
     /// Where to write the deployment [default: the configured deployment file].
     #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ProfileArg {
+    Devnet,
+    Production,
 }
 
 /// Runs `ocean deploy`.
@@ -41,8 +55,33 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             serde_json::from_str::<Params>(&text)
                 .wrap_err_with(|| format!("{} is not a Params JSON", path.display()))?
         }
-        None => Params::devnet(args.treasury.unwrap_or(deployer)),
+        None => {
+            let treasury = args.treasury.unwrap_or(deployer);
+            match args.profile {
+                ProfileArg::Devnet => Params { guardian: args.guardian, ..Params::devnet(treasury) },
+                ProfileArg::Production => {
+                    let Some(guardian) = args.guardian else {
+                        eyre::bail!(
+                            "--profile production needs --guardian ADDRESS: the account (a multisig, say) that \
+                             can cancel a queued governance proposal during the timelock delay"
+                        );
+                    };
+                    Params::production(treasury, guardian)
+                }
+            }
+        }
     };
+    params.check().wrap_err("the deployment parameters")?;
+    if params.profile == Profile::Devnet {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "note: deploying with the devnet profile (one-block voting delay, no proposal threshold, \
+                 60-second floors on every window): for a local network only; use --profile production on a \
+                 chain that holds value"
+            );
+        }
+    }
     let url = config.rpc_url.parse().wrap_err_with(|| format!("RPC URL {}", config.rpc_url))?;
     let provider = alloy::providers::Provider::erased(
         alloy::providers::ProviderBuilder::new()

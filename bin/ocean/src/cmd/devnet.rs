@@ -226,7 +226,10 @@ async fn start_inner(up: &Up, children: &mut Vec<std::process::Child>) -> eyre::
     };
     let key = |i: usize| keys.get(i).cloned().ok_or_else(|| eyre!("anvil has no account {i}"));
 
-    eprintln_step("deploying the protocol (CREATE2, deterministic addresses)");
+    eprintln_step(
+        "deploying the protocol (CREATE2, deterministic addresses) with the devnet profile: one-block voting \
+         delay, no proposal threshold, 60-second window floors; for a local network only",
+    );
     let deployer_key = key(0)?;
     let provider = alloy::providers::ProviderBuilder::new()
         .wallet(alloy::network::EthereumWallet::from(deployer_key.clone()))

@@ -70,8 +70,9 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Cancel a job that no provider has taken yet, or expire one whose deadline passed unsettled (e.g. every
-    /// provider failed); either way its escrow is refunded to this account's balance in the JobMarket.
+    /// Expire a job whose deadline passed unsettled (e.g. every provider failed): its escrow is refunded to
+    /// this account's balance in the JobMarket, or, when providers committed to results that disagree, the
+    /// job goes to arbitration. A job is created with all its providers, so it cannot be withdrawn earlier.
     Cancel {
         /// Job id (0x…).
         id: B256,
@@ -140,7 +141,7 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             }
             out(&format!("job       {id:#x}"));
             out(&format!("state     {:?}", view.state).to_lowercase());
-            out(&format!("replicas  {} (quorum {}), {} assigned", view.replicas, view.quorum, view.assigned));
+            out(&format!("replicas  {} (quorum {})", view.replicas, view.quorum));
             out(&format!("price     {} per replica", Amount::from_wei(view.price_per_replica)));
             out(&format!(
                 "deadlines commit {} / reveal {} (unix)",
@@ -174,27 +175,32 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             let client = session::connect(config).await?;
             let view = client.job(id).await?;
             let now = client.chain_time().await?;
-            // After this the job can no longer be settled, and anyone may expire it (JobMarket.expire).
+            // A job is born with all its providers, who may already be working for it: it can only be expired
+            // once it can no longer be settled (JobMarket.expire), never withdrawn before.
             let deadline = match (view.state, view.mode) {
-                (State::Open, _) | (_, ocean_chain::Mode::Proof) => view.commit_deadline,
+                (State::Assigned, ocean_chain::Mode::Proof) => view.commit_deadline,
                 _ => view.reveal_deadline,
             };
             match view.state {
-                State::Open if now <= view.commit_deadline => {
-                    client.cancel(id).await?;
-                    out(&format!(
-                        "job {id:#x} cancelled; its escrow is withdrawable with `ocean wallet balance`"
-                    ));
-                }
-                State::Open | State::Assigned if now > deadline => {
+                State::Assigned | State::Arbitration if now > deadline => {
                     client.expire(id).await?;
-                    out(&format!(
-                        "job {id:#x} expired unsettled; its escrow is withdrawable with `ocean wallet balance`"
-                    ));
+                    let after = client.job(id).await?;
+                    if after.state == State::Arbitration {
+                        out(&format!(
+                            "job {id:#x} had commitments but no verdict: it went to arbitration (arbiters commit \
+                             until {}, unix); it settles or fails after that",
+                            after.commit_deadline
+                        ));
+                    } else {
+                        out(&format!(
+                            "job {id:#x} expired unsettled; its escrow is withdrawable with `ocean wallet balance`"
+                        ));
+                    }
                 }
-                State::Assigned => bail!(
-                    "job {id:#x} is assigned and can still be settled until {deadline} (unix, chain time {now}); \
-                     after that, `ocean job cancel` expires it and refunds the escrow"
+                State::Assigned | State::Arbitration => bail!(
+                    "job {id:#x} has its providers and can still be settled until {deadline} (unix, chain time \
+                     {now}); a job cannot be withdrawn once providers may be working for it. After that, \
+                     `ocean job cancel` expires it and refunds the escrow"
                 ),
                 State::Nonexistent => bail!("no job {id:#x} on this chain"),
                 state => bail!("job {id:#x} is already {}", format!("{state:?}").to_lowercase()),

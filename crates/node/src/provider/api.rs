@@ -90,12 +90,29 @@ async fn offer(
     let Ok(job_id) = req.job_id.parse::<B256>() else {
         return error(StatusCode::BAD_REQUEST, format!("bad job id `{}`", req.job_id));
     };
-    if req.manifest_cid.parse::<ocean_store::Cid>().is_err() {
+    let Ok(manifest) = req.manifest_cid.parse::<ocean_store::Cid>() else {
         return error(StatusCode::BAD_REQUEST, format!("bad manifest CID `{}`", req.manifest_cid));
-    }
+    };
     let Ok(cap) = req.price_cap_wei.parse::<u128>() else {
         return error(StatusCode::BAD_REQUEST, format!("bad price `{}`", req.price_cap_wei));
     };
+    let me = inner.client.address();
+    let providers = &req.terms.providers;
+    if providers.len() != usize::from(req.terms.replicas) || !providers.contains(&me) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("the terms must list {} providers, this one ({me}) among them", req.terms.replicas),
+        );
+    }
+    if req.terms.limits.input_mib != req.input_mib {
+        return error(StatusCode::BAD_REQUEST, "input_mib differs from the limits' input_mib");
+    }
+    if req.terms.limits.memory_mib > inner.config.memory_mib.try_into().unwrap_or(u32::MAX) {
+        return decline(format!(
+            "the job asks for {} MiB of memory; this node has {} MiB",
+            req.terms.limits.memory_mib, inner.config.memory_mib
+        ));
+    }
     if req.input_mib > inner.config.max_input_mib {
         return decline(format!(
             "the job's data ({} MiB) exceeds this node's maximum of {} MiB",
@@ -134,7 +151,8 @@ async fn offer(
     if let Err(full) = inner.offers.insert(job_id, offer, t) {
         return decline(full.to_string());
     }
-    match inner.client.sign_offer(job_id, price, expiry) {
+    let terms = req.terms_hash(manifest.to_bytes(), cap);
+    match inner.client.sign_offer(job_id, price, expiry, terms) {
         Ok(o) => Json(OfferResponse::Offer {
             provider: o.provider.to_string(),
             price_wei: price.to_string(),

@@ -147,6 +147,9 @@ pub(crate) struct Inner {
     pub(crate) auth: auth::Auth,
     /// What the gateway may serve.
     pub(crate) gate: gate::Gate,
+    /// Tasks whose job data has not arrived yet (an arbiter is drafted by the chain before anyone pushes it
+    /// the data); the watcher queues each once its manifest is in the store.
+    pub(crate) awaiting_data: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Inner {
@@ -211,6 +214,7 @@ impl Provider {
             offers,
             auth,
             gate: gate::Gate::default(),
+            awaiting_data: Mutex::default(),
         });
         Ok(Self { inner, receiver })
     }

@@ -68,6 +68,11 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
         // requester can only make once it knows who offered).
         let Some(manifest) = client.manifest_cid(a.job_id).await? else { continue };
         let view = client.job(a.job_id).await?;
+        // Work only for a job whose every slot is filled and that can still be settled: only such a job pays
+        // whoever commits to its verdict.
+        if !matches!(view.state, State::Assigned | State::Arbitration) {
+            continue;
+        }
         let task = Task {
             job_id: key.clone(),
             manifest_cid: Cid::from_bytes(&manifest)?.to_string(),
@@ -96,6 +101,7 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
 }
 
 async fn settle_all(inner: &Arc<Inner>) -> Result<()> {
+    queue_arrived_data(inner).await?;
     for task in inner.db.active()? {
         if let Err(e) = settle(inner, &task).await {
             warn!(target: "ocean::node", job = %task.job_id, "{e}");
@@ -127,11 +133,11 @@ async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
         }
         State::Failed | State::Nonexistent => {
             inner.update(&task.job_id, |x| {
-                x.state = TaskState::Failed { reason: "the job was cancelled or expired on chain".into() };
+                x.state = TaskState::Failed { reason: "the job expired on chain without a verdict".into() };
             })?;
             return Ok(());
         }
-        State::Open | State::Assigned => {}
+        State::Assigned | State::Arbitration => {}
     }
     if let Some(proof) = &task.proof {
         return submit_proof(inner, task, job_id, view.commit_deadline, proof).await;
@@ -167,15 +173,52 @@ async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
         }
         TaskState::Committed | TaskState::Done if t > view.commit_deadline => {
             // After the commit deadline any assigned provider may reveal; a majority of matching
-            // commitments decides, so revealing its own result is safe.
-            let assignment: Vec<_> =
+            // commitments decides, so revealing its own result is safe. In arbitration the list is the
+            // assignment followed by the arbiters, and the majority is of all of them.
+            let all: Vec<_> =
                 client.assignment(job_id).await?.iter().map(ocean_chain::Assigned::to_assignment).collect();
-            match client.reveal(job_id, assignment, &result.to_bytes(), Vec::new()).await {
+            let revealed = if view.state == State::Arbitration {
+                client.reveal_arbitration(job_id, all, &result.to_bytes(), Vec::new()).await
+            } else {
+                let originals = all.into_iter().take(usize::from(view.replicas)).collect();
+                client.reveal(job_id, originals, &result.to_bytes(), Vec::new()).await
+            };
+            match revealed {
                 Ok(_) => info!(target: "ocean::node", job = %task.job_id, "revealed the result"),
                 Err(e) => debug!(target: "ocean::node", job = %task.job_id, "reveal not possible yet: {e}"),
             }
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// Queues the parked tasks whose job data has arrived since (see `Inner::awaiting_data`).
+async fn queue_arrived_data(inner: &Arc<Inner>) -> Result<()> {
+    let waiting: Vec<String> = {
+        let set = inner.awaiting_data.lock().map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?;
+        set.iter().cloned().collect()
+    };
+    for job in waiting {
+        let task = inner.db.get(&job)?;
+        let ready = match &task {
+            Some(t) if t.state == TaskState::Assigned => {
+                let (store, cid): (_, Cid) = (inner.store.clone(), t.manifest_cid.parse()?);
+                tokio::task::spawn_blocking(move || store.has(&cid))
+                    .await
+                    .map_err(|e| Error::Job(format!("store lookup: {e}")))??
+            }
+            // Gone, or moved on (failed, expired): nothing to wait for.
+            _ => true,
+        };
+        if !ready {
+            continue;
+        }
+        inner.awaiting_data.lock().map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?.remove(&job);
+        if task.is_some_and(|t| t.state == TaskState::Assigned) {
+            info!(target: "ocean::node", %job, "job data arrived");
+            inner.queue.send(job).await.map_err(|_| Error::Db("task queue closed".into()))?;
+        }
     }
     Ok(())
 }

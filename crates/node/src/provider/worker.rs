@@ -96,6 +96,22 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
     let manifest_cid: Cid = task.manifest_cid.parse()?;
 
     let started = Instant::now();
+    if !blocking({
+        let (store, cid) = (inner.store.clone(), manifest_cid);
+        move || Ok(store.has(&cid)?)
+    })
+    .await?
+    {
+        // Drafted (as an arbiter) before anyone pushed the job's data: park the task until it arrives.
+        inner.update(job, |t| t.state = TaskState::Assigned)?;
+        inner
+            .awaiting_data
+            .lock()
+            .map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?
+            .insert(job.to_owned());
+        info!(target: "ocean::node", %job, "waiting for the job's data");
+        return Ok(());
+    }
     let store = inner.store.clone();
     let manifest = tokio::task::spawn_blocking(move || -> Result<Manifest> {
         let mut bytes = Vec::new();
@@ -107,6 +123,17 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
     })
     .await
     .map_err(|e| Error::Job(format!("manifest task: {e}")))??;
+
+    // The offer signed the limits' hash, not the manifest (a private job's is made afterwards): run nothing
+    // whose limits are not the ones agreed to.
+    let agreed = inner.client.limits_hash(job_id).await?;
+    let actual = crate::protocol::OfferLimits::of(&manifest.limits).hash();
+    if agreed != Some(actual) {
+        return Err(Error::Job(format!(
+            "the manifest's limits (hash {actual:#x}) are not those the job was created with ({})",
+            agreed.map_or_else(|| "no JobCreated event".to_owned(), |h| format!("{h:#x}"))
+        )));
+    }
 
     if manifest.verification.mode == VerificationMode::Zk {
         let proof = super::zk::prove(inner, &manifest, job_id).await?;

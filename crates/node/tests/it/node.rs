@@ -81,6 +81,10 @@ impl Node {
     pub async fn offer(&self, input_mib: u32) -> (String, OfferResponse) {
         let job = format!("{:#x}", B256::from(rand::random::<[u8; 32]>()));
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let telemetry: serde_json::Value =
+            reqwest::get(format!("{}/telemetry", self.url)).await.unwrap().json().await.unwrap();
+        let me: ocean_chain::Address = telemetry["address"].as_str().unwrap().parse().unwrap();
+        let limits = ocean_types::manifest::Limits { input_mib, ..Default::default() };
         let req = OfferRequest {
             job_id: job.clone(),
             manifest_cid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku".into(),
@@ -88,6 +92,14 @@ impl Node {
             commit_deadline: now + 600,
             private: false,
             input_mib,
+            terms: ocean_node::protocol::OfferTerms {
+                replicas: 1,
+                quorum: 1,
+                mode: ocean_chain::Mode::Quorum,
+                proof_spec: B256::ZERO,
+                limits: ocean_node::protocol::OfferLimits::of(&limits),
+                providers: vec![me],
+            },
         };
         let resp =
             reqwest::Client::new().post(format!("{}/offers", self.url)).json(&req).send().await.unwrap();

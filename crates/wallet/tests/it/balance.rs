@@ -39,22 +39,38 @@ async fn balances_of_a_wallet_key_and_of_a_bare_address() {
     let funded = balance(&anvil.endpoint(), deployment.clone(), who).await.unwrap();
     assert_eq!((format_units(funded.eth).as_str(), funded.ocat, funded.owed), ("1.5", 42 * E18, 0));
 
-    // The key unlocked from the wallet signs on chain: a job that nobody took is cancelled, and its escrow is
-    // owed back by the JobMarket.
+    // The key unlocked from the wallet signs on chain: a job (the deployer, registered, is its provider) that
+    // nobody settles expires, and its escrow is owed back by the JobMarket.
+    let caps = ocean_chain::bindings::NodeRegistry::Capabilities {
+        cores: 1,
+        memoryMiB: 1024,
+        gpuVramMiB: 0,
+        benchmarkScore: 1,
+        gpuModel: String::new(),
+    };
+    deployer.register_node(100 * E18, caps, B256::ZERO, "http://127.0.0.1:7000".into()).await.unwrap();
     let signer = wallet.unlock(Some("alice"), "pw").unwrap();
     let requester = Client::connect(&anvil.endpoint(), signer, deployment.clone()).await.unwrap();
+    let now = requester.chain_time().await.unwrap();
     let request = JobRequest {
         salt: B256::repeat_byte(7),
         manifest_cid: vec![1, 2, 3],
+        late_manifest: false,
         replicas: 1,
         quorum: 1,
-        mode: Mode::Quorum,
+        mode: Mode::None,
         price_per_replica: 10 * E18,
-        commit_deadline: requester.chain_time().await.unwrap() + 600,
+        commit_deadline: now + 600,
         proof_spec: B256::ZERO,
+        limits_hash: B256::ZERO,
     };
-    let (job, _) = requester.create_job(&request, vec![]).await.unwrap();
-    requester.cancel(job).await.unwrap();
+    let job_id = requester.job_id(request.salt);
+    let terms = ocean_chain::eip712::terms_hash(&request, &[deployer.address()]);
+    let offer = deployer.sign_offer(job_id, 10 * E18, now + 300, terms).unwrap();
+    let (job, _) = requester.create_job(&request, vec![offer]).await.unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_increaseTime".into(), (3600u64,)).await.unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    requester.expire(job).await.unwrap();
     let after = balance(&anvil.endpoint(), deployment.clone(), alice).await.unwrap();
     assert_eq!((after.ocat, after.owed), (32 * E18, 10 * E18));
 

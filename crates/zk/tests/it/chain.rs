@@ -26,15 +26,18 @@ async fn create(requester: &Client, provider: &Client, salt: u8, proof_spec: B25
     let req = JobRequest {
         salt: B256::repeat_byte(salt),
         manifest_cid: b"\x01\x70\x12\x20zk-manifest".to_vec(),
+        late_manifest: false,
         replicas: 1,
         quorum: 1,
         mode: Mode::Proof,
         price_per_replica: PRICE,
         commit_deadline: now + 600,
         proof_spec,
+        limits_hash: B256::ZERO,
     };
     let job_id = requester.job_id(req.salt);
-    let offer = provider.sign_offer(job_id, PRICE, now + 300).unwrap();
+    let terms = ocean_chain::eip712::terms_hash(&req, &[provider.address()]);
+    let offer = provider.sign_offer(job_id, PRICE, now + 300, terms).unwrap();
     let (id, _) = requester.create_job(&req, vec![offer]).await.unwrap();
     assert_eq!(id, job_id);
     job_id
