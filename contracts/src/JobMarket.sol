@@ -456,18 +456,23 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (keccak256(abi.encode(assignment)) != job.assignmentHash) revert AssignmentMismatch();
 
         bool anyCommitted;
-        bool quorumMode = job.mode == Mode.Quorum;
         for (uint256 i; i < assignment.length; ++i) {
             address provider = assignment[i].provider;
             if (job.mode != Mode.Proof && commitments[jobId][provider] != bytes32(0)) {
                 anyCommitted = true;
             } else {
                 _takeNoShowBond(jobId, job, provider);
-                // Marks the no-show so that a commitment made during arbitration does not count for it.
-                if (quorumMode) commitments[jobId][provider] = NO_SHOW;
             }
         }
-        if (quorumMode && anyCommitted && _startArbitration(jobId, job, assignment)) return;
+        if (job.mode == Mode.Quorum && anyCommitted && _startArbitration(jobId, job, assignment)) {
+            // Marks each no-show so that a commitment it makes during arbitration does not count (only written
+            // when arbitration does start: a job that simply fails needs no marks).
+            for (uint256 i; i < assignment.length; ++i) {
+                mapping(address => bytes32) storage c = commitments[jobId];
+                if (c[assignment[i].provider] == bytes32(0)) c[assignment[i].provider] = NO_SHOW;
+            }
+            return;
+        }
         _fail(jobId, job);
     }
 
@@ -652,7 +657,12 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         job.slashBps = slashBps;
         job.noShowBps = noShowBps;
         job.assignmentHash = keccak256(abi.encode(assignment));
-        if (req.mode == Mode.Proof) proofTerms[jobId] = ProofTerms(req.proofSpec, proofVerifier);
+        if (req.mode == Mode.Proof) {
+            // A proof job without a verifier could never be proved, and its provider would lose its bond.
+            IResultVerifier verifier = proofVerifier;
+            if (address(verifier) == address(0)) revert NoVerifier();
+            proofTerms[jobId] = ProofTerms(req.proofSpec, verifier);
+        }
 
         _emitCreated(jobId, req, revealDeadline);
         for (uint256 i; i < assignment.length; ++i) {

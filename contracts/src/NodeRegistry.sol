@@ -105,6 +105,7 @@ contract NodeRegistry is Ownable, INodeRegistry {
         uint40 maxUnbondingDelay_
     ) Ownable(owner_) {
         token = token_;
+        if (minStakeBounds_[0] == 0) revert OutOfBounds("minStakeFloor", 0, 1, minStakeBounds_[1]);
         minStakeFloor = minStakeBounds_[0];
         minStakeCap = minStakeBounds_[1];
         maxUnbondingDelay = maxUnbondingDelay_;

@@ -29,7 +29,14 @@ abstract contract GovernorBounds {
 
     error OutOfBounds(bytes32 name, uint256 value, uint256 min, uint256 max);
 
+    error BadBounds();
+
     constructor(Bounds memory b) {
+        if (
+            b.minVotingDelay > b.maxVotingDelay || b.minVotingPeriod > b.maxVotingPeriod
+                || b.minProposalThreshold > b.maxProposalThreshold || b.minQuorumPercent > b.maxQuorumPercent
+                || b.maxQuorumPercent > 100
+        ) revert BadBounds();
         bounds = b;
     }
 
@@ -59,9 +66,12 @@ contract OceanTimelock is TimelockController {
         uint256 floor,
         uint256 cap
     ) TimelockController(minDelay, proposers, executors, admin) {
+        if (floor > cap || minDelay < floor || minDelay > cap) revert DelayOutOfBounds(minDelay, floor, cap);
         minDelayFloor = floor;
         minDelayCap = cap;
     }
+
+    error DelayOutOfBounds(uint256 delay, uint256 floor, uint256 cap);
 
     /// @dev Clamped to the deployment's bounds, so `updateDelay` cannot move the effective delay outside them.
     function getMinDelay() public view override returns (uint256) {

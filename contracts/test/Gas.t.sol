@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
+import {Vm} from "./utils/Vm.sol";
 import {JobMarket} from "../src/JobMarket.sol";
 import {MockVerifier} from "./mocks/MockVerifier.sol";
 
@@ -42,7 +43,7 @@ contract GasTest is Fixture {
     function runSignedLifecycleExec(string memory label) internal returns (uint256 total, uint256 exec) {
         JobMarket.JobRequest memory req = request(3, 2);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
-        JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
+        JobMarket.Offer[] memory o = offers(req, jobId, 3, PRICE);
         vm.prank(requester);
         market.createJob(req, o);
         string memory name = string.concat(label, "createJob_3_offers");
@@ -88,7 +89,7 @@ contract GasTest is Fixture {
         runSignedLifecycle("warmup_");
         JobMarket.JobRequest memory req = request(3, 2);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
-        JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
+        JobMarket.Offer[] memory o = offers(req, jobId, 3, PRICE);
         vm.prank(requester);
         market.createJob(req, o);
         uint256 total = vm.snapshotGasLastCall("onchain_createJob_3_offers");
@@ -126,38 +127,70 @@ contract GasTest is Fixture {
         vm.snapshotGasLastCall("reveal_by_provider_2_onchain");
     }
 
-    /// @dev The open path: no offers at creation, three providers accept one by one.
-    function test_gas_open_accept() public {
-        runSignedLifecycle("warmup_");
-        JobMarket.JobRequest memory req = request(3, 2);
-        bytes32 jobId = market.jobIdOf(requester, req.salt);
-        JobMarket.Offer[] memory none = noOffers();
-        vm.prank(requester);
-        market.createJob(req, none);
-        uint256 total = vm.snapshotGasLastCall("createJob_open");
-        recordExec("createJob_open", total, abi.encodeCall(JobMarket.createJob, (req, none)));
-        for (uint256 i; i < 3; ++i) {
-            JobMarket.Assignment[] memory cur = assignmentOf(i, PRICE);
-            vm.prank(providers[i]);
-            market.accept(jobId, cur);
-            string memory name = string.concat("accept_", vm.toString(i));
-            uint256 g = vm.snapshotGasLastCall(name);
-            total += g;
-            recordExec(name, g, abi.encodeCall(JobMarket.accept, (jobId, cur)));
+    /// @dev A 2-replica unanimous job whose providers disagree on chain: expire draws two arbiters (from 15
+    ///      registered providers), they sign their commitments and the requester settles the arbitration.
+    function test_gas_arbitration_r2() public {
+        for (uint256 i; i < 10; ++i) {
+            addProvider(0xC0C0 + i);
         }
-        JobMarket.SignedCommit[] memory sc = signedAll(jobId, 3);
-        JobMarket.Assignment[] memory a = assignmentOf(3, PRICE);
+        vm.prevrandao(bytes32(uint256(42)));
+        runSignedLifecycle("warmup_");
+        JobMarket.JobRequest memory req = request(2, 2);
+        bytes32 jobId = market.jobIdOf(requester, req.salt);
+        JobMarket.Offer[] memory o = offers(req, jobId, 2, PRICE);
         vm.prank(requester);
-        market.reveal(jobId, a, RESULT, sc);
-        total += vm.snapshotGasLastCall("open_reveal_3_signed_commits");
-        vm.snapshotValue("open_accept_lifecycle_total", total);
+        market.createJob(req, o);
+        vm.snapshotGasLastCall("arbitration_createJob_2_offers");
+        bytes32 c0 = commitmentOf(RESULT, providers[0]);
+        vm.prank(providers[0]);
+        market.commit(jobId, c0);
+        bytes32 c1 = commitmentOf(hex"0155", providers[1]);
+        vm.prank(providers[1]);
+        market.commit(jobId, c1);
+        (, uint40 rd) = deadlinesOf(jobId);
+        vm.warp(rd + 1);
+
+        JobMarket.Assignment[] memory a = assignmentOf(2, PRICE);
+        vm.recordLogs();
+        market.expire(jobId, a);
+        uint256 g = vm.snapshotGasLastCall("expire_into_arbitration_r2");
+        recordExec("expire_into_arbitration_r2", g, abi.encodeCall(JobMarket.expire, (jobId, a)));
+        JobMarket.Assignment[] memory all = concat(a, arbitersFrom(vm.getRecordedLogs()));
+        vm.assertEq(all.length, 4, "two arbiters drawn");
+        vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Arbitration), "in arbitration");
+
+        JobMarket.SignedCommit[] memory sc = new JobMarket.SignedCommit[](2);
+        sc[0] = signedCommitOf(jobId, 2, all[2].provider, RESULT);
+        sc[1] = signedCommitOf(jobId, 3, all[3].provider, RESULT);
+        vm.prank(requester);
+        market.revealArbitration(jobId, all, RESULT, sc);
+        g = vm.snapshotGasLastCall("revealArbitration_r2_2_signed");
+        recordExec(
+            "revealArbitration_r2_2_signed", g, abi.encodeCall(JobMarket.revealArbitration, (jobId, all, RESULT, sc))
+        );
+        vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Finalized), "settled by arbitration");
+    }
+
+    function arbitersFrom(Vm.Log[] memory logs) internal view returns (JobMarket.Assignment[] memory arbiters) {
+        bytes32 sig = keccak256("ProviderAssigned(bytes32,address,uint8,uint96)");
+        uint256 n;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter == address(market) && logs[i].topics[0] == sig) ++n;
+        }
+        arbiters = new JobMarket.Assignment[](n);
+        n = 0;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(market) || logs[i].topics[0] != sig) continue;
+            (, uint96 price) = abi.decode(logs[i].data, (uint8, uint96));
+            arbiters[n++] = JobMarket.Assignment(address(uint160(uint256(logs[i].topics[2]))), price);
+        }
     }
 
     function test_gas_createJobWithPermit() public {
         runSignedLifecycle("warmup_");
         JobMarket.JobRequest memory req = request(3, 2);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
-        JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
+        JobMarket.Offer[] memory o = offers(req, jobId, 3, PRICE);
         vm.prank(requester);
         token.approve(address(market), 0);
         uint256 deadline = block.timestamp + 1 hours;
@@ -166,7 +199,7 @@ contract GasTest is Fixture {
                 keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
                 requester,
                 address(market),
-                3 * uint256(PRICE),
+                6 * uint256(PRICE),
                 token.nonces(requester),
                 deadline
             )
@@ -178,19 +211,13 @@ contract GasTest is Fixture {
         vm.snapshotGasLastCall("createJobWithPermit_3_offers");
     }
 
-    function test_gas_withdraw_and_expire_and_cancel() public {
+    function test_gas_withdraw_and_expire() public {
         runSignedLifecycle("warmup_");
-        vm.prank(requester);
-        bytes32 open = market.createJob(request(3, 2), noOffers());
-        vm.prank(requester);
-        market.cancel(open);
-        vm.snapshotGasLastCall("cancel_open");
-
-        (bytes32 jobId,) = createAssigned(3, 2);
+        (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 2);
         (, uint40 rd) = deadlinesOf(jobId);
         vm.warp(rd + 1);
-        market.expire(jobId);
-        vm.snapshotGasLastCall("expire_assigned");
+        market.expire(jobId, a);
+        vm.snapshotGasLastCall("expire_assigned_3_no_shows");
 
         vm.prank(requester);
         market.withdraw();
@@ -209,7 +236,7 @@ contract GasTest is Fixture {
         req.mode = JobMarket.Mode.Proof;
         req.proofSpec = keccak256("spec");
         bytes32 jobId = market.jobIdOf(requester, req.salt);
-        JobMarket.Offer[] memory o = offers(jobId, 1, PRICE);
+        JobMarket.Offer[] memory o = offers(req, jobId, 1, PRICE);
         vm.prank(requester);
         market.createJob(req, o);
         vm.snapshotGasLastCall("createJob_proof_1_offer");

@@ -16,12 +16,12 @@ contract GovernanceSafetyTest is Fixture {
         JobMarket.JobRequest memory req = request(3, 2);
         req.commitDeadline = uint40(block.timestamp + MAX_JOB);
         bytes32 jobId = market.jobIdOf(requester, req.salt);
-        JobMarket.Offer[] memory o = offers(jobId, 3, PRICE);
+        JobMarket.Offer[] memory o = offers(req, jobId, 3, PRICE);
         vm.prank(requester);
         market.createJob(req, o);
         vm.startPrank(address(timelock));
         market.setMaxJobDuration(1 days);
-        uint256 oldLifetime = uint256(MAX_JOB) + REVEAL_WINDOW;
+        uint256 oldLifetime = uint256(MAX_JOB) + REVEAL_WINDOW + ARBITRATION_WINDOW + REVEAL_WINDOW;
         vm.expectRevert(abi.encodeWithSelector(NodeRegistry.DelayShorterThanJobs.selector, 2 days, oldLifetime));
         registry.setUnbondingDelay(2 days);
         vm.stopPrank();
@@ -44,7 +44,7 @@ contract GovernanceSafetyTest is Fixture {
         vm.assertGt(token.balanceOf(treasury) - before, 0, "the dishonest provider must be slashed");
 
         // Once every job made under the old limits has ended, the shorter delay is allowed.
-        vm.warp(block.timestamp + MAX_JOB + REVEAL_WINDOW);
+        vm.warp(block.timestamp + MAX_JOB + REVEAL_WINDOW + ARBITRATION_WINDOW);
         vm.prank(address(timelock));
         registry.setUnbondingDelay(2 days);
         vm.assertEq(registry.unbondingDelay(), 2 days, "delay lowered after the old jobs ended");
@@ -54,7 +54,9 @@ contract GovernanceSafetyTest is Fixture {
     /// result: providers need time after the commit deadline to reveal.
     function test_zeroRevealWindowIsRejected() public {
         vm.prank(address(timelock));
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.RevealWindowTooShort.selector, 0, 60));
+        vm.expectRevert(
+            abi.encodeWithSelector(JobMarket.OutOfBounds.selector, bytes32("revealWindow"), 0, 60, MAX_REVEAL_WINDOW)
+        );
         market.setRevealWindow(0);
     }
 }

@@ -294,7 +294,7 @@ contract NodeRegistryTest is Fixture {
     }
 
     function test_setUnbondingDelay_anyValueBeforeTheMarketIsWired() public {
-        NodeRegistry r = new NodeRegistry(token, address(this), MIN_STAKE, UNBONDING);
+        NodeRegistry r = deployRegistry();
         r.setUnbondingDelay(1);
         vm.assertEq(r.unbondingDelay(), 1, "no market yet");
     }
@@ -303,19 +303,55 @@ contract NodeRegistryTest is Fixture {
         vm.prank(address(timelock));
         vm.expectRevert(NodeRegistry.JobMarketAlreadySet.selector);
         registry.setJobMarket(address(1));
-        NodeRegistry r = new NodeRegistry(token, address(this), MIN_STAKE, UNBONDING);
+        NodeRegistry r = deployRegistry();
         vm.expectRevert(NodeRegistry.ZeroAddress.selector);
         r.setJobMarket(address(0));
     }
 
     function test_setMinStake() public {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
-        registry.setMinStake(1);
+        registry.setMinStake(MIN_STAKE_FLOOR);
         vm.expectEmit(address(registry));
-        emit MinStakeSet(1);
+        emit MinStakeSet(MIN_STAKE_FLOOR);
         vm.prank(address(timelock));
-        registry.setMinStake(1);
-        vm.assertEq(registry.minStake(), 1, "set");
+        registry.setMinStake(MIN_STAKE_FLOOR);
+        vm.assertEq(registry.minStake(), MIN_STAKE_FLOOR, "set");
+    }
+
+    function test_setters_withinBounds() public {
+        vm.startPrank(address(timelock));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                NodeRegistry.OutOfBounds.selector, bytes32("minStake"), 0, MIN_STAKE_FLOOR, MIN_STAKE_CAP
+            )
+        );
+        registry.setMinStake(0);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                NodeRegistry.OutOfBounds.selector,
+                bytes32("minStake"),
+                MIN_STAKE_CAP + 1,
+                MIN_STAKE_FLOOR,
+                MIN_STAKE_CAP
+            )
+        );
+        registry.setMinStake(MIN_STAKE_CAP + 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                NodeRegistry.OutOfBounds.selector, bytes32("unbondingDelay"), MAX_UNBONDING + 1, 0, MAX_UNBONDING
+            )
+        );
+        registry.setUnbondingDelay(MAX_UNBONDING + 1);
+        registry.setMinStake(MIN_STAKE_CAP);
+        registry.setUnbondingDelay(MAX_UNBONDING);
+        vm.stopPrank();
+        vm.assertEq(registry.minStake(), MIN_STAKE_CAP, "cap allowed");
+        vm.assertEq(registry.unbondingDelay(), MAX_UNBONDING, "max delay allowed");
+        // The constructor checks its initial values too.
+        vm.expectRevert(
+            abi.encodeWithSelector(NodeRegistry.OutOfBounds.selector, bytes32("minStake"), 0, 1 ether, 2 ether)
+        );
+        new NodeRegistry(token, address(this), 0, UNBONDING, [uint96(1 ether), uint96(2 ether)], MAX_UNBONDING);
     }
 
     function test_setUnbondingDelay_onlyOwner() public {

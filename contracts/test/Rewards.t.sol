@@ -2,14 +2,19 @@
 pragma solidity ^0.8.24;
 
 import {Fixture} from "./utils/Fixture.sol";
-import {Rewards} from "../src/Rewards.sol";
+import {Rewards, IWorkLedger} from "../src/Rewards.sol";
 import {JobMarket} from "../src/JobMarket.sol";
 import {MockLedger} from "./mocks/MockLedger.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
 /// @notice Rewards: per-epoch emission split by verified work units (read from the JobMarket's ledger), claims
-///         of several epochs at once, each at most once, the pool cap, the emission schedule, epochs without work.
+///         of several epochs at once, each at most once, the pool cap, the fee cap (an epoch emits at most
+///         `feeFactorBps` of the fees its work paid), the emission schedule, epochs without work.
+/// @dev Most tests use work of `W` units (fees) per worker, so that the fee cap is far above the emission and
+///      the scheduled emission is what is split; the fee-cap tests use small amounts.
 contract RewardsTest is Fixture {
+    uint256 internal constant W = 1_000_000 ether;
+
     address internal a = address(0xAAA1);
     address internal b = address(0xBBB2);
     MockLedger internal ledger;
@@ -20,8 +25,12 @@ contract RewardsTest is Fixture {
     function setUp() public override {
         super.setUp();
         ledger = new MockLedger();
-        r = new Rewards(token, ledger, address(this), uint128(EMISSION));
+        r = newRewards(ledger, EMISSION);
         token.transfer(address(r), 1_000_000 ether);
+    }
+
+    function newRewards(IWorkLedger l, uint128 emission) internal returns (Rewards) {
+        return new Rewards(token, l, address(this), emission, FEE_FACTOR_BPS, MAX_EMISSION, MAX_FEE_FACTOR_BPS);
     }
 
     function epochs(uint256 e0) internal pure returns (uint256[] memory list) {
@@ -41,8 +50,8 @@ contract RewardsTest is Fixture {
     }
 
     function test_split_proportionalToUnits() public {
-        ledger.addWork(a, 0, 1 ether);
-        ledger.addWork(b, 0, 3 ether);
+        ledger.addWork(a, 0, W);
+        ledger.addWork(b, 0, 3 * W);
         vm.assertEq(r.claimable(a, 0), 0, "epoch 0 still running");
         ledger.setEpoch(1);
         vm.assertEq(r.claimable(a, 0), EMISSION / 4, "a: 1/4");
@@ -85,16 +94,16 @@ contract RewardsTest is Fixture {
     }
 
     function test_manyEpochs_oneClaim() public {
-        ledger.addWork(a, 0, 1);
-        ledger.addWork(b, 0, 1);
-        ledger.addWork(a, 2, 7);
+        ledger.addWork(a, 0, W);
+        ledger.addWork(b, 0, W);
+        ledger.addWork(a, 2, 7 * W);
         ledger.setEpoch(3);
         vm.assertEq(claimAs(a, epochs(0, 2)), EMISSION / 2 + EMISSION, "half of e0 + all of e2");
         vm.assertEq(token.balanceOf(a), EMISSION / 2 + EMISSION, "one transfer for two epochs");
     }
 
     function test_epochWithoutWork_emitsNothing() public {
-        ledger.addWork(a, 2, 1);
+        ledger.addWork(a, 2, W);
         ledger.setEpoch(3);
         claimAs(a, epochs(2));
         (bool fixed0, uint128 e0) = r.budgets(0);
@@ -107,13 +116,13 @@ contract RewardsTest is Fixture {
     }
 
     function test_emission_cappedByPool() public {
-        Rewards small = new Rewards(token, ledger, address(this), 100 ether);
+        Rewards small = newRewards(ledger, 100 ether);
         token.transfer(address(small), 150 ether);
-        ledger.addWork(a, 0, 1);
-        ledger.addWork(b, 0, 1);
-        ledger.addWork(a, 1, 1);
-        ledger.addWork(b, 1, 1);
-        ledger.addWork(a, 2, 1);
+        ledger.addWork(a, 0, W);
+        ledger.addWork(b, 0, W);
+        ledger.addWork(a, 1, W);
+        ledger.addWork(b, 1, W);
+        ledger.addWork(a, 2, W);
         ledger.setEpoch(3);
         vm.prank(a);
         small.claim(epochs(0, 1));
@@ -132,12 +141,12 @@ contract RewardsTest is Fixture {
     }
 
     function test_roundingDust_staysReserved() public {
-        Rewards tiny = new Rewards(token, ledger, address(this), 100);
+        Rewards tiny = newRewards(ledger, 100);
         token.transfer(address(tiny), 1_000);
         address c = address(0xCCC3);
-        ledger.addWork(a, 0, 1);
-        ledger.addWork(b, 0, 1);
-        ledger.addWork(c, 0, 1);
+        ledger.addWork(a, 0, W);
+        ledger.addWork(b, 0, W);
+        ledger.addWork(c, 0, W);
         ledger.setEpoch(1);
         address[3] memory who = [a, b, c];
         for (uint256 i; i < 3; ++i) {
@@ -165,9 +174,9 @@ contract RewardsTest is Fixture {
         vm.assertEq(r.emissionAt(7), 6 ether, "middle");
         vm.assertEq(r.emissionAt(8), 0, "switched off");
 
-        ledger.addWork(a, 2, 1);
-        ledger.addWork(a, 5, 1);
-        ledger.addWork(a, 9, 1);
+        ledger.addWork(a, 2, W);
+        ledger.addWork(a, 5, W);
+        ledger.addWork(a, 9, W);
         ledger.setEpoch(10);
         vm.assertEq(claimAs(a, epochs(2, 5)), EMISSION + 6 ether, "each epoch at its own emission");
         vm.prank(a);
@@ -187,13 +196,59 @@ contract RewardsTest is Fixture {
         market.reveal(jobId, asg, cid, sc);
         vm.assertEq(rewards.claimable(providers[0], 0), 0, "epoch still running");
         vm.warp(block.timestamp + EPOCH);
-        vm.assertEq(rewards.claimable(providers[0], 0), EMISSION / 2, "half each for the two paid");
+        // Two fees paid; the epoch emits at most FEE_FACTOR_BPS of them, far below the scheduled emission.
+        uint256 fee = uint256(PRICE) * FEE_BPS / 10_000;
+        uint256 emission = 2 * fee * FEE_FACTOR_BPS / 10_000;
+        vm.assertEq(market.epochUnits(0), 2 * fee, "units are the fees");
+        vm.assertEq(rewards.claimable(providers[0], 0), emission / 2, "half each for the two paid");
         vm.assertEq(rewards.claimable(providers[2], 0), 0, "slashed provider earns no reward");
         uint256 before = token.balanceOf(providers[1]);
         vm.prank(providers[1]);
         rewards.claim(epochs(0));
-        vm.assertEq(token.balanceOf(providers[1]) - before, EMISSION / 2, "claimed");
+        vm.assertEq(token.balanceOf(providers[1]) - before, emission / 2, "claimed");
+        vm.assertLt(emission / 2, fee, "a reward never reaches the fee that earned it");
         vm.assertEq(rewards.ledger().currentEpoch(), 1, "epochs come from the market");
+    }
+
+    function test_emission_cappedByFees() public {
+        // 1,000 OCAT of fees in the epoch: at 50% it emits 500, far below the scheduled 10,000.
+        ledger.addWork(a, 0, 600 ether);
+        ledger.addWork(b, 0, 400 ether);
+        ledger.setEpoch(1);
+        vm.assertEq(r.claimable(a, 0), 300 ether, "a: 60% of 500");
+        vm.assertEq(r.claimable(b, 0), 200 ether, "b: 40% of 500");
+        claimAs(a, epochs(0));
+        (, uint128 e0) = r.budgets(0);
+        vm.assertEq(e0, 500 ether, "fixed at the fee cap");
+        // The scheduled emission caps it from above.
+        ledger.addWork(a, 1, 100_000 ether);
+        ledger.setEpoch(2);
+        vm.assertEq(r.claimable(a, 1), EMISSION, "scheduled emission below the fee cap");
+    }
+
+    function test_feeFactor_setterAndBounds() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, a));
+        vm.prank(a);
+        r.setFeeFactorBps(1);
+        r.setFeeFactorBps(MAX_FEE_FACTOR_BPS);
+        vm.assertEq(r.feeFactorBps(), MAX_FEE_FACTOR_BPS, "set");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Rewards.OutOfBounds.selector, bytes32("feeFactorBps"), MAX_FEE_FACTOR_BPS + 1, 0, MAX_FEE_FACTOR_BPS
+            )
+        );
+        r.setFeeFactorBps(MAX_FEE_FACTOR_BPS + 1);
+        // A factor of one or more can never be deployed: self-dealing would break even.
+        vm.expectRevert(
+            abi.encodeWithSelector(Rewards.OutOfBounds.selector, bytes32("maxFeeFactorBps"), 10_000, 0, 9_999)
+        );
+        new Rewards(token, ledger, address(this), EMISSION, FEE_FACTOR_BPS, MAX_EMISSION, 10_000);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                Rewards.OutOfBounds.selector, bytes32("emissionPerEpoch"), MAX_EMISSION + 1, 0, MAX_EMISSION
+            )
+        );
+        r.setEmissionPerEpoch(MAX_EMISSION + 1);
     }
 
     function test_ownedByTimelock() public view {

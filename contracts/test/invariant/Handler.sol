@@ -7,18 +7,21 @@ import {NodeRegistry} from "../../src/NodeRegistry.sol";
 import {JobMarket} from "../../src/JobMarket.sol";
 import {Rewards} from "../../src/Rewards.sol";
 
-/// @notice Drives the protocol for the invariant suite: creates jobs (with offers or open), accepts, commits
-///         honestly or dishonestly (on chain or as signatures handed to the requester), reveals (as requester or
-///         provider, the true result or a wrong or bogus one), cancels, expires, withdraws, claims rewards,
-///         unbonds and warps time, across five providers. It keeps ghost accounting of what the JobMarket must
-///         hold and records any violation it sees during a call (assertions inside handler calls would be
-///         swallowed as reverts, so violations are counted and checked by the invariants).
+/// @notice Drives the protocol for the invariant suite: creates fully assigned jobs from signed offers (Quorum
+///         mode, sometimes None), tries to create under-filled ones (must fail), commits honestly or dishonestly
+///         (on chain or as signatures handed to the requester), reveals (as requester or provider, the true
+///         result or a wrong or bogus one), expires (no-show bonds; a disputed Quorum job goes to arbitration),
+///         commits and reveals as drawn arbiters, expires arbitrations, withdraws, claims rewards, unbonds and
+///         warps time. It keeps ghost accounting of what the JobMarket must hold and records any violation it
+///         sees during a call (assertions inside handler calls would be swallowed as reverts, so violations are
+///         counted and checked by the invariants).
 contract Handler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
     bytes internal constant RESULT = hex"0155122011223344556677889900aabbccddeeff11223344556677889900aabbccddeeff";
     bytes internal constant WRONG = hex"01551220deadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeefdeadbeef";
     bytes internal constant BOGUS = hex"0155122000000000000000000000000000000000000000000000000000000000000000ff";
+    bytes32 internal constant NO_SHOW = bytes32(uint256(1));
 
     enum Behaviour {
         NoShow,
@@ -26,18 +29,28 @@ contract Handler {
         Dishonest
     }
 
+    enum Phase {
+        Assigned,
+        Arbitration,
+        Final
+    }
+
     struct JobInfo {
         bytes32 id;
+        JobMarket.Mode mode;
         uint8 r;
         uint8 q;
         uint96 cap;
-        uint256 budget;
-        uint40 commitDeadline;
-        uint40 revealDeadline;
-        bool final_;
+        uint256 escrow;
+        uint40 commitDeadline; // of the current phase
+        uint40 revealDeadline; // of the current phase
+        Phase phase;
         JobMarket.Assignment[] assignment;
         Behaviour[] behaviour;
         bool[] onChain;
+        JobMarket.Assignment[] arbiters;
+        Behaviour[] arbBehaviour;
+        bool[] arbOnChain;
     }
 
     OceanToken public token;
@@ -53,7 +66,7 @@ contract Handler {
     uint256 internal salt;
 
     // ---- ghosts ----
-    /// @notice Budgets of jobs that are neither Finalized nor Failed.
+    /// @notice Escrow of jobs that are neither Finalized nor Failed.
     uint256 public ghostEscrowed;
     /// @notice What the market owes and has not paid out (sum over all accounts).
     uint256 public ghostOwed;
@@ -95,12 +108,12 @@ contract Handler {
         return jobs[i].id;
     }
 
-    function finalDeadline(uint256 i) external view returns (uint256) {
-        return jobs[i].revealDeadline;
+    function assignmentOf(uint256 i) external view returns (JobMarket.Assignment[] memory) {
+        return jobs[i].assignment;
     }
 
     function isFinal(uint256 i) external view returns (bool) {
-        return jobs[i].final_;
+        return jobs[i].phase == Phase.Final;
     }
 
     /// @notice Every account the market may owe something to.
@@ -117,100 +130,158 @@ contract Handler {
     // actions
     // =========================================================================================================
 
-    function createJob(uint8 rSeed, uint8 qSeed, uint8 nOffers, uint96 capSeed, uint32 durSeed, uint256 pick) external {
-        uint8 r = uint8(_bound(rSeed, 1, 5));
-        JobMarket.JobRequest memory req = JobMarket.JobRequest({
-            salt: bytes32(++salt),
-            manifestCid: hex"0170",
-            replicas: r,
-            quorum: qSeed % 4 == 0 ? uint8(_bound(qSeed / 4, r / 2 + 1, r)) : r / 2 + 1, // mostly a bare majority
-            mode: JobMarket.Mode.Quorum,
-            pricePerReplica: uint96(_bound(capSeed, 1, 1_000 ether)),
-            commitDeadline: uint40(block.timestamp + _bound(durSeed, 5 minutes, 1 hours)),
-            proofSpec: bytes32(0)
-        });
+    function createJob(uint8 rSeed, uint8 qSeed, uint8 modeSeed, uint96 capSeed, uint32 durSeed, uint256 pick)
+        external
+    {
+        // Mostly Quorum jobs of 1-5 replicas; one in five a single-provider None job.
+        bool none = modeSeed % 5 == 0;
+        uint8 r = none ? 1 : uint8(_bound(rSeed, 1, 5));
+        JobMarket.JobRequest memory req = _request(r, qSeed, none, capSeed, durSeed);
         bytes32 id = market.jobIdOf(requester, req.salt);
-        // Mostly fully assigned by signed offers; sometimes open or partly assigned (filled by accept).
-        uint256 n = nOffers % 4 == 0 ? _bound(nOffers / 4, 0, r) : r;
-        (JobMarket.Offer[] memory offers, bool enough) = _offers(id, req.pricePerReplica, n, pick);
+        (JobMarket.Offer[] memory offers, bool enough) = _offers(req, id, r, pick);
         if (!enough) return; // not enough active providers now
-        uint256 budget = uint256(req.pricePerReplica) * r;
-        if (token.balanceOf(requester) < budget) return;
+        uint256 escrow = market.escrowOf(req.mode, r, req.pricePerReplica);
+        if (token.balanceOf(requester) < escrow) return;
 
         vm.prank(requester);
         market.createJob(req, offers);
-        _record(id, req, offers, pick);
-        ghostEscrowed += budget;
+        _record(id, req, offers, pick, escrow);
+        ghostEscrowed += escrow;
         calls["createJob"]++;
     }
 
-    /// @dev `n` offers from distinct active providers, starting at a random one, each at a random price <= cap.
-    function _offers(bytes32 id, uint96 cap, uint256 n, uint256 pick)
+    /// @dev A request with fewer (or more) offers than replicas never creates a job.
+    function createJobUnderfilled(uint8 rSeed, uint8 nSeed, uint96 capSeed, uint256 pick) external {
+        uint8 r = uint8(_bound(rSeed, 1, 5));
+        uint256 n = _bound(nSeed, 0, r + 1);
+        if (n == r) n = r - 1;
+        JobMarket.JobRequest memory req = _request(r, 0, false, capSeed, 0);
+        bytes32 id = market.jobIdOf(requester, req.salt);
+        (JobMarket.Offer[] memory offers,) = _offers(req, id, n, pick);
+        vm.prank(requester);
+        try market.createJob(req, offers) {
+            _violation("a job was created without one offer per replica");
+        } catch {
+            calls["createJobUnderfilled"]++;
+        }
+    }
+
+    function _request(uint8 r, uint8 qSeed, bool none, uint96 capSeed, uint32 durSeed)
+        internal
+        returns (JobMarket.JobRequest memory)
+    {
+        return JobMarket.JobRequest({
+            salt: bytes32(++salt),
+            manifestCid: hex"0170",
+            lateManifest: false,
+            replicas: r,
+            quorum: qSeed % 4 == 0 ? uint8(_bound(qSeed / 4, r / 2 + 1, r)) : r / 2 + 1, // mostly a bare majority
+            mode: none ? JobMarket.Mode.None : JobMarket.Mode.Quorum,
+            pricePerReplica: uint96(_bound(capSeed, 1, 1_000 ether)),
+            commitDeadline: uint40(block.timestamp + _bound(durSeed, 5 minutes, 1 hours)),
+            proofSpec: bytes32(0),
+            limitsHash: keccak256("limits")
+        });
+    }
+
+    /// @dev `n` offers from distinct active providers, starting at a random one, each at a random price <= cap,
+    ///      all signing the request's terms with exactly these providers in this order.
+    function _offers(JobMarket.JobRequest memory req, bytes32 id, uint256 n, uint256 pick)
         internal
         view
         returns (JobMarket.Offer[] memory offers, bool enough)
     {
-        offers = new JobMarket.Offer[](n);
+        uint256[] memory who = new uint256[](n);
+        address[] memory list = new address[](n);
         uint256 found;
         for (uint256 k; k < providers.length && found < n; ++k) {
-            uint256 who = (pick % providers.length + k) % providers.length;
-            if (!registry.isActive(providers[who])) continue;
-            offers[found++] = _offer(id, who, uint96(_bound(uint256(keccak256(abi.encode(pick, k))), 0, cap)));
+            uint256 w = (pick % providers.length + k) % providers.length;
+            if (!registry.isActive(providers[w])) continue;
+            who[found] = w;
+            list[found++] = providers[w];
         }
         enough = found == n;
+        if (!enough) return (offers, false);
+        bytes32 terms = market.termsHash(req, list);
+        offers = new JobMarket.Offer[](n);
+        for (uint256 i; i < n; ++i) {
+            uint96 price = uint96(_bound(uint256(keccak256(abi.encode(pick, i))), 0, req.pricePerReplica));
+            offers[i] = _offer(id, who[i], price, terms);
+        }
     }
 
-    function _offer(bytes32 id, uint256 who, uint96 price) internal view returns (JobMarket.Offer memory) {
+    function _offer(bytes32 id, uint256 who, uint96 price, bytes32 terms)
+        internal
+        view
+        returns (JobMarket.Offer memory)
+    {
         uint40 expiry = uint40(block.timestamp + 1 hours);
-        (bytes32 r, bytes32 vs) = _sig(keys[who], market.offerDigest(id, providers[who], price, expiry));
+        (bytes32 r, bytes32 vs) = _sig(keys[who], market.offerDigest(id, providers[who], price, expiry, terms));
         return JobMarket.Offer(providers[who], price, expiry, r, vs);
     }
 
-    function _record(bytes32 id, JobMarket.JobRequest memory req, JobMarket.Offer[] memory offers, uint256 pick)
-        internal
-    {
+    function _record(
+        bytes32 id,
+        JobMarket.JobRequest memory req,
+        JobMarket.Offer[] memory offers,
+        uint256 pick,
+        uint256 escrow
+    ) internal {
         JobInfo storage j = jobs.push();
         j.id = id;
+        j.mode = req.mode;
         j.r = req.replicas;
         j.q = req.quorum;
         j.cap = req.pricePerReplica;
-        j.budget = uint256(req.pricePerReplica) * req.replicas;
-        j.commitDeadline = req.commitDeadline;
-        (,,,,,,,, j.revealDeadline,,,) = market.jobs(id);
+        j.escrow = escrow;
+        _refreshDeadlines(j);
         for (uint256 i; i < offers.length; ++i) {
-            _assign(j, offers[i].provider, offers[i].price, uint256(keccak256(abi.encode(pick, i))));
+            j.assignment.push(JobMarket.Assignment(offers[i].provider, offers[i].price));
+            j.behaviour.push(_roll(uint256(keccak256(abi.encode(pick, i, id)))));
+            j.onChain.push(false);
         }
     }
 
-    function accept(uint256 jobSeed, uint256 providerSeed) external {
-        (bool found, uint256 idx) = _live(jobSeed);
-        if (!found) return;
-        JobInfo storage j = jobs[idx];
-        if (j.final_ || j.assignment.length == j.r || block.timestamp > j.commitDeadline) return;
-        uint256 who = providerSeed % providers.length;
-        address p = providers[who];
-        if (!registry.isActive(p) || _indexOf(j, p) != type(uint256).max) return;
-        JobMarket.Assignment[] memory cur = j.assignment;
-        vm.prank(p);
-        market.accept(j.id, cur);
-        _assign(j, p, j.cap, providerSeed);
-        calls["accept"]++;
+    /// @dev Mostly honest (70%), some dishonest (20%), some silent (10%).
+    function _roll(uint256 seed) internal pure returns (Behaviour) {
+        uint256 roll = seed % 10;
+        return roll < 7 ? Behaviour.Honest : roll < 9 ? Behaviour.Dishonest : Behaviour.NoShow;
     }
 
-    /// @dev An assigned provider commits its result on chain (honest or dishonest, as its behaviour says).
+    function _refreshDeadlines(JobInfo storage j) internal {
+        (, uint40 cd,,,,,, uint40 rd,,,,) = market.jobs(j.id);
+        j.commitDeadline = cd;
+        j.revealDeadline = rd;
+    }
+
+    /// @dev An assigned provider (or, in arbitration, a drawn arbiter) commits its result on chain.
     function commit(uint256 jobSeed, uint256 slotSeed) external {
         (bool found, uint256 idx) = _live(jobSeed);
         if (!found) return;
         JobInfo storage j = jobs[idx];
-        if (j.final_ || j.assignment.length == 0 || block.timestamp > j.commitDeadline) return;
-        uint256 i = slotSeed % j.assignment.length;
-        if (j.onChain[i] || j.behaviour[i] == Behaviour.NoShow) return;
-        address p = j.assignment[i].provider;
-        bytes32 c = keccak256(abi.encodePacked(_resultOf(j, i), p));
-        vm.prank(p);
-        market.commit(j.id, c);
-        j.onChain[i] = true;
-        calls["commit"]++;
+        if (block.timestamp > j.commitDeadline) return;
+        if (j.phase == Phase.Assigned) {
+            uint256 i = slotSeed % j.r;
+            if (j.onChain[i] || j.behaviour[i] == Behaviour.NoShow) return;
+            address p = j.assignment[i].provider;
+            vm.prank(p);
+            market.commit(j.id, keccak256(abi.encodePacked(_resultOf(j.behaviour[i]), p)));
+            j.onChain[i] = true;
+            calls["commit"]++;
+        } else {
+            uint256 i = slotSeed % j.r;
+            if (j.arbOnChain[i] || j.arbBehaviour[i] == Behaviour.NoShow) return;
+            address p = j.arbiters[i].provider;
+            bytes32 c = keccak256(abi.encodePacked(_resultOf(j.arbBehaviour[i]), p));
+            vm.prank(p);
+            try market.commit(j.id, c) {
+                j.arbOnChain[i] = true;
+                calls["commitArbiter"]++;
+            } catch {
+                // An arbiter may have committed to this job id before it was drawn (it never does here).
+                _violation("an arbiter could not commit in time");
+            }
+        }
     }
 
     /// @dev The requester reveals `cid` with the signed commitments of a random subset of the providers that ran.
@@ -218,49 +289,125 @@ contract Handler {
         (bool found, uint256 idx) = _liveForReveal(jobSeed);
         if (!found) return;
         JobInfo storage j = jobs[idx];
-        if (j.final_ || j.assignment.length != j.r) return;
         // Most signatures reach the requester (seven in eight).
         // (hashed: the fuzzer favours edge values such as 0, which would mean "no signatures" every time)
         uint256 bits = uint256(keccak256(abi.encode(subset)));
-        JobMarket.SignedCommit[] memory sc = _signedSubset(j, bits | (bits >> 16) | (bits >> 32));
-        _reveal(j, requester, _cid(cidSeed), sc);
+        bits = bits | (bits >> 16) | (bits >> 32);
+        if (j.phase == Phase.Assigned) _reveal(j, requester, _cid(cidSeed), _signedSubset(j, bits));
+        else _revealArbitration(j, requester, _cid(cidSeed), _signedArbiters(j, bits));
     }
 
-    /// @dev An assigned provider reveals with the on-chain commitments only.
+    /// @dev An assigned provider (or arbiter) reveals with the on-chain commitments only.
     function revealByProvider(uint256 jobSeed, uint256 slotSeed, uint8 cidSeed) external {
         (bool found, uint256 idx) = _liveForReveal(jobSeed);
         if (!found) return;
         JobInfo storage j = jobs[idx];
-        if (j.final_ || j.assignment.length != j.r) return;
-        address p = j.assignment[slotSeed % j.r].provider;
-        _reveal(j, p, _cid(cidSeed), new JobMarket.SignedCommit[](0));
+        if (j.phase == Phase.Assigned) {
+            _reveal(j, j.assignment[slotSeed % j.r].provider, _cid(cidSeed), new JobMarket.SignedCommit[](0));
+        } else {
+            uint256 k = slotSeed % (2 * uint256(j.r));
+            address p = k < j.r ? j.assignment[k].provider : j.arbiters[k - j.r].provider;
+            _revealArbitration(j, p, _cid(cidSeed), new JobMarket.SignedCommit[](0));
+        }
     }
 
-    function cancel(uint256 jobSeed) external {
-        (bool found, uint256 idx) = _live(jobSeed);
-        if (!found) return;
-        JobInfo storage j = jobs[idx];
-        if (j.final_ || j.assignment.length == j.r) return;
-        vm.prank(requester);
-        market.cancel(j.id);
-        _failed(j);
-        calls["cancel"]++;
+    struct ExpireCheck {
+        bool due;
+        uint256[] stake;
+        uint256 requesterOwed;
+        uint256 marketBalance;
+        uint16 noShowBps;
+        bool anyOnChain;
+        uint256 eligible;
+        uint40 revealDeadline;
     }
 
     function expire(uint256 jobSeed) external {
-        (bool found, uint256 idx) = _live(jobSeed);
+        (bool found, uint256 idx) = _liveForExpire(jobSeed);
         if (!found) return;
         JobInfo storage j = jobs[idx];
-        if (j.final_) return;
-        uint256 deadline = j.assignment.length == j.r ? j.revealDeadline : j.commitDeadline;
-        bool due = block.timestamp > deadline;
-        try market.expire(j.id) {
-            if (!due) _violation("expired before its deadline");
-            _failed(j);
-            calls["expire"]++;
-        } catch {
-            if (due) _violation("a job past its deadline could not expire");
+        ExpireCheck memory e;
+        e.due = block.timestamp > j.revealDeadline;
+        e.revealDeadline = j.revealDeadline;
+        e.stake = new uint256[](j.r);
+        for (uint256 i; i < j.r; ++i) {
+            e.stake[i] = _stakeOf(j.assignment[i].provider);
+            if (j.onChain[i]) e.anyOnChain = true;
         }
+        e.requesterOwed = market.owed(requester);
+        e.marketBalance = token.balanceOf(address(market));
+        (,,,,,,,,,, e.noShowBps,) = market.jobs(j.id);
+        e.eligible = _eligibleArbiters(j);
+        Phase before = j.phase;
+
+        vm.recordLogs();
+        try market.expire(j.id, j.assignment) {
+            if (!e.due) _violation("expired before its deadline");
+            _afterExpire(j, e, before);
+        } catch {
+            if (e.due) _violation("a job past its deadline could not expire");
+        }
+        vm.getRecordedLogs(); // clear
+    }
+
+    function _afterExpire(JobInfo storage j, ExpireCheck memory e, Phase before) internal {
+        if (token.balanceOf(address(market)) != e.marketBalance) _violation("expire moved tokens");
+        for (uint256 i; i < j.r; ++i) {
+            uint256 nowStake = _stakeOf(j.assignment[i].provider);
+            uint256 expected = e.stake[i];
+            // Only in the Assigned phase, and only those with no commitment on chain, lose their bond.
+            if (before == Phase.Assigned && !j.onChain[i]) expected -= e.stake[i] * e.noShowBps / 10_000;
+            if (nowStake != expected) _violation("expire took other than the no-show bonds");
+        }
+        JobMarket.State s = _state(j.id);
+        if (before == Phase.Assigned && j.mode == JobMarket.Mode.Quorum && e.anyOnChain) {
+            calls["disputedExpiry"]++;
+            if (e.eligible < j.r) calls["tooFewArbiters"]++;
+        }
+        if (s == JobMarket.State.Arbitration) {
+            if (before != Phase.Assigned || j.mode != JobMarket.Mode.Quorum || !e.anyOnChain) {
+                _violation("arbitration without a disputed Quorum job");
+            }
+            if (e.eligible < j.r) _violation("arbitration with too few eligible arbiters");
+            _recordArbiters(j);
+            // The round is fixed from the job's reveal deadline, whenever expire is called.
+            if (j.commitDeadline != e.revealDeadline + market.arbitrationWindow()) _violation("arbitration deadline");
+            if (block.timestamp >= j.commitDeadline) _violation("arbitration started after its window");
+            calls["arbitrationStarted"]++;
+            return;
+        }
+        if (s != JobMarket.State.Failed) _violation("expire left the job neither failed nor in arbitration");
+        if (market.owed(requester) - e.requesterOwed != j.escrow) _violation("a failed job was not fully refunded");
+        if (before == Phase.Arbitration) calls["arbitrationFailed"]++;
+        _failed(j);
+        calls["expire"]++;
+    }
+
+    /// @dev Reads the arbiters from the ProviderAssigned events of the expire just made and checks the draw.
+    function _recordArbiters(JobInfo storage j) internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 sig = keccak256("ProviderAssigned(bytes32,address,uint8,uint96)");
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(market) || logs[i].topics[0] != sig) continue;
+            (uint8 index, uint96 price) = abi.decode(logs[i].data, (uint8, uint96));
+            address p = address(uint160(uint256(logs[i].topics[2])));
+            if (index != j.r + j.arbiters.length) _violation("arbiter index");
+            if (price != j.cap) _violation("arbiter price is not the cap");
+            if (_indexOf(j, p) != type(uint256).max) _violation("an original provider drawn as arbiter");
+            for (uint256 k; k < j.arbiters.length; ++k) {
+                if (j.arbiters[k].provider == p) _violation("an arbiter drawn twice");
+            }
+            if (!registry.isActive(p)) _violation("an inactive arbiter");
+            j.arbiters.push(JobMarket.Assignment(p, price));
+            // Drafted arbiters: mostly honest (85%), some dishonest (10%), some silent (5%).
+            uint256 roll = uint256(keccak256(abi.encode(j.id, p, block.timestamp))) % 20;
+            j.arbBehaviour.push(roll < 17 ? Behaviour.Honest : roll < 19 ? Behaviour.Dishonest : Behaviour.NoShow);
+            j.arbOnChain.push(false);
+        }
+        if (j.arbiters.length != j.r) _violation("not r arbiters");
+        if (keccak256(abi.encode(j.arbiters)) != market.arbitrationHash(j.id)) _violation("arbitration hash");
+        j.phase = Phase.Arbitration;
+        _refreshDeadlines(j);
     }
 
     function withdraw(uint256 actorSeed) external {
@@ -285,10 +432,12 @@ contract Handler {
         list[0] = epochSeed % current;
         uint256 amount = rewards.claimable(p, list[0]);
         if (amount == 0) return;
+        uint256 units = market.workUnits(p, list[0]);
         uint256 before = token.balanceOf(p);
         vm.prank(p);
         rewards.claim(list);
         if (token.balanceOf(p) - before != amount) _violation("reward claim paid other than claimable");
+        if (amount > units * rewards.feeFactorBps() / 10_000) _violation("a reward above the factor of its fees");
         calls["claimRewards"]++;
     }
 
@@ -297,7 +446,9 @@ contract Handler {
         address p = providers[providerSeed % providers.length];
         (uint96 staked,,,) = registry.stakes(p);
         if (staked == 0) return;
-        uint96 amount = uint96(_bound(amountSeed, 1, staked));
+        // Mostly a part of the stake (the provider stays active), one time in four all of it.
+        uint96 amount = uint96(_bound(amountSeed, 1, amountSeed % 4 == 0 ? staked : staked / 4 + 1));
+        if (amount > staked) amount = staked;
         vm.prank(p);
         registry.unbond(amount);
         calls["unbond"]++;
@@ -314,8 +465,9 @@ contract Handler {
     }
 
     function warp(uint32 secondsSeed) external {
-        // Mostly small steps (so jobs get committed and revealed in time), sometimes hours (so they expire).
-        uint256 maxStep = secondsSeed % 8 == 0 ? 3 hours : 20 minutes;
+        // Mostly small steps (so jobs get committed, revealed, expired and arbitrated in time), sometimes hours
+        // (so that some expire late, past their arbitration window).
+        uint256 maxStep = secondsSeed % 8 == 0 ? 90 minutes : 15 minutes;
         vm.warp(block.timestamp + _bound(secondsSeed / 8, 1, maxStep));
         calls["warp"]++;
     }
@@ -323,18 +475,19 @@ contract Handler {
     // ---- the same actions under a second name: forge picks selectors uniformly (duplicates are merged), so
     //      these make the job lifecycle more frequent than stake moves and time jumps ----
 
-    function createJobAgain(uint8 rSeed, uint8 qSeed, uint8 nOffers, uint96 capSeed, uint32 durSeed, uint256 pick)
+    function createJobAgain(uint8 rSeed, uint8 qSeed, uint8 modeSeed, uint96 capSeed, uint32 durSeed, uint256 pick)
         external
     {
-        this.createJob(rSeed, qSeed, nOffers, capSeed, durSeed, pick);
+        this.createJob(rSeed, qSeed, modeSeed, capSeed, durSeed, pick);
     }
 
-    /// @dev Every running assigned provider of a job commits on chain (the usual case near the commit deadline).
+    /// @dev Every running assigned provider (or arbiter) of a job commits on chain (the usual case near the
+    ///      commit deadline).
     function commitAll(uint256 jobSeed) external {
         (bool found, uint256 idx) = _live(jobSeed);
         if (!found) return;
         JobInfo storage j = jobs[idx];
-        for (uint256 i; i < j.assignment.length; ++i) {
+        for (uint256 i; i < j.r; ++i) {
             this.commit(idx, i);
         }
     }
@@ -347,20 +500,20 @@ contract Handler {
         this.revealByProvider(jobSeed, slotSeed, cidSeed);
     }
 
+    function expireAgain(uint256 jobSeed) external {
+        this.expire(jobSeed);
+    }
+
+    function warpAgain(uint32 secondsSeed) external {
+        this.warp(secondsSeed);
+    }
+
     // =========================================================================================================
     // internals
     // =========================================================================================================
 
-    function _assign(JobInfo storage j, address p, uint96 price, uint256 seed) internal {
-        j.assignment.push(JobMarket.Assignment(p, price));
-        // Mostly honest (70%), some dishonest (20%), some no-shows (10%).
-        uint256 roll = uint256(keccak256(abi.encode(seed, p, j.id))) % 10;
-        j.behaviour.push(roll < 7 ? Behaviour.Honest : roll < 9 ? Behaviour.Dishonest : Behaviour.NoShow);
-        j.onChain.push(false);
-    }
-
-    function _resultOf(JobInfo storage j, uint256 i) internal view returns (bytes memory) {
-        return j.behaviour[i] == Behaviour.Honest ? RESULT : WRONG;
+    function _resultOf(Behaviour b) internal pure returns (bytes memory) {
+        return b == Behaviour.Honest ? RESULT : WRONG;
     }
 
     function _cid(uint8 seed) internal pure returns (bytes memory) {
@@ -381,20 +534,49 @@ contract Handler {
         n = 0;
         for (uint256 i; i < j.r; ++i) {
             if (j.behaviour[i] == Behaviour.NoShow || (subset >> i) & 1 == 0) continue;
-            address p = j.assignment[i].provider;
-            bytes32 c = keccak256(abi.encodePacked(_resultOf(j, i), p));
-            (bytes32 r, bytes32 vs) = _sig(keys[_keyIndex(p)], market.commitDigest(j.id, c));
-            sc[n++] = JobMarket.SignedCommit(uint8(i), c, r, vs);
+            sc[n++] = _signed(j.id, uint8(i), j.assignment[i].provider, _resultOf(j.behaviour[i]));
         }
     }
 
-    struct Before {
-        uint256[] owed;
-        uint256[] stake;
-        uint256 marketBalance;
+    /// @dev Signed commitments of a subset of the arbiters that ran (indexes r..2r-1).
+    function _signedArbiters(JobInfo storage j, uint256 subset)
+        internal
+        view
+        returns (JobMarket.SignedCommit[] memory sc)
+    {
+        uint256 n;
+        for (uint256 i; i < j.r; ++i) {
+            if (j.arbBehaviour[i] != Behaviour.NoShow && (subset >> i) & 1 == 1) ++n;
+        }
+        sc = new JobMarket.SignedCommit[](n);
+        n = 0;
+        for (uint256 i; i < j.r; ++i) {
+            if (j.arbBehaviour[i] == Behaviour.NoShow || (subset >> i) & 1 == 0) continue;
+            sc[n++] = _signed(j.id, uint8(j.r + i), j.arbiters[i].provider, _resultOf(j.arbBehaviour[i]));
+        }
     }
 
-    /// @dev Predicts whether the reveal must succeed, calls it, and checks every provider's outcome.
+    function _signed(bytes32 id, uint8 index, address p, bytes memory result)
+        internal
+        view
+        returns (JobMarket.SignedCommit memory)
+    {
+        bytes32 c = keccak256(abi.encodePacked(result, p));
+        (bytes32 r, bytes32 vs) = _sig(keys[_keyIndex(p)], market.commitDigest(id, c));
+        return JobMarket.SignedCommit(index, c, r, vs);
+    }
+
+    struct Before {
+        uint256[] owed; // the listed providers, then requester, then treasury
+        uint256[] stake;
+        uint256 marketBalance;
+        uint256 treasuryTokens;
+        uint16 feeBps;
+        uint16 slashBps;
+        uint16 noShowBps;
+    }
+
+    /// @dev Predicts whether the Assigned-phase reveal must succeed, calls it, and checks every outcome.
     function _reveal(JobInfo storage j, address caller, bytes memory cid, JobMarket.SignedCommit[] memory sc) internal {
         // Which commitment counts for each slot: a signed one if given, else the on-chain one.
         bytes32[] memory counted = new bytes32[](j.r);
@@ -405,7 +587,9 @@ contract Handler {
         bool complete = true;
         for (uint256 i; i < j.r; ++i) {
             address p = j.assignment[i].provider;
-            if (counted[i] == bytes32(0) && j.onChain[i]) counted[i] = keccak256(abi.encodePacked(_resultOf(j, i), p));
+            if (counted[i] == bytes32(0) && j.onChain[i]) {
+                counted[i] = keccak256(abi.encodePacked(_resultOf(j.behaviour[i]), p));
+            }
             if (counted[i] == bytes32(0)) complete = false;
             else if (counted[i] == keccak256(abi.encodePacked(cid, p))) ++matches;
         }
@@ -419,65 +603,161 @@ contract Handler {
         bool expectOk =
             block.timestamp <= j.revealDeadline && (complete || block.timestamp > j.commitDeadline) && matches >= j.q;
 
-        Before memory b = _snapshot(j);
+        Before memory b = _snapshot(j, j.assignment);
         vm.prank(caller);
         try market.reveal(j.id, j.assignment, cid, sc) {
             if (!expectOk) _violation("reveal succeeded where it must fail");
-            _checkSettlement(j, cid, counted, b);
-            j.final_ = true;
-            ghostEscrowed -= j.budget;
-            ghostOwed += j.budget;
+            _checkSettlement(j, j.assignment, cid, counted, b, true);
+            _settled(j);
             calls["reveal"]++;
         } catch {
             if (expectOk) _violation("reveal failed where it must succeed");
         }
     }
 
-    function _snapshot(JobInfo storage j) internal view returns (Before memory b) {
-        b.owed = new uint256[](j.r + 2);
-        b.stake = new uint256[](j.r);
-        for (uint256 i; i < j.r; ++i) {
-            address p = j.assignment[i].provider;
-            b.owed[i] = market.owed(p);
-            (uint96 s, uint96 u,,) = registry.stakes(p);
-            b.stake[i] = uint256(s) + u;
+    /// @dev The same for an arbitration: originals count with their on-chain commitments (NO_SHOW for the rest),
+    ///      arbiters with a signature or an on-chain commitment; a result needs more than r matches.
+    function _revealArbitration(JobInfo storage j, address caller, bytes memory cid, JobMarket.SignedCommit[] memory sc)
+        internal
+    {
+        uint256 r = j.r;
+        JobMarket.Assignment[] memory all = new JobMarket.Assignment[](2 * r);
+        bytes32[] memory counted = new bytes32[](2 * r);
+        for (uint256 i; i < r; ++i) {
+            all[i] = j.assignment[i];
+            all[r + i] = j.arbiters[i];
+            counted[i] = j.onChain[i]
+                ? keccak256(abi.encodePacked(_resultOf(j.behaviour[i]), j.assignment[i].provider))
+                : NO_SHOW;
         }
-        b.owed[j.r] = market.owed(requester);
-        b.owed[j.r + 1] = market.owed(treasury);
-        b.marketBalance = token.balanceOf(address(market));
+        for (uint256 k; k < sc.length; ++k) {
+            counted[sc[k].index] = sc[k].commitment;
+        }
+        uint256 matches;
+        bool complete = true;
+        for (uint256 i; i < 2 * r; ++i) {
+            if (i >= r && counted[i] == bytes32(0) && j.arbOnChain[i - r]) {
+                counted[i] = keccak256(abi.encodePacked(_resultOf(j.arbBehaviour[i - r]), all[i].provider));
+            }
+            if (counted[i] == bytes32(0)) complete = false;
+            else if (counted[i] == keccak256(abi.encodePacked(cid, all[i].provider))) ++matches;
+        }
+        bool expectOk =
+            block.timestamp <= j.revealDeadline && (complete || block.timestamp > j.commitDeadline) && matches > r;
+        if (!expectOk) calls["revealArbitrationRefused"]++;
+
+        Before memory b = _snapshot(j, all);
+        vm.prank(caller);
+        try market.revealArbitration(j.id, all, cid, sc) {
+            if (!expectOk) _violation("arbitration reveal succeeded where it must fail");
+            _checkSettlement(j, all, cid, counted, b, false);
+            _settled(j);
+            calls["revealArbitration"]++;
+        } catch {
+            if (expectOk) _violation("arbitration reveal failed where it must succeed");
+        }
     }
 
-    function _checkSettlement(JobInfo storage j, bytes memory cid, bytes32[] memory counted, Before memory b) internal {
-        (,,,,,,,,, uint16 feeBps,,) = market.jobs(j.id);
+    function _snapshot(JobInfo storage j, JobMarket.Assignment[] memory list) internal view returns (Before memory b) {
+        uint256 n = list.length;
+        b.owed = new uint256[](n + 2);
+        b.stake = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
+            b.owed[i] = market.owed(list[i].provider);
+            b.stake[i] = _stakeOf(list[i].provider);
+        }
+        b.owed[n] = market.owed(requester);
+        b.owed[n + 1] = market.owed(treasury);
+        b.marketBalance = token.balanceOf(address(market));
+        b.treasuryTokens = token.balanceOf(treasury);
+        (,,,,,,,, b.feeBps, b.slashBps, b.noShowBps,) = market.jobs(j.id);
+    }
+
+    /// @dev Matching commitments paid their price minus the fee, dissenting ones slashed, missing ones bonded
+    ///      (only originals in the Assigned phase), NO_SHOW originals and silent arbiters untouched; the escrow
+    ///      split exactly, and the treasury's tokens grew by exactly the slashes and bonds.
+    function _checkSettlement(
+        JobInfo storage j,
+        JobMarket.Assignment[] memory list,
+        bytes memory cid,
+        bytes32[] memory counted,
+        Before memory b,
+        bool bondable
+    ) internal {
+        uint256 n = list.length;
         uint256 credited;
-        for (uint256 i; i < j.r; ++i) {
-            address p = j.assignment[i].provider;
-            (uint96 s, uint96 u,,) = registry.stakes(p);
-            uint256 stakeNow = uint256(s) + u;
+        uint256 taken;
+        for (uint256 i; i < n; ++i) {
+            address p = list[i].provider;
+            uint256 stakeNow = _stakeOf(p);
             uint256 gained = market.owed(p) - b.owed[i];
             credited += gained;
-            bool slashed = stakeNow < b.stake[i];
-            if (slashed && gained != 0) _violation("a slashed provider was paid");
+            uint256 expectedLoss;
+            uint256 expectedGain;
             if (counted[i] == bytes32(0)) {
-                if (gained != 0 || slashed) _violation("a no-show was paid or slashed");
+                if (bondable) expectedLoss = b.stake[i] * b.noShowBps / 10_000;
             } else if (counted[i] == keccak256(abi.encodePacked(cid, p))) {
-                uint256 price = j.assignment[i].price;
-                if (gained != price - price * feeBps / 10_000) _violation("a matching provider was paid wrongly");
-                if (slashed) _violation("a matching provider was slashed");
-            } else if (gained != 0) {
-                _violation("a disagreeing provider was paid");
+                expectedGain = list[i].price - uint256(list[i].price) * b.feeBps / 10_000;
+            } else if (counted[i] != NO_SHOW) {
+                expectedLoss = b.stake[i] * b.slashBps / 10_000;
             }
+            if (gained != expectedGain) _violation("a provider was paid wrongly");
+            if (b.stake[i] - stakeNow != expectedLoss) _violation("a provider lost a wrong amount of stake");
+            taken += expectedLoss;
         }
-        credited += market.owed(requester) - b.owed[j.r];
-        credited += market.owed(treasury) - b.owed[j.r + 1];
-        if (credited != j.budget) _violation("settlement did not split the budget exactly");
+        credited += market.owed(requester) - b.owed[n];
+        credited += market.owed(treasury) - b.owed[n + 1];
+        if (credited != j.escrow) _violation("settlement did not split the escrow exactly");
         if (token.balanceOf(address(market)) != b.marketBalance) _violation("settlement moved tokens");
+        if (token.balanceOf(treasury) - b.treasuryTokens != taken) _violation("slashes and bonds not at the treasury");
+    }
+
+    function _settled(JobInfo storage j) internal {
+        j.phase = Phase.Final;
+        ghostEscrowed -= j.escrow;
+        ghostOwed += j.escrow;
     }
 
     function _failed(JobInfo storage j) internal {
-        j.final_ = true;
-        ghostEscrowed -= j.budget;
-        ghostOwed += j.budget;
+        _settled(j);
+    }
+
+    function _state(bytes32 id) internal view returns (JobMarket.State s) {
+        (,,,,, s,,,,,,) = market.jobs(id);
+    }
+
+    function _stakeOf(address p) internal view returns (uint256) {
+        (uint96 s, uint96 u,,) = registry.stakes(p);
+        return uint256(s) + u;
+    }
+
+    /// @dev Active providers outside the job (who could be drawn as arbiters now).
+    function _eligibleArbiters(JobInfo storage j) internal view returns (uint256 n) {
+        for (uint256 i; i < providers.length; ++i) {
+            if (registry.isActive(providers[i]) && _indexOf(j, providers[i]) == type(uint256).max) ++n;
+        }
+    }
+
+    /// @dev Like `_live`, but preferring jobs past the reveal deadline of their phase (odd seeds), so that
+    ///      expiries, arbitrations and their failures are frequent; even seeds take any live job.
+    function _liveForExpire(uint256 seed) internal view returns (bool found, uint256 idx) {
+        if (seed % 2 == 0) return _live(seed / 2);
+        uint256 n = jobs.length;
+        // First the jobs that can still go to arbitration (expired less than an arbitration window ago).
+        uint256 window = market.arbitrationWindow();
+        for (uint256 k; k < n; ++k) {
+            idx = (seed % n + k) % n;
+            JobInfo storage j = jobs[idx];
+            if (
+                j.phase == Phase.Assigned && block.timestamp > j.revealDeadline
+                    && block.timestamp < j.revealDeadline + window
+            ) return (true, idx);
+        }
+        for (uint256 k; k < n; ++k) {
+            idx = (seed % n + k) % n;
+            if (jobs[idx].phase != Phase.Final && block.timestamp > jobs[idx].revealDeadline) return (true, idx);
+        }
+        return _live(seed);
     }
 
     /// @dev A random job that is not final yet (most picks would otherwise land on long-settled jobs).
@@ -485,7 +765,7 @@ contract Handler {
         uint256 n = jobs.length;
         for (uint256 k; k < n; ++k) {
             idx = (seed % n + k) % n;
-            if (!jobs[idx].final_) return (true, idx);
+            if (jobs[idx].phase != Phase.Final) return (true, idx);
         }
     }
 
@@ -496,7 +776,7 @@ contract Handler {
         uint256 n = jobs.length;
         for (uint256 k; k < n; ++k) {
             idx = (seed % n + k) % n;
-            if (!jobs[idx].final_ && block.timestamp <= jobs[idx].revealDeadline) return (true, idx);
+            if (jobs[idx].phase != Phase.Final && block.timestamp <= jobs[idx].revealDeadline) return (true, idx);
         }
         return _live(seed);
     }

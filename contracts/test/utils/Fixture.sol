@@ -6,8 +6,7 @@ import {OceanToken} from "../../src/OceanToken.sol";
 import {NodeRegistry} from "../../src/NodeRegistry.sol";
 import {JobMarket} from "../../src/JobMarket.sol";
 import {Rewards} from "../../src/Rewards.sol";
-import {OceanGovernor} from "../../src/OceanGovernor.sol";
-import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {OceanGovernor, OceanTimelock, GovernorBounds} from "../../src/OceanGovernor.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 
 /// @notice Deploys the whole protocol the way the Rust deployer does, with providers registered and a funded
@@ -27,15 +26,42 @@ abstract contract Fixture {
     uint256 internal constant EPOCH = 1 days;
     uint128 internal constant EMISSION = 10_000 ether;
     uint96 internal constant PRICE = 10 ether;
+    uint16 internal constant NO_SHOW_BPS = 500;
+    uint40 internal constant ARBITRATION_WINDOW = 1 hours;
+    uint80 internal constant MIN_REWARD_FEE = 0.001 ether;
+    uint16 internal constant FEE_FACTOR_BPS = 5_000;
+    uint256 internal constant TIMELOCK_DELAY = 1 days;
+    bytes32 internal constant LIMITS = keccak256("fuel=1e9;memory=256MiB;output=1MiB");
+
+    // Bounds fixed at deployment (wide enough for every test; production ones are narrower).
+    uint16 internal constant MAX_FEE_BPS = 10_000;
+    uint16 internal constant MIN_SLASH_BPS = 0;
+    uint16 internal constant MAX_SLASH_BPS = 10_000;
+    uint16 internal constant MAX_NO_SHOW_BPS = 2_000;
+    uint40 internal constant MIN_REVEAL_WINDOW = 1 minutes;
+    uint40 internal constant MAX_REVEAL_WINDOW = 1 days;
+    uint40 internal constant MIN_JOB_DURATION = 1 minutes;
+    uint40 internal constant MAX_JOB_DURATION_CAP = 60 days;
+    uint40 internal constant MIN_ARBITRATION_WINDOW = 10 minutes;
+    uint40 internal constant MAX_ARBITRATION_WINDOW = 3 days;
+    uint80 internal constant MAX_MIN_REWARD_FEE = 1 ether;
+    uint96 internal constant MIN_STAKE_FLOOR = 1 ether;
+    uint96 internal constant MIN_STAKE_CAP = 100_000 ether;
+    uint40 internal constant MAX_UNBONDING = 365 days;
+    uint128 internal constant MAX_EMISSION = 100_000 ether;
+    uint16 internal constant MAX_FEE_FACTOR_BPS = 9_000;
+    uint256 internal constant TIMELOCK_FLOOR = 1 hours;
+    uint256 internal constant TIMELOCK_CAP = 30 days;
 
     OceanToken internal token;
     NodeRegistry internal registry;
     JobMarket internal market;
     Rewards internal rewards;
-    TimelockController internal timelock;
+    OceanTimelock internal timelock;
     OceanGovernor internal governor;
 
     address internal treasury = address(0x7EA5);
+    address internal guardian = address(0x6A4D);
     uint256 internal requesterKey = 0xA11CE;
     address internal requester;
     uint256[] internal providerKeys;
@@ -55,19 +81,20 @@ abstract contract Fixture {
         amounts[2] = REWARD_POOL;
         token = new OceanToken(holders, amounts);
 
-        registry = new NodeRegistry(token, address(this), MIN_STAKE, UNBONDING);
-        market =
-            new JobMarket(token, registry, address(this), treasury, FEE_BPS, SLASH_BPS, REVEAL_WINDOW, MAX_JOB, EPOCH);
-        rewards = new Rewards(token, market, address(this), EMISSION);
+        registry = deployRegistry();
+        market = deployMarket(registry);
+        rewards = new Rewards(token, market, address(this), EMISSION, FEE_FACTOR_BPS, MAX_EMISSION, MAX_FEE_FACTOR_BPS);
         vm.prank(address(0xD0));
         token.transfer(address(rewards), REWARD_POOL);
         registry.setJobMarket(address(market));
 
         address[] memory none = new address[](0);
-        timelock = new TimelockController(1 days, none, none, address(this));
-        governor = new OceanGovernor(IVotes(address(token)), timelock, 1, 50, 0, 4);
+        timelock = new OceanTimelock(TIMELOCK_DELAY, none, none, address(this), TIMELOCK_FLOOR, TIMELOCK_CAP);
+        governor = new OceanGovernor(IVotes(address(token)), timelock, 1, 50, 0, 4, governorBounds());
         timelock.grantRole(timelock.PROPOSER_ROLE(), address(governor));
         timelock.grantRole(timelock.CANCELLER_ROLE(), address(governor));
+        // As in production: a guardian may cancel a queued operation during the delay.
+        timelock.grantRole(timelock.CANCELLER_ROLE(), guardian);
         timelock.grantRole(timelock.EXECUTOR_ROLE(), address(0));
         timelock.renounceRole(timelock.DEFAULT_ADMIN_ROLE(), address(this));
         registry.transferOwnership(address(timelock));
@@ -79,6 +106,61 @@ abstract contract Fixture {
         }
         vm.prank(requester);
         token.approve(address(market), type(uint256).max);
+    }
+
+    function deployRegistry() internal returns (NodeRegistry) {
+        return
+            new NodeRegistry(
+                token, address(this), MIN_STAKE, UNBONDING, [MIN_STAKE_FLOOR, MIN_STAKE_CAP], MAX_UNBONDING
+            );
+    }
+
+    /// @dev A market on `reg` with the fixture's parameters and bounds (the registry is not wired to it).
+    function deployMarket(NodeRegistry reg) internal returns (JobMarket) {
+        return new JobMarket(token, reg, address(this), marketParams(), marketBounds());
+    }
+
+    function marketParams() internal view returns (JobMarket.Params memory) {
+        return JobMarket.Params({
+            treasury: treasury,
+            feeBps: FEE_BPS,
+            slashBps: SLASH_BPS,
+            noShowBps: NO_SHOW_BPS,
+            revealWindow: REVEAL_WINDOW,
+            maxJobDuration: MAX_JOB,
+            arbitrationWindow: ARBITRATION_WINDOW,
+            minRewardFee: MIN_REWARD_FEE,
+            epochLength: EPOCH
+        });
+    }
+
+    function marketBounds() internal pure returns (JobMarket.Bounds memory) {
+        return JobMarket.Bounds({
+            maxFeeBps: MAX_FEE_BPS,
+            minSlashBps: MIN_SLASH_BPS,
+            maxSlashBps: MAX_SLASH_BPS,
+            maxNoShowBps: MAX_NO_SHOW_BPS,
+            minRevealWindow: MIN_REVEAL_WINDOW,
+            maxRevealWindow: MAX_REVEAL_WINDOW,
+            minJobDuration: MIN_JOB_DURATION,
+            maxJobDuration: MAX_JOB_DURATION_CAP,
+            minArbitrationWindow: MIN_ARBITRATION_WINDOW,
+            maxArbitrationWindow: MAX_ARBITRATION_WINDOW,
+            maxMinRewardFee: MAX_MIN_REWARD_FEE
+        });
+    }
+
+    function governorBounds() internal pure returns (GovernorBounds.Bounds memory) {
+        return GovernorBounds.Bounds({
+            minVotingDelay: 1,
+            maxVotingDelay: 50_400,
+            minVotingPeriod: 10,
+            maxVotingPeriod: 201_600,
+            minProposalThreshold: 0,
+            maxProposalThreshold: 10_000_000 ether,
+            minQuorumPercent: 1,
+            maxQuorumPercent: 50
+        });
     }
 
     function addProvider(uint256 key) internal returns (address provider) {
@@ -101,12 +183,14 @@ abstract contract Fixture {
         req = JobMarket.JobRequest({
             salt: bytes32(++saltCounter),
             manifestCid: hex"01701220aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899",
+            lateManifest: false,
             replicas: replicas,
             quorum: quorum,
             mode: JobMarket.Mode.Quorum,
             pricePerReplica: PRICE,
             commitDeadline: uint40(block.timestamp + 1 hours),
-            proofSpec: bytes32(0)
+            proofSpec: bytes32(0),
+            limitsHash: LIMITS
         });
     }
 
@@ -117,14 +201,33 @@ abstract contract Fixture {
         vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
     }
 
-    /// @dev Offers from providers[0..n) at `price`.
-    function offers(bytes32 jobId, uint256 n, uint96 price) internal view returns (JobMarket.Offer[] memory o) {
-        o = new JobMarket.Offer[](n);
-        uint40 expiry = uint40(block.timestamp + 10 minutes);
+    /// @dev The terms hash offers sign when providers[idx[0]], providers[idx[1]], ... (in that order) run `req`.
+    function termsOf(JobMarket.JobRequest memory req, uint256[] memory idx) internal view returns (bytes32) {
+        address[] memory list = new address[](idx.length);
+        for (uint256 i; i < idx.length; ++i) {
+            list[i] = providers[idx[i]];
+        }
+        return market.termsHash(req, list);
+    }
+
+    /// @dev 0, 1, ..., n-1.
+    function firstN(uint256 n) internal pure returns (uint256[] memory idx) {
+        idx = new uint256[](n);
         for (uint256 i; i < n; ++i) {
-            bytes32 digest = market.offerDigest(jobId, providers[i], price, expiry);
-            (bytes32 r, bytes32 vs) = sign(providerKeys[i], digest);
-            o[i] = JobMarket.Offer(providers[i], price, expiry, r, vs);
+            idx[i] = i;
+        }
+    }
+
+    /// @dev Offers from providers[0..n) at `price`, signing `req`'s terms with those providers in that order.
+    function offers(JobMarket.JobRequest memory req, bytes32 jobId, uint256 n, uint96 price)
+        internal
+        view
+        returns (JobMarket.Offer[] memory o)
+    {
+        bytes32 terms = termsOf(req, firstN(n));
+        o = new JobMarket.Offer[](n);
+        for (uint256 i; i < n; ++i) {
+            o[i] = offerBy(jobId, i, price, terms);
         }
     }
 
@@ -153,7 +256,7 @@ abstract contract Fixture {
     function createAssigned(uint8 r, uint8 q) internal returns (bytes32 jobId, JobMarket.Assignment[] memory a) {
         JobMarket.JobRequest memory req = request(r, q);
         jobId = market.jobIdOf(requester, req.salt);
-        JobMarket.Offer[] memory o = offers(jobId, r, PRICE);
+        JobMarket.Offer[] memory o = offers(req, jobId, r, PRICE);
         vm.prank(requester);
         market.createJob(req, o);
         a = assignmentOf(r, PRICE);
@@ -188,10 +291,14 @@ abstract contract Fixture {
         return new JobMarket.Offer[](0);
     }
 
-    /// @dev A signed offer by providers[who] for `jobId` at `price`, valid for 10 minutes.
-    function offerBy(bytes32 jobId, uint256 who, uint96 price) internal view returns (JobMarket.Offer memory) {
+    /// @dev A signed offer by providers[who] for `jobId` at `price` on `terms`, valid for 10 minutes.
+    function offerBy(bytes32 jobId, uint256 who, uint96 price, bytes32 terms)
+        internal
+        view
+        returns (JobMarket.Offer memory)
+    {
         uint40 expiry = uint40(block.timestamp + 10 minutes);
-        bytes32 digest = market.offerDigest(jobId, providers[who], price, expiry);
+        bytes32 digest = market.offerDigest(jobId, providers[who], price, expiry, terms);
         (bytes32 r, bytes32 vs) = sign(providerKeys[who], digest);
         return JobMarket.Offer(providers[who], price, expiry, r, vs);
     }
@@ -217,9 +324,70 @@ abstract contract Fixture {
         (,,,,, state,,,,,,) = market.jobs(jobId);
     }
 
-    /// @dev The (commit, reveal) deadlines of a job.
+    /// @dev The (commit, reveal) deadlines of a job (of its arbitration round once in arbitration).
     function deadlinesOf(bytes32 jobId) internal view returns (uint40 commitDeadline, uint40 revealDeadline) {
-        (, commitDeadline,,,,,,, revealDeadline,,,) = market.jobs(jobId);
+        (, commitDeadline,,,,,, revealDeadline,,,,) = market.jobs(jobId);
+    }
+
+    /// @dev What createJob escrows for a Quorum job: the replicas' budget plus the arbitration deposit.
+    function escrow(uint256 r, uint256 price) internal pure returns (uint256) {
+        return 2 * r * price;
+    }
+
+    /// @dev Calls `expire` with the job's assignment and returns the arbiters it drew (from ProviderAssigned
+    ///      events with index >= r), empty when the job failed instead.
+    function expireAndDraw(bytes32 jobId, JobMarket.Assignment[] memory a)
+        internal
+        returns (JobMarket.Assignment[] memory arbiters)
+    {
+        vm.recordLogs();
+        market.expire(jobId, a);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 sig = keccak256("ProviderAssigned(bytes32,address,uint8,uint96)");
+        uint256 n;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter == address(market) && logs[i].topics[0] == sig) ++n;
+        }
+        arbiters = new JobMarket.Assignment[](n);
+        n = 0;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(market) || logs[i].topics[0] != sig) continue;
+            (uint8 index, uint96 price) = abi.decode(logs[i].data, (uint8, uint96));
+            require(index == a.length + n, "arbiter index");
+            arbiters[n++] = JobMarket.Assignment(address(uint160(uint256(logs[i].topics[2]))), price);
+        }
+    }
+
+    /// @dev The assignment followed by the arbiters, as revealArbitration takes them.
+    function concat(JobMarket.Assignment[] memory a, JobMarket.Assignment[] memory b)
+        internal
+        pure
+        returns (JobMarket.Assignment[] memory all)
+    {
+        all = new JobMarket.Assignment[](a.length + b.length);
+        for (uint256 i; i < a.length; ++i) {
+            all[i] = a[i];
+        }
+        for (uint256 i; i < b.length; ++i) {
+            all[a.length + i] = b[i];
+        }
+    }
+
+    /// @dev The index in `providers` of `who` (reverts if not a fixture provider).
+    function keyIndexOf(address who) internal view returns (uint256) {
+        for (uint256 i; i < providers.length; ++i) {
+            if (providers[i] == who) return i;
+        }
+        revert("not a fixture provider");
+    }
+
+    /// @dev A signed commitment to `cid` by `who` (a fixture provider) at position `index` of a job's list.
+    function signedCommitOf(bytes32 jobId, uint8 index, address who, bytes memory cid)
+        internal
+        view
+        returns (JobMarket.SignedCommit memory)
+    {
+        return signedCommitBy(jobId, index, keyIndexOf(who), cid);
     }
 
     function stakeOf(address node) internal view returns (uint96 staked, uint96 unbonding) {

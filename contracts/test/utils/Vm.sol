@@ -4,6 +4,16 @@ pragma solidity ^0.8.24;
 /// @notice The Foundry cheatcodes these tests use. forge-std is not on npm in a current version, so the tests
 ///         declare the (stable) cheatcode interface themselves; forge implements it at `VM_ADDRESS`.
 interface Vm {
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory logs);
+    function chainId(uint256 newChainId) external;
+    function prevrandao(bytes32 newPrevrandao) external;
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
     function prank(address msgSender) external;

@@ -3,15 +3,16 @@
 pragma solidity ^0.8.24;
 
 /// @notice A real proof from the development parameters: examples/zk/digits-q.json on examples/zk/digit-3.json,
-///         for the job `jobIdOf(vm.addr(0xA11CE), SALT)`.
+///         for the job `jobIdOf(vm.addr(0xA11CE), SALT)` on the market the test fixture deploys (chain 31337).
 library ProofFixture {
 address internal constant REQUESTER = address(0xe05fcC23807536bEe418f142D19fa0d21BB0cfF7);
+address internal constant MARKET = address(0xF62849F9A0B5Bf2913b396098F7c7019b51A820a);
 bytes32 internal constant SALT = bytes32(uint256(0x2a));
-bytes32 internal constant JOB_ID = 0xeccef6b68ec3ee58b622a519ef98be3eda2f8a237ed047ab34278a86031e89c0;
+bytes32 internal constant JOB_ID = 0xe6073a4f0451729ab291bdcf9dd3aa47255ce1596a861c378a0cfe6b8414d07f;
 bytes32 internal constant SPEC = 0x2e62161d4fedcee84a6ed9782e48a727f44b24b512fee9648fd6e07ae5cd86b8;
 /// @dev The same input under a model with one bias changed.
 bytes32 internal constant OTHER_MODEL_SPEC = 0x21d7ab21e029357be5e19afdf2c883c946fc2dd1ad0fe678e0e49d46f4b38f8b;
 uint256 internal constant CLASS = 3;
 bytes internal constant RESULT = hex"02001438fff1887ff53cbff60b2000de2ffc44c801e40bffc3b5ffa76affd4a8";
-bytes internal constant PROOF = hex"1236832444d7381ec0e0608bf4f0d7743f1caa79979577dafa0cf35dfda5a4b217f6d49db6f7b4ce655280cf7918f47a2a38a6c1ff8116119022f85ae0ca823500d183d34a0e65612da7b9574860f6c7486a7df79723d8ea970e28bbf69c7cb8145f16d38bb49f2aae0df44725ae4d8bd7c49c018b466642a231c8024800cd3c1d80123333375a634797fba29215f468aba65de422172017463980c6ba33d8be137a8949e4f0be87fa6e9b659227c56a75c962f7431bbcb180544199816d82420e07794cf2b18fd5f43cf3e6933b850840578839d22a5ccc01603cd011a0b16a0ac8f2e6c31118c1c09b5f6094bd30769216fbdbd210d7149adfa5a0cf6c6f09";
+bytes internal constant PROOF = hex"226c0cdca887bf84c7c0bbc006574c68c1797eeb33877a14f3be93218ab775412b68b9c960bfd762ee446018117c9e828efd216e3e455728bb1de39279a7521000d183d34a0e65612da7b9574860f6c7486a7df79723d8ea970e28bbf69c7cb8145f16d38bb49f2aae0df44725ae4d8bd7c49c018b466642a231c8024800cd3c1d80123333375a634797fba29215f468aba65de422172017463980c6ba33d8be137a8949e4f0be87fa6e9b659227c56a75c962f7431bbcb180544199816d82422711d1dcc8794a41b2d3ace4efe4823b2b3ffe877d08446ff2292f1b4bb2b9250f92b58ec35ec737c9d86db64a0178d3257899cd0143e03b4ff5055979f874d3";
 }

@@ -88,7 +88,7 @@ contract ZkInferenceVerifierTest is Fixture {
         req.mode = JobMarket.Mode.Proof;
         req.proofSpec = spec;
         jobId = market.jobIdOf(requester, salt);
-        JobMarket.Offer[] memory o = offers(jobId, 1, PRICE);
+        JobMarket.Offer[] memory o = offers(req, jobId, 1, PRICE);
         vm.prank(requester);
         market.createJob(req, o);
         a = assignmentOf(1, PRICE);
@@ -96,6 +96,8 @@ contract ZkInferenceVerifierTest is Fixture {
 
     function test_submitProof_paysTheProvider() public {
         vm.assertEq(requester, ProofFixture.REQUESTER, "fixture requester");
+        vm.assertEq(address(market), ProofFixture.MARKET, "fixture market");
+        vm.assertEq(block.chainid, 31337, "fixture chain");
         (bytes32 jobId, JobMarket.Assignment[] memory a) = createZkJob(ProofFixture.SALT, ProofFixture.SPEC);
         vm.assertEq(jobId, ProofFixture.JOB_ID, "fixture job");
         vm.prank(providers[0]);
