@@ -550,7 +550,13 @@ impl Client {
             .filter(|a| a.index < view.replicas)
             .map(Assigned::to_assignment)
             .collect();
-        let r = self.send(self.market().expire(job_id, assignment), "JobMarket", "expire").await?;
+        let market = self.market();
+        let call = market.expire(job_id, assignment);
+        // Starting arbitration draws arbiters from the block's randomness, so the estimate (made on another
+        // block) can fall short of what the mined transaction needs: leave room for every draw attempt.
+        let estimate =
+            call.estimate_gas().await.map_err(|e| Error::from_contract("JobMarket", "expire", e))?;
+        let r = self.send(call.gas(estimate * 2 + 100_000), "JobMarket", "expire").await?;
         Ok(Receipt::from(&r))
     }
 

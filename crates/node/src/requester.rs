@@ -560,6 +560,8 @@ impl Requester {
             VerificationMode::Zk => Mode::Proof,
         };
         let limits = crate::protocol::OfferLimits::of(&job.manifest.limits);
+        // A private job's manifest is made after the offers (sealed to the providers that offered).
+        let late_manifest = job.private_inputs.is_some();
         let proof_spec = job.proof_spec.unwrap_or(B256::ZERO);
 
         // Offers sign the whole set of providers, so a set is final only when every member signed for exactly
@@ -587,7 +589,7 @@ impl Requester {
                 manifest_cid: job.manifest_cid.to_string(),
                 price_cap_wei: job.price_per_replica.to_string(),
                 commit_deadline,
-                private: job.private_inputs.is_some(),
+                private: late_manifest,
                 input_mib: job.manifest.limits.input_mib,
                 terms: crate::protocol::OfferTerms {
                     replicas,
@@ -652,7 +654,7 @@ impl Requester {
         let request = JobRequest {
             salt,
             manifest_cid: job.manifest_cid.to_bytes(),
-            late_manifest: job.private_inputs.is_some(),
+            late_manifest,
             replicas,
             quorum: v.quorum,
             mode,

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
-use ocean_chain::{B256, Client, bindings::JobMarket};
+use ocean_chain::{B256, Client, State, bindings::JobMarket};
 
 use crate::harness::{Net, OCAT, PASSWORD, stderr, stdout};
 
@@ -55,10 +55,11 @@ async fn three_replica_job_is_finalized_and_paid() {
             "each provider is owed its price less the fee"
         );
     }
-    // The requester escrowed 9 OCAT and gets back what the providers did not charge.
+    // The requester escrowed 9 OCAT and as much again as the arbitration deposit, and gets back what the
+    // providers did not charge and the whole deposit.
     assert_eq!(
         net.deployer.owed(net.requester_address).await.unwrap(),
-        9 * OCAT - 3 * 10_000_000_000_000_000
+        2 * 9 * OCAT - 3 * 10_000_000_000_000_000
     );
     assert!(commits_of(&net, id).await.is_empty(), "settled with signed commitments: no commit transactions");
     assert_eq!(net.total_ocat().await, supply, "no OCAT created or lost");
@@ -261,7 +262,9 @@ async fn requester_expires_a_job_every_provider_abandoned_and_gets_the_escrow_ba
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("expired unsettled"), "{}", stdout(&o));
     let refunded = net.deployer.owed(net.requester_address).await.unwrap() - owed_before;
-    assert_eq!(refunded, view.price_per_replica, "the whole escrow comes back");
+    // The whole escrow, the arbitration deposit of a quorum job included.
+    let deposit = if view.mode == ocean_chain::Mode::Quorum { 2 } else { 1 };
+    assert_eq!(refunded, deposit * view.price_per_replica * u128::from(view.replicas), "the whole escrow");
     assert_eq!(net.deployer.job(job_id).await.unwrap().state, ocean_chain::State::Failed);
     assert_eq!(net.total_ocat().await, supply, "no OCAT lost");
     // A final job cannot be cancelled again.
@@ -379,4 +382,62 @@ async fn a_guest_that_panics_the_host_layer_fails_only_its_own_task() {
     let job = net.job("wc", "wordcount", &["--top", "3"], 1, 1, 600);
     let o = net.requester(&["job", "submit", job.to_str().unwrap()]);
     assert!(o.status.success(), "the honest job after the crash: {}\n{}", stderr(&o), net.logs());
+}
+
+/// Issue 15: a disagreement is settled, not forgiven. Two providers of an r = 2, q = 2 job disagree (one reports
+/// a wrong result); nobody can reveal, the job expires into arbitration, the contract drafts the two other
+/// registered nodes, the requester's `job wait` hands them the job's data, and the majority of all four
+/// (3 of 4) pays the honest provider and both arbiters and slashes the liar.
+#[cfg(feature = "fault-injection")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disagreement_goes_to_arbitration_and_the_minority_is_slashed() {
+    let mut net = Net::start(&[false, true, false, false], 2).await;
+    let supply = net.total_ocat().await;
+    // Only nodes 0 and 1 can be offered the job; 2 and 3 stay registered (so they can be drafted) but down.
+    net.kill_node(2);
+    net.kill_node(3);
+    let job = net.job("wc", "wordcount", &["--top", "3"], 2, 2, 60);
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    let job_id: B256 = id.parse().unwrap();
+
+    // Both commit on chain (a short commit grace) to results that differ: no quorum can form.
+    let started = Instant::now();
+    while commits_of(&net, job_id).await.len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(90), "never committed\n{}", net.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    net.spawn_node(2);
+    net.spawn_node(3);
+    let view = net.deployer.job(job_id).await.unwrap();
+    let now = net.deployer.chain_time().await.unwrap();
+    let provider = net.deployer.provider();
+    let _: serde_json::Value =
+        provider.raw_request("evm_increaseTime".into(), (view.reveal_deadline - now + 5,)).await.unwrap();
+    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let o = net.requester(&["job", "cancel", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("went to arbitration"), "{}", stdout(&o));
+    assert_eq!(net.deployer.job(job_id).await.unwrap().state, State::Arbitration);
+    let drafted: Vec<_> =
+        net.deployer.assignment(job_id).await.unwrap().into_iter().filter(|a| a.index >= 2).collect();
+    let mut arbiters: Vec<_> = drafted.iter().map(|a| a.provider).collect();
+    arbiters.sort();
+    let mut expected = vec![net.nodes[2].address, net.nodes[3].address];
+    expected.sort();
+    assert_eq!(arbiters, expected, "the only active providers outside the job are drafted");
+
+    // The requester waits: it gives the arbiters the job's data and settles on their signed commitments.
+    let o = net.requester(&["job", "wait", &id, "--timeout", "120"]);
+    assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
+    assert_eq!(net.deployer.job(job_id).await.unwrap().state, State::Finalized);
+    let liar = net.nodes[1].address;
+    let (paid, slashed) = net.deployer.settlement(job_id, liar).await.unwrap();
+    assert_eq!((paid, slashed), (0, 20 * OCAT), "the minority is slashed 10% of its 200 OCAT stake");
+    for n in [0, 2, 3] {
+        let (paid, slashed) = net.deployer.settlement(job_id, net.nodes[n].address).await.unwrap();
+        assert!(paid > 0 && slashed == 0, "node {n} agreed with the majority and is paid");
+    }
+    assert_eq!(net.total_ocat().await, supply, "no OCAT created or lost");
 }

@@ -175,12 +175,18 @@ async fn offers_cost_nothing_durable_and_one_peer_cannot_fill_the_table() {
     let node = node().await;
     let router = node.provider.router();
     let peer: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+    let me = node.provider.client().address();
     let offer = |i: u64| {
         let body = serde_json::json!({
             "job_id": format!("{:#x}", B256::from(alloy::primitives::U256::from(i))),
             "manifest_cid": "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4",
             "price_cap_wei": u128::MAX.to_string(),
             "commit_deadline": now() + 600,
+            "terms": {
+                "replicas": 1, "quorum": 1, "mode": "quorum", "proof_spec": format!("{:#x}", B256::ZERO),
+                "limits": { "memory_mib": 256, "fuel": 1000, "timeout_secs": 60, "output_mib": 64, "input_mib": 1024 },
+                "providers": [me.to_string()],
+            },
         });
         let mut r = Request::post("/offers")
             .header("content-type", "application/json")
