@@ -328,6 +328,7 @@ pub struct Deployment {
     /// OceanGovernor.
     pub governor: Address,
     /// ZkInferenceVerifier: the market's `Mode.Proof` verifier (Groth16 proofs of ocean-zk's digits circuit).
+    /// Zero where zk jobs are off: anywhere but a local devnet, since its key is the public development key.
     /// Absent from deployment files written before it existed.
     #[serde(default)]
     pub zk_verifier: Address,
@@ -473,8 +474,22 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
     .clone();
     let governor = create2(provider, "OceanGovernor", governor_code).await?;
 
-    // No constructor arguments: the verifying key is compiled into the contract (ocean-zk generates it).
-    let zk_verifier = create2(provider, "ZkInferenceVerifier", ZkInferenceVerifier::BYTECODE.clone()).await?;
+    // The only verifying key there is comes from ocean-zk's public development parameters (a fixed seed):
+    // whoever re-runs that setup knows its trapdoor and can prove any output. It is installed on a local
+    // devnet only; anywhere else zk (Mode.Proof) jobs stay off (the market refuses them, `NoVerifier`) until a
+    // key from a multi-party ceremony exists.
+    let zk_verifier = if is_local_devnet(provider, chain_id, params.profile) {
+        // No constructor arguments: the development key is compiled into the contract.
+        create2(provider, "ZkInferenceVerifier", ZkInferenceVerifier::BYTECODE.clone()).await?
+    } else {
+        tracing::warn!(
+            target: "ocean::chain",
+            chain_id,
+            "zk jobs are disabled on this deployment: the development verifying key is public (anyone can forge \
+             proofs with it) and is installed on a local devnet only"
+        );
+        Address::ZERO
+    };
 
     wire(provider, deployer, params, token, registry, rewards, market, timelock, governor, zk_verifier)
         .await?;
@@ -563,12 +578,13 @@ async fn wire(
     let mkt = JobMarket::new(market, provider);
     if mkt.owner().call().await.map_err(|e| Error::from_contract("JobMarket", "owner", e))? == deployer {
         // Set while the deployer still owns the market; later changes go through governance.
-        if mkt
-            .proofVerifier()
-            .call()
-            .await
-            .map_err(|e| Error::from_contract("JobMarket", "proofVerifier", e))?
-            != zk_verifier
+        if zk_verifier != Address::ZERO
+            && mkt
+                .proofVerifier()
+                .call()
+                .await
+                .map_err(|e| Error::from_contract("JobMarket", "proofVerifier", e))?
+                != zk_verifier
         {
             send(mkt.setProofVerifier(zk_verifier), "JobMarket", "setProofVerifier").await?;
         }
@@ -582,6 +598,15 @@ async fn wire(
     }
     Ok(())
 }
+
+/// Whether `provider` is a local development chain that may carry the public development zk key: the devnet
+/// profile, Anvil's chain id (31337) and an RPC on this machine. Anything else may hold value.
+pub fn is_local_devnet(provider: &DynProvider, chain_id: u64, profile: Profile) -> bool {
+    profile == Profile::Devnet && chain_id == ANVIL_CHAIN_ID && provider.client().is_local()
+}
+
+/// The chain id Anvil (and Hardhat) use for a local chain.
+pub const ANVIL_CHAIN_ID: u64 = 31_337;
 
 /// Creates `init_code` through the CREATE2 factory unless it is already there; returns its address.
 async fn create2(provider: &DynProvider, name: &str, init_code: Bytes) -> Result<Address> {

@@ -91,6 +91,16 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
     let deployment = deploy::deploy(&provider, deployer, &params)
         .await
         .wrap_err_with(|| format!("deploying to {}", config.rpc_url))?;
+    if deployment.zk_verifier == Address::ZERO {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "note: zk (proof-verified) jobs are disabled on this deployment: the only verifying key Ocean AI \
+                 ships is the public development key, with which anyone can forge a proof, and it is installed on \
+                 a local devnet (chain 31337 on this machine, devnet profile) only"
+            );
+        }
+    }
     let out = args.out.unwrap_or_else(|| config.deployment_path());
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;

@@ -221,8 +221,21 @@ async fn deploy_gives_the_same_addresses_on_every_chain() {
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains("devnet profile"), "the devnet profile says so: {}", stderr(&o));
         let d = ocean_chain::Deployment::load(&out).unwrap();
         assert_eq!(d.chain_id, 31337 + i);
+        // Issue 15: the development zk key is public, so only a local devnet (Anvil's 31337) gets it.
+        if i == 0 {
+            assert_ne!(d.zk_verifier, ocean_chain::Address::ZERO);
+        } else {
+            assert_eq!(
+                d.zk_verifier,
+                ocean_chain::Address::ZERO,
+                "no forgeable verifier on chain {}",
+                d.chain_id
+            );
+            assert!(stderr(&o).contains("zk (proof-verified) jobs are disabled"), "{}", stderr(&o));
+        }
         let key: ocean_chain::PrivateKeySigner = anvil.keys()[0].clone().into();
         Client::connect(&anvil.endpoint(), key, d.clone()).await.expect("the deployment is live");
         deployments.push(d);
@@ -233,6 +246,40 @@ async fn deploy_gives_the_same_addresses_on_every_chain() {
         (a.token, a.registry, a.market, a.rewards, a.timelock, a.governor),
         (b.token, b.registry, b.market, b.rewards, b.timelock, b.governor)
     );
+
+    // The production profile needs a guardian, and gets hours-long floors and a real voting delay.
+    let deploy = |extra: &[&str]| {
+        std::process::Command::new(crate::harness::ocean())
+            .args(["deploy", "--repo", repo.to_str().unwrap(), "--rpc-url", &chains[1].endpoint()])
+            .args(["--profile", "production", "--out"])
+            .arg(dir.path().join("production.json"))
+            .args(extra)
+            .env("OCEAN_PASSWORD", PASSWORD)
+            .env_remove("OCEAN_DEPLOYMENT")
+            .output()
+            .unwrap()
+    };
+    let o = deploy(&[]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("needs --guardian"), "{}", stderr(&o));
+    let guardian = "0x000000000000000000000000000000000000dEaD";
+    let o = deploy(&["--guardian", guardian]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = ocean_chain::Deployment::load(&dir.path().join("production.json")).unwrap();
+    let rpc = alloy::providers::ProviderBuilder::new().connect_http(chains[1].endpoint_url());
+    let market = JobMarket::new(p.market, &rpc);
+    assert_eq!(market.minRevealWindow().call().await.unwrap().to::<u64>(), 6 * 3600);
+    assert_eq!(market.revealWindow().call().await.unwrap().to::<u64>(), 12 * 3600);
+    let governor = ocean_chain::bindings::OceanGovernor::new(p.governor, &rpc);
+    assert_eq!(governor.votingDelay().call().await.unwrap(), alloy::primitives::U256::from(7_200));
+    assert!(governor.proposalThreshold().call().await.unwrap() > alloy::primitives::U256::ZERO);
+    let timelock = ocean_chain::bindings::OceanTimelock::new(p.timelock, &rpc);
+    let canceller = timelock.CANCELLER_ROLE().call().await.unwrap();
+    assert!(
+        timelock.hasRole(canceller, guardian.parse().unwrap()).call().await.unwrap(),
+        "the guardian can cancel"
+    );
+    assert_eq!(p.zk_verifier, ocean_chain::Address::ZERO);
 }
 
 #[tokio::test(flavor = "multi_thread")]

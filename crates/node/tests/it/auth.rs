@@ -205,3 +205,66 @@ async fn offers_cost_nothing_durable_and_one_peer_cannot_fill_the_table() {
     assert!(body.contains("declined") && body.contains("open offers"), "{body}");
     assert!(node.provider.tasks().unwrap().is_empty(), "an offer writes no task");
 }
+
+/// Issue 15: an offer signs the whole terms. The node refuses terms that do not name it among the providers,
+/// and the signature it returns recovers to it only over the terms hash of exactly what was asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offer_signs_the_terms_it_was_asked_for_and_nothing_else() {
+    use ocean_node::protocol::{OfferLimits, OfferRequest, OfferTerms};
+    let node = node().await;
+    let router = node.provider.router();
+    let me = node.provider.client().address();
+    let job = B256::repeat_byte(0x15);
+    let limits = ocean_types::manifest::Limits::default();
+    let mut req = OfferRequest {
+        job_id: format!("{job:#x}"),
+        manifest_cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
+        price_cap_wei: u128::MAX.to_string(),
+        commit_deadline: now() + 600,
+        private: false,
+        input_mib: limits.input_mib,
+        terms: OfferTerms {
+            replicas: 2,
+            quorum: 2,
+            mode: ocean_chain::Mode::Quorum,
+            proof_spec: B256::ZERO,
+            limits: OfferLimits::of(&limits),
+            providers: vec![Address::repeat_byte(1), Address::repeat_byte(2)],
+        },
+    };
+    let post = |req: &OfferRequest| {
+        Request::post("/offers")
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(req).unwrap()))
+            .unwrap()
+    };
+    let (status, body) = call(&router, post(&req)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "terms without this provider: {body}");
+
+    req.terms.providers = vec![Address::repeat_byte(1), me];
+    let (status, body) = call(&router, post(&req)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let sig = [
+        answer["r"].as_str().unwrap().parse::<B256>().unwrap().as_slice(),
+        answer["vs"].as_str().unwrap().parse::<B256>().unwrap().as_slice(),
+    ]
+    .concat();
+    let sig = alloy::signers::Signature::from_erc2098(&sig);
+    let price: u128 = answer["price_wei"].as_str().unwrap().parse().unwrap();
+    let expiry = answer["expiry"].as_u64().unwrap();
+    let manifest: ocean_store::Cid = req.manifest_cid.parse().unwrap();
+    let domain = eip712::domain(31337, node.provider.client().deployment().market);
+    let digest = |terms: B256| eip712::offer_digest(&domain, job, me, price, expiry, terms);
+    let terms = req.terms_hash(manifest.to_bytes(), u128::MAX);
+    assert_eq!(sig.recover_address_from_prehash(&digest(terms)).unwrap(), me);
+    // The same offer over other co-providers, or another order of them, is someone else's signature.
+    let mut other = req.clone();
+    other.terms.providers.reverse();
+    let reordered = other.terms_hash(manifest.to_bytes(), u128::MAX);
+    assert_ne!(sig.recover_address_from_prehash(&digest(reordered)).unwrap(), me);
+    other.terms.providers.reverse();
+    other.terms.limits.fuel += 1;
+    let more_fuel = other.terms_hash(manifest.to_bytes(), u128::MAX);
+    assert_ne!(sig.recover_address_from_prehash(&digest(more_fuel)).unwrap(), me);
+}
