@@ -50,7 +50,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         Arbitration
     }
 
-    /// @dev Three slots. Fee, slash and bond rates are copied at creation so governance cannot change a running job.
+    /// @dev Three slots. Fee, slash and bond rates and the arbitration window are copied at creation so governance
+    ///      cannot change a running job (its reveal window is `revealDeadline - commitDeadline`).
     struct Job {
         // slot 0
         address requester;
@@ -65,6 +66,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint16 feeBps;
         uint16 slashBps;
         uint16 noShowBps;
+        uint40 arbitrationWindow;
         // slot 2
         bytes32 assignmentHash;
     }
@@ -157,6 +159,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     uint256 public constant MAX_REPLICAS = 16;
     /// @dev Arbiters are drawn by trying random registry entries; a bounded number of tries keeps the gas bounded.
     uint256 internal constant DRAW_TRIES_PER_ARBITER = 4;
+    /// @dev At most this many consecutive entries are swept after the random tries.
+    uint256 internal constant DRAW_SWEEP = 64;
     /// @dev Stored for an original provider that had not committed when arbitration began: it never matches a
     ///      result, blocks a late commit, and is not slashed as a dissent (its no-show bond was already taken).
     bytes32 internal constant NO_SHOW = bytes32(uint256(1));
@@ -196,7 +200,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     uint40 public oldLifetimeEnds;
     IResultVerifier public proofVerifier;
 
-    mapping(bytes32 jobId => Job) public jobs;
+    /// @dev Read with `jobOf` (a struct: a getter returning thirteen values is too deep for most callers' stacks).
+    mapping(bytes32 jobId => Job) internal jobs;
     mapping(bytes32 jobId => mapping(address provider => bytes32)) public commitments;
     mapping(bytes32 jobId => ProofTerms) public proofTerms;
     /// @notice `keccak256(abi.encode(arbiters))` of a job in arbitration (each at the job's `pricePerReplica`).
@@ -490,6 +495,11 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     // Views
     // =========================================================================================================
 
+    /// @notice A job as stored (all zero for an unknown id).
+    function jobOf(bytes32 jobId) external view returns (Job memory) {
+        return jobs[jobId];
+    }
+
     /// @notice OCAT the market owes `account`, withdrawable with `withdraw`.
     function owed(address account) external view returns (uint256) {
         return accounts[account].owed;
@@ -656,6 +666,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         job.feeBps = feeBps;
         job.slashBps = slashBps;
         job.noShowBps = noShowBps;
+        job.arbitrationWindow = arbitrationWindow;
         job.assignmentHash = keccak256(abi.encode(assignment));
         if (req.mode == Mode.Proof) {
             // A proof job without a verifier could never be proved, and its provider would lose its bond.
@@ -721,33 +732,60 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         internal
         returns (bool)
     {
+        // Fixed from the reveal deadline, not from whenever `expire` is called: the job's lifetime (and with it
+        // how long stake stays slashable) must not depend on when someone gets round to it.
+        uint40 commitDeadline = job.revealDeadline + job.arbitrationWindow;
+        if (block.timestamp >= commitDeadline) return false;
+        Assignment[] memory arbiters = _drawArbiters(jobId, job, assignment);
+        if (arbiters.length == 0) return false;
+        job.state = State.Arbitration;
+        uint40 revealDeadline = commitDeadline + (job.revealDeadline - job.commitDeadline);
+        job.commitDeadline = commitDeadline;
+        job.revealDeadline = revealDeadline;
+        arbitrationHash[jobId] = keccak256(abi.encode(arbiters));
+        emit ArbitrationStarted(jobId, commitDeadline, revealDeadline);
+        uint256 r = arbiters.length;
+        for (uint256 i; i < r; ++i) {
+            emit ProviderAssigned(jobId, arbiters[i].provider, uint8(r + i), arbiters[i].price);
+        }
+        return true;
+    }
+
+    /// @dev `replicas` active providers outside the job and other than its requester, or none if too few are found.
+    function _drawArbiters(bytes32 jobId, Job storage job, Assignment[] calldata assignment)
+        internal
+        view
+        returns (Assignment[] memory arbiters)
+    {
         uint256 r = job.replicas;
         uint256 count = registry.nodeCount();
-        Assignment[] memory arbiters = new Assignment[](r);
+        if (count == 0) return new Assignment[](0);
+        arbiters = new Assignment[](r);
         uint256 found;
         bytes32 seed = keccak256(abi.encode(block.prevrandao, jobId));
-        for (uint256 t; t < DRAW_TRIES_PER_ARBITER * r && found < r && count != 0; ++t) {
-            address candidate = registry.nodes(uint256(keccak256(abi.encode(seed, t))) % count);
+        for (uint256 t; t < DRAW_TRIES_PER_ARBITER * r + _min(count, DRAW_SWEEP) && found < r; ++t) {
+            address candidate = registry.nodes(_drawIndex(seed, t, r, count));
             // Neither the job's providers nor its requester judge it.
             if (candidate == job.requester || _contains(assignment, candidate, assignment.length)) continue;
             if (_containsMem(arbiters, candidate, found)) continue;
             if (!registry.isActive(candidate)) continue;
             arbiters[found++] = Assignment(candidate, job.pricePerReplica);
         }
-        // Fixed from the reveal deadline, not from whenever `expire` is called: the job's lifetime (and with it
-        // how long stake stays slashable) must not depend on when someone gets round to it.
-        uint40 commitDeadline = job.revealDeadline + arbitrationWindow;
-        if (found < r || block.timestamp >= commitDeadline) return false;
-        job.state = State.Arbitration;
-        uint40 revealDeadline = commitDeadline + revealWindow;
-        job.commitDeadline = commitDeadline;
-        job.revealDeadline = revealDeadline;
-        arbitrationHash[jobId] = keccak256(abi.encode(arbiters));
-        emit ArbitrationStarted(jobId, commitDeadline, revealDeadline);
-        for (uint256 i; i < r; ++i) {
-            emit ProviderAssigned(jobId, arbiters[i].provider, uint8(r + i), arbiters[i].price);
-        }
-        return true;
+        if (found < r) return new Assignment[](0);
+    }
+
+    function _min(uint256 a, uint256 b) internal pure returns (uint256) {
+        return a < b ? a : b;
+    }
+
+    /// @dev Try `t` of a draw: the first `DRAW_TRIES_PER_ARBITER * r` tries are independent random entries; after
+    ///      them a sweep walks consecutive entries from a random start, so that a small registry with just enough
+    ///      eligible providers is always staffed (random tries alone miss one of two eligible among four ~20 % of
+    ///      the time).
+    function _drawIndex(bytes32 seed, uint256 t, uint256 r, uint256 count) internal pure returns (uint256) {
+        uint256 random = DRAW_TRIES_PER_ARBITER * r;
+        if (t < random) return uint256(keccak256(abi.encode(seed, t))) % count;
+        return (uint256(keccak256(abi.encode(seed, "sweep"))) + t - random) % count;
     }
 
     function _contains(Assignment[] calldata list, address who, uint256 n) internal pure returns (bool) {
@@ -775,12 +813,12 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         bytes32[] memory commits,
         uint8 matches
     ) internal {
-        // Drafted arbiters were not volunteers, and an arbitration round took the originals' bonds already.
-        uint256 bondable = job.state == State.Arbitration ? 0 : job.replicas;
+        // In arbitration the first `replicas` slots are the originals, the rest arbiters; otherwise all originals.
+        uint256 originals = job.state == State.Arbitration ? job.replicas : type(uint256).max;
         job.state = State.Finalized;
         Payout memory p = Payout(0, 0, job.feeBps, currentEpoch(), minRewardFee, 0);
         for (uint256 i; i < assignment.length; ++i) {
-            _settleOne(jobId, job, p, assignment[i], commits[i], result, i < bondable);
+            _settleOne(jobId, job, p, assignment[i], commits[i], result, _role(originals, i));
         }
         if (p.fees != 0) accounts[treasury].owed += uint128(p.fees);
         uint256 refund = escrowOf(job.mode, job.replicas, job.pricePerReplica) - p.paid;
@@ -796,16 +834,32 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         Assignment calldata a,
         bytes32 c,
         bytes calldata result,
-        bool bondable
+        Role role
     ) internal {
         if (c == bytes32(0)) {
-            if (bondable) _takeNoShowBond(jobId, job, a.provider);
+            if (role == Role.Original) _takeNoShowBond(jobId, job, a.provider);
         } else if (c == keccak256(abi.encodePacked(result, a.provider))) {
             _pay(jobId, p, a.provider, a.price);
-        } else if (c != NO_SHOW) {
+        } else if (c != NO_SHOW && role != Role.Arbiter) {
             uint256 slashed = registry.slash(a.provider, job.slashBps, treasury);
             emit ProviderSlashed(jobId, a.provider, slashed);
         }
+    }
+
+    /// @dev How a settlement treats a slot: an original provider of a job settled by `reveal` (paid, slashed for
+    ///      a dissent, bonded when silent); an original in arbitration (its bond was taken when arbitration
+    ///      began); a drafted arbiter, which did not volunteer: paid when it matches, never slashed or bonded (a
+    ///      requester's Sybils among the originals plus one among the arbiters could otherwise outvote an honest
+    ///      arbiter and have it slashed).
+    enum Role {
+        Original,
+        DisputedOriginal,
+        Arbiter
+    }
+
+    function _role(uint256 originals, uint256 i) internal pure returns (Role) {
+        if (originals == type(uint256).max) return Role.Original;
+        return i < originals ? Role.DisputedOriginal : Role.Arbiter;
     }
 
     /// @dev Accumulators of one settlement (a struct, to stay within the EVM's stack).

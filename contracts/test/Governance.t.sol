@@ -59,7 +59,7 @@ contract GovernanceTest is Fixture {
 
         // New jobs carry the new fee.
         (bytes32 jobId,) = createAssigned(1, 1);
-        (,,,,,,,, uint16 fee,,,) = market.jobs(jobId);
+        uint16 fee = market.jobOf(jobId).feeBps;
         vm.assertEq(fee, 500, "new job uses the new fee");
     }
 

@@ -197,6 +197,13 @@ contract JobMarketFuzzTest is Fixture {
             market.createJob(req, noOffers());
         } else {
             JobMarket.Offer[] memory o = offers(req, market.jobIdOf(requester, req.salt), r, PRICE);
+            if (req.mode == JobMarket.Mode.Proof && address(market.proofVerifier()) == address(0)) {
+                // A proof job nobody could prove is refused.
+                vm.prank(requester);
+                vm.expectRevert(JobMarket.NoVerifier.selector);
+                market.createJob(req, o);
+                return;
+            }
             vm.prank(requester);
             bytes32 jobId = market.createJob(req, o);
             vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Assigned), "created assigned");

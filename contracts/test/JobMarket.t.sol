@@ -123,18 +123,23 @@ contract JobMarketTest is Fixture {
     }
 
     function checkStoredJob(bytes32 jobId, JobMarket.JobRequest memory req) internal view {
-        (address rq, uint40 cd, uint8 reps, uint8 quorum, JobMarket.Mode mode,,,,,,,) = market.jobs(jobId);
+        JobMarket.Job memory job = market.jobOf(jobId);
+        (address rq, uint40 cd, uint8 reps, uint8 quorum, JobMarket.Mode mode) =
+            (job.requester, job.commitDeadline, job.replicas, job.quorum, job.mode);
         vm.assertEq(rq, requester, "requester");
         vm.assertEq(cd, req.commitDeadline, "commit deadline");
         vm.assertEq(reps, 3, "replicas");
         vm.assertEq(quorum, 2, "quorum");
         vm.assertEq(uint256(mode), uint256(JobMarket.Mode.Quorum), "mode");
-        (,,,,,, uint96 ppr, uint40 rd, uint16 fee, uint16 slash, uint16 noShow, bytes32 ah) = market.jobs(jobId);
+        (uint96 ppr, uint40 rd, uint16 fee) = (job.pricePerReplica, job.revealDeadline, job.feeBps);
         vm.assertEq(rd, req.commitDeadline + REVEAL_WINDOW, "reveal deadline");
         vm.assertEq(ppr, PRICE, "price");
         vm.assertEq(fee, FEE_BPS, "fee copied");
+        (uint16 slash, uint16 noShow, uint40 arbWindow, bytes32 ah) =
+            (job.slashBps, job.noShowBps, job.arbitrationWindow, job.assignmentHash);
         vm.assertEq(slash, SLASH_BPS, "slash copied");
         vm.assertEq(noShow, NO_SHOW_BPS, "no-show bond copied");
+        vm.assertEq(arbWindow, market.arbitrationWindow(), "arbitration window copied");
         vm.assertEq(ah, keccak256(abi.encode(assignmentOf(3, PRICE))), "assignment hash");
     }
 
@@ -1071,6 +1076,25 @@ contract JobMarketTest is Fixture {
         market.expire(jobId, assignmentOf(2, PRICE));
     }
 
+    /// @dev Governance changing the windows after creation changes nothing for a running job: its arbitration
+    ///      round uses the arbitration window and reveal window copied at creation.
+    function test_arbitration_usesTheWindowsTheJobWasCreatedWith() public {
+        moreProviders();
+        (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(2, 2);
+        vm.startPrank(address(timelock));
+        market.setArbitrationWindow(3 hours);
+        market.setRevealWindow(2 hours);
+        vm.stopPrank();
+        commitOnChain(jobId, 0, RESULT);
+        commitOnChain(jobId, 1, WRONG);
+        (, uint40 rd) = deadlinesOf(jobId);
+        vm.warp(rd + 1);
+        expireAndDraw(jobId, a);
+        (uint40 acd, uint40 ard) = deadlinesOf(jobId);
+        vm.assertEq(acd, rd + ARBITRATION_WINDOW, "the arbitration window of creation");
+        vm.assertEq(ard, acd + REVEAL_WINDOW, "the reveal window of creation");
+    }
+
     function test_arbitration_reveal_reverts_badInputs() public {
         (bytes32 jobId, JobMarket.Assignment[] memory all) = disputed();
         JobMarket.SignedCommit[] memory sc = new JobMarket.SignedCommit[](2);
@@ -1125,6 +1149,53 @@ contract JobMarketTest is Fixture {
         vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Finalized), "finalized");
         vm.assertEq(market.owed(all[2].provider), NET, "arbiter paid");
         vm.assertEq(market.owed(providers[0]), NET, "honest original paid");
+    }
+
+    /// @dev With just enough eligible providers (5 registered, 2 in the job, so 3 eligible for 2 arbiter slots),
+    ///      random tries alone would miss now and then; the sweep after them staffs every draw.
+    function test_arbitration_smallRegistry_isAlwaysStaffed() public {
+        for (uint256 k; k < 24; ++k) {
+            vm.prevrandao(bytes32(k * 7919 + 1));
+            (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(2, 2);
+            commitOnChain(jobId, 0, RESULT);
+            commitOnChain(jobId, 1, WRONG);
+            (, uint40 rd) = deadlinesOf(jobId);
+            vm.warp(rd + 1);
+            market.expire(jobId, a);
+            vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Arbitration), "staffed");
+        }
+    }
+
+    /// @dev Drafted arbiters did not volunteer: one that dissents from the verdict is not paid, but never slashed
+    ///      (a requester's Sybils among the originals plus one drafted arbiter could otherwise outvote an honest
+    ///      arbiter and have it slashed). A dissenting original is.
+    function test_arbitration_dissentingArbiter_isUnpaidButNotSlashed() public {
+        moreProviders();
+        // r = q = 3 (unanimity): two originals agree, one dissents, so no quorum and arbitration.
+        (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(3, 3);
+        commitOnChain(jobId, 0, RESULT);
+        commitOnChain(jobId, 1, RESULT);
+        commitOnChain(jobId, 2, WRONG);
+        (, uint40 rd) = deadlinesOf(jobId);
+        vm.warp(rd + 1);
+        JobMarket.Assignment[] memory all = concat(a, expireAndDraw(jobId, a));
+        for (uint256 i = 3; i < 5; ++i) {
+            vm.prank(all[i].provider);
+            market.commit(jobId, commitmentOf(RESULT, all[i].provider));
+        }
+        vm.prank(all[5].provider);
+        market.commit(jobId, commitmentOf(WRONG, all[5].provider));
+        (uint96 arbiterStake,,,) = registry.stakes(all[5].provider);
+        (uint96 originalStake,,,) = registry.stakes(providers[2]);
+        vm.prank(requester); // every one of the 6 has committed: no need to wait for the deadline
+        market.revealArbitration(jobId, all, RESULT, noCommits());
+        vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Finalized), "4 of 6 is a verdict");
+        (uint96 arbiterAfter,,,) = registry.stakes(all[5].provider);
+        (uint96 originalAfter,,,) = registry.stakes(providers[2]);
+        vm.assertEq(arbiterAfter, arbiterStake, "the dissenting arbiter keeps its stake");
+        vm.assertEq(market.owed(all[5].provider), 0, "and is not paid");
+        vm.assertLt(originalAfter, originalStake, "the dissenting original is slashed");
+        vm.assertEq(market.owed(all[3].provider), NET, "an agreeing arbiter is paid");
     }
 
     /// @dev The arbitration round is fixed from the job's reveal deadline: an expire that comes after the round

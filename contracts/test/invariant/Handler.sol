@@ -249,7 +249,8 @@ contract Handler {
     }
 
     function _refreshDeadlines(JobInfo storage j) internal {
-        (, uint40 cd,,,,,, uint40 rd,,,,) = market.jobs(j.id);
+        JobMarket.Job memory stored = market.jobOf(j.id);
+        (uint40 cd, uint40 rd) = (stored.commitDeadline, stored.revealDeadline);
         j.commitDeadline = cd;
         j.revealDeadline = rd;
     }
@@ -336,7 +337,7 @@ contract Handler {
         }
         e.requesterOwed = market.owed(requester);
         e.marketBalance = token.balanceOf(address(market));
-        (,,,,,,,,,, e.noShowBps,) = market.jobs(j.id);
+        e.noShowBps = market.jobOf(j.id).noShowBps;
         e.eligible = _eligibleArbiters(j);
         Phase before = j.phase;
 
@@ -670,11 +671,12 @@ contract Handler {
         b.owed[n + 1] = market.owed(treasury);
         b.marketBalance = token.balanceOf(address(market));
         b.treasuryTokens = token.balanceOf(treasury);
-        (,,,,,,,, b.feeBps, b.slashBps, b.noShowBps,) = market.jobs(j.id);
+        JobMarket.Job memory stored = market.jobOf(j.id);
+        (b.feeBps, b.slashBps, b.noShowBps) = (stored.feeBps, stored.slashBps, stored.noShowBps);
     }
 
     /// @dev Matching commitments paid their price minus the fee, dissenting ones slashed, missing ones bonded
-    ///      (only originals in the Assigned phase), NO_SHOW originals and silent arbiters untouched; the escrow
+    ///      (only originals in the Assigned phase), NO_SHOW originals and arbiters (silent or dissenting) untouched; the escrow
     ///      split exactly, and the treasury's tokens grew by exactly the slashes and bonds.
     function _checkSettlement(
         JobInfo storage j,
@@ -698,7 +700,8 @@ contract Handler {
                 if (bondable) expectedLoss = b.stake[i] * b.noShowBps / 10_000;
             } else if (counted[i] == keccak256(abi.encodePacked(cid, p))) {
                 expectedGain = list[i].price - uint256(list[i].price) * b.feeBps / 10_000;
-            } else if (counted[i] != NO_SHOW) {
+            } else if (counted[i] != NO_SHOW && (bondable || i < j.r)) {
+                // Drafted arbiters (slots from r on in an arbitration) are never slashed for dissent.
                 expectedLoss = b.stake[i] * b.slashBps / 10_000;
             }
             if (gained != expectedGain) _violation("a provider was paid wrongly");
@@ -723,7 +726,7 @@ contract Handler {
     }
 
     function _state(bytes32 id) internal view returns (JobMarket.State s) {
-        (,,,,, s,,,,,,) = market.jobs(id);
+        s = market.jobOf(id).state;
     }
 
     function _stakeOf(address p) internal view returns (uint256) {

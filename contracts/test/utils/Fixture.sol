@@ -321,12 +321,13 @@ abstract contract Fixture {
     }
 
     function stateOf(bytes32 jobId) internal view returns (JobMarket.State state) {
-        (,,,,, state,,,,,,) = market.jobs(jobId);
+        state = market.jobOf(jobId).state;
     }
 
     /// @dev The (commit, reveal) deadlines of a job (of its arbitration round once in arbitration).
     function deadlinesOf(bytes32 jobId) internal view returns (uint40 commitDeadline, uint40 revealDeadline) {
-        (, commitDeadline,,,,,, revealDeadline,,,,) = market.jobs(jobId);
+        JobMarket.Job memory job = market.jobOf(jobId);
+        (commitDeadline, revealDeadline) = (job.commitDeadline, job.revealDeadline);
     }
 
     /// @dev What createJob escrows for a Quorum job: the replicas' budget plus the arbitration deposit.

@@ -732,10 +732,10 @@ impl Client {
     pub async fn job(&self, job_id: B256) -> Result<JobView> {
         let j = self
             .market()
-            .jobs(job_id)
+            .jobOf(job_id)
             .call()
             .await
-            .map_err(|e| Error::from_contract("JobMarket", "jobs", e))?;
+            .map_err(|e| Error::from_contract("JobMarket", "jobOf", e))?;
         Ok(JobView {
             requester: j.requester,
             commit_deadline: j.commitDeadline.to::<u64>(),
@@ -761,9 +761,14 @@ impl Client {
 
     /// The limits hash a job was created with, from its `JobCreated` event (`None`: no such job).
     pub async fn limits_hash(&self, job_id: B256) -> Result<Option<B256>> {
+        Ok(self.job_created(job_id).await?.map(|(_, limits)| limits))
+    }
+
+    /// The manifest CID (binary) and limits hash a job was created with, from its `JobCreated` event.
+    pub async fn job_created(&self, job_id: B256) -> Result<Option<(Vec<u8>, B256)>> {
         let events = self
             .events::<JobMarket::JobCreated>(Some(job_id), None, self.deployment.start_block, None)
             .await?;
-        Ok(events.into_iter().next().map(|(ev, _)| ev.limitsHash))
+        Ok(events.into_iter().next().map(|(ev, _)| (ev.manifestCid.to_vec(), ev.limitsHash)))
     }
 }

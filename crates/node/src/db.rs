@@ -103,6 +103,10 @@ pub struct Task {
     /// A zk job's result and proof, submitted on chain in place of a commitment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<Proof>,
+    /// The limits hash of the job's `JobCreated` event (0x…), read once at assignment: the manifest run must
+    /// have exactly these limits. Absent in records written before offers bound the limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits_hash: Option<String>,
 }
 
 /// The CIDs the node pinned for one job (the roots of its uploads), and since when the job is over.
@@ -307,6 +311,7 @@ mod tests {
             done_at: None,
             envelope_cid: None,
             proof: None,
+            limits_hash: None,
         }
     }
 

@@ -702,30 +702,30 @@ impl Requester {
     }
 
     /// A job went to arbitration: the drafted arbiters need its data, which only the requester is sure to
-    /// have. Returns how many arbiters took it.
-    async fn push_to_arbiters(&self, job_id: B256, replicas: u8, bundle: Cid) -> Result<usize> {
-        let arbiters: Vec<Address> = self
-            .client
-            .assignment(job_id)
-            .await?
-            .into_iter()
-            .filter(|a| a.index >= replicas)
-            .map(|a| a.provider)
-            .collect();
-        let endpoints: HashMap<Address, String> =
-            self.client.nodes().await?.into_iter().map(|n| (n.address, n.endpoint)).collect();
-        let pushes = join_all(arbiters.iter().filter_map(|a| endpoints.get(a)).map(|endpoint| async move {
-            let pushed = self.push_bundle(endpoint, job_id, bundle).await;
-            if let Err(e) = &pushed {
-                warn!(target: "ocean::requester", %endpoint, "arbiter did not take the job's data: {e}");
-            } else {
-                let url = format!("{}/tasks/{job_id:#x}/poke", endpoint.trim_end_matches('/'));
-                let _ = self.http.post(&url).send().await;
+    /// have. Pushes it to each of `arbiters` (poking it first, so that it has scanned its assignment) and
+    /// returns those that took it; the caller tries the others again later.
+    async fn push_to_arbiters(
+        &self,
+        job_id: B256,
+        arbiters: &[(Address, String)],
+        bundle: Cid,
+    ) -> Vec<Address> {
+        let pushes = join_all(arbiters.iter().map(|(address, endpoint)| async move {
+            let poke = format!("{}/tasks/{job_id:#x}/poke", endpoint.trim_end_matches('/'));
+            let _ = self.http.post(&poke).send().await;
+            match self.push_bundle(endpoint, job_id, bundle).await {
+                Ok(()) => {
+                    let _ = self.http.post(&poke).send().await;
+                    Some(*address)
+                }
+                Err(e) => {
+                    debug!(target: "ocean::requester", %endpoint, "arbiter did not take the job's data yet: {e}");
+                    None
+                }
             }
-            pushed.is_ok()
         }))
         .await;
-        Ok(pushes.into_iter().filter(|ok| *ok).count())
+        pushes.into_iter().flatten().collect()
     }
 
     async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<JobMarket::Offer> {
@@ -815,7 +815,8 @@ impl Requester {
         let mut observed: Vec<Address> = Vec::new();
         let mut last_chain_check = Instant::now() - Duration::from_secs(10);
         let mut reveal_gas = None;
-        let mut arbiters_served = false;
+        // Arbiters still to be given the job's data (`None` until arbitration starts).
+        let mut unserved: Option<Vec<(Address, String)>> = None;
         let fixed = self.client.job(job_id).await?;
         let mut state = fixed.state;
         loop {
@@ -829,26 +830,36 @@ impl Requester {
                 if view.state.is_final() {
                     return self.finish(job_id, &view, &endpoints, &mut record, reveal_gas, progress).await;
                 }
-                if view.state == State::Arbitration && !arbiters_served {
-                    arbiters_served = true;
-                    // From now on the verdict needs a majority of all 2r, arbiters included.
-                    assignment = self.client.assignment(job_id).await?;
-                    total = assignment.len();
-                    for n in self.client.nodes().await? {
-                        endpoints.entry(n.address).or_insert(n.endpoint);
+                if view.state == State::Arbitration {
+                    if unserved.is_none() {
+                        // From now on the verdict needs a majority of all 2r, arbiters included.
+                        assignment = self.client.assignment(job_id).await?;
+                        total = assignment.len();
+                        for n in self.client.nodes().await? {
+                            endpoints.entry(n.address).or_insert(n.endpoint);
+                        }
+                        let arbiters: Vec<(Address, String)> = assignment
+                            .iter()
+                            .filter(|a| a.index >= view.replicas)
+                            .filter_map(|a| endpoints.get(&a.provider).map(|e| (a.provider, e.clone())))
+                            .collect();
+                        progress(Progress::Waiting {
+                            reason: format!(
+                                "no result had a majority: arbitration by {} drafted providers until {} (unix)",
+                                arbiters.len(),
+                                view.reveal_deadline
+                            ),
+                        });
+                        unserved = Some(arbiters);
                     }
+                    // An arbiter refuses the data until it has seen its assignment on chain: keep offering it.
                     let bundle = record.as_ref().and_then(|r| r.bundle.as_deref()).map(str::parse::<Cid>);
-                    let served = match bundle {
-                        Some(Ok(bundle)) => self.push_to_arbiters(job_id, view.replicas, bundle).await?,
-                        _ => 0,
-                    };
-                    progress(Progress::Waiting {
-                        reason: format!(
-                            "no result had a majority: arbitration by {} drafted providers ({served} given the \
-                             job's data) until {} (unix)",
-                            view.replicas, view.reveal_deadline
-                        ),
-                    });
+                    if let (Some(pending), Some(Ok(bundle))) = (unserved.as_mut(), bundle)
+                        && !pending.is_empty()
+                    {
+                        let took = self.push_to_arbiters(job_id, pending, bundle).await;
+                        pending.retain(|(a, _)| !took.contains(a));
+                    }
                 }
             }
             if fixed.mode == Mode::Proof {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use alloy::{providers::Provider, rpc::types::Filter, sol_types::SolEvent};
-use ocean_chain::{B256, Client, State, bindings::JobMarket};
+use ocean_chain::{B256, Client, bindings::JobMarket};
 
 use crate::harness::{Net, OCAT, PASSWORD, stderr, stdout};
 
@@ -466,7 +466,7 @@ async fn a_disagreement_goes_to_arbitration_and_the_minority_is_slashed() {
     let o = net.requester(&["job", "cancel", &id]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("went to arbitration"), "{}", stdout(&o));
-    assert_eq!(net.deployer.job(job_id).await.unwrap().state, State::Arbitration);
+    assert_eq!(net.deployer.job(job_id).await.unwrap().state, ocean_chain::State::Arbitration);
     let drafted: Vec<_> =
         net.deployer.assignment(job_id).await.unwrap().into_iter().filter(|a| a.index >= 2).collect();
     let mut arbiters: Vec<_> = drafted.iter().map(|a| a.provider).collect();
@@ -478,7 +478,7 @@ async fn a_disagreement_goes_to_arbitration_and_the_minority_is_slashed() {
     // The requester waits: it gives the arbiters the job's data and settles on their signed commitments.
     let o = net.requester(&["job", "wait", &id, "--timeout", "120"]);
     assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
-    assert_eq!(net.deployer.job(job_id).await.unwrap().state, State::Finalized);
+    assert_eq!(net.deployer.job(job_id).await.unwrap().state, ocean_chain::State::Finalized);
     let liar = net.nodes[1].address;
     let (paid, slashed) = net.deployer.settlement(job_id, liar).await.unwrap();
     assert_eq!((paid, slashed), (0, 20 * OCAT), "the minority is slashed 10% of its 200 OCAT stake");

@@ -132,6 +132,7 @@ mod tests {
             done_at: None,
             envelope_cid: None,
             proof: None,
+            limits_hash: None,
             requester: None,
         }
     }

@@ -68,7 +68,15 @@ impl Offers {
                 }
             }
         }
-        live.insert(job, offer);
+        // Asking again (the requester re-asks when the provider set changes) renews the expiry only: the job data
+        // cap and the asking peer stay those of the first request, so that nobody who learnt the job id can
+        // shrink the cap under the requester's upload or move the entry to another peer's count.
+        match live.get_mut(&job) {
+            Some(existing) => existing.expiry = existing.expiry.max(offer.expiry),
+            None => {
+                live.insert(job, offer);
+            }
+        }
         Ok(())
     }
 

@@ -66,7 +66,16 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
         // Everything about the task comes from the chain: the offer table only told the node it signed one.
         // The escrowed manifest is the one to run (a private job's names the input envelopes, which the
         // requester can only make once it knows who offered).
-        let Some(manifest) = client.manifest_cid(a.job_id).await? else { continue };
+        let Some((manifest, limits_hash)) = client.job_created(a.job_id).await? else { continue };
+        // Whoever created the job chose these bytes: a CID that does not parse is that job's problem, never a
+        // reason to stop scanning (the cursor would stay put and every later assignment go unseen).
+        let manifest = match Cid::from_bytes(&manifest) {
+            Ok(cid) => cid,
+            Err(e) => {
+                warn!(target: "ocean::node", job = %key, "assigned a job whose manifest CID is not a CID: {e}");
+                continue;
+            }
+        };
         let view = client.job(a.job_id).await?;
         // Work only for a job whose every slot is filled and that can still be settled: only such a job pays
         // whoever commits to its verdict.
@@ -75,7 +84,7 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
         }
         let task = Task {
             job_id: key.clone(),
-            manifest_cid: Cid::from_bytes(&manifest)?.to_string(),
+            manifest_cid: manifest.to_string(),
             commit_deadline: view.commit_deadline,
             index: Some(a.index),
             price_wei: a.price.to_string(),
@@ -87,6 +96,7 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
             done_at: None,
             envelope_cid: None,
             proof: None,
+            limits_hash: Some(format!("{limits_hash:#x}")),
         };
         {
             let _guard = inner.tasks_lock.lock().map_err(|_| Error::Db("task lock poisoned".into()))?;
@@ -212,6 +222,24 @@ async fn queue_arrived_data(inner: &Arc<Inner>) -> Result<()> {
             _ => true,
         };
         if !ready {
+            // A requester that never sends the data must not hold a queue slot (and the task's record) for good:
+            // once the job can no longer use a result, the task is over.
+            let job_id: B256 = job.parse().map_err(|_| Error::Job(format!("bad job id {job}")))?;
+            let view = inner.client.job(job_id).await?;
+            let open = matches!(view.state, State::Assigned | State::Arbitration)
+                && inner.client.chain_time().await? <= view.commit_deadline;
+            if !open {
+                inner.update(&job, |t| {
+                    t.state = TaskState::Failed {
+                        reason: "the job's data never arrived before its deadline".into(),
+                    };
+                })?;
+                inner
+                    .awaiting_data
+                    .lock()
+                    .map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?
+                    .remove(&job);
+            }
             continue;
         }
         inner.awaiting_data.lock().map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?.remove(&job);

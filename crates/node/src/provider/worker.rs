@@ -126,7 +126,13 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
 
     // The offer signed the limits' hash, not the manifest (a private job's is made afterwards): run nothing
     // whose limits are not the ones agreed to.
-    let agreed = inner.client.limits_hash(job_id).await?;
+    let agreed = match task.limits_hash.as_deref() {
+        Some(h) => {
+            Some(h.parse::<B256>().map_err(|_| Error::Db(format!("bad limits hash {h} in task {job}")))?)
+        }
+        // A task recorded before offers bound the limits: ask the chain.
+        None => inner.client.limits_hash(job_id).await?,
+    };
     let actual = crate::protocol::OfferLimits::of(&manifest.limits).hash();
     if agreed != Some(actual) {
         return Err(Error::Job(format!(

@@ -48,6 +48,7 @@ fn task(job: B256, requester: Address, state: TaskState, result: Option<String>)
         done_at: None,
         envelope_cid: None,
         proof: None,
+        limits_hash: None,
     }
 }
 
