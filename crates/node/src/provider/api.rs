@@ -196,6 +196,17 @@ async fn car(
         return error(StatusCode::BAD_REQUEST, "name the job the data belongs to: POST /car?job=0x<job id>");
     };
     let job = job_hex(job_id);
+    // Data for a task already assigned (an arbiter's, pushed after the draw) must hold that task's manifest:
+    // otherwise the first stranger to upload anything would take the one upload the job gets.
+    let assigned_manifest: Option<ocean_store::Cid> = if inner.offers.get(&job_id, now()).is_some() {
+        None
+    } else {
+        match inner.db.get(&job) {
+            Ok(Some(t)) => t.manifest_cid.parse().ok(),
+            Ok(None) => None,
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
+    };
     let cap = match upload_cap(&inner, job_id) {
         Ok(Some(cap)) => cap,
         Ok(None) => {
@@ -238,6 +249,22 @@ async fn car(
     .await;
     match imported {
         Ok(Ok(roots)) => {
+            if let Some(manifest) = &assigned_manifest {
+                let holds_manifest = {
+                    let (store, manifest) = (inner.store.clone(), *manifest);
+                    tokio::task::spawn_blocking(move || store.has(&manifest)).await
+                };
+                if !matches!(holds_manifest, Ok(Ok(true))) {
+                    for root in &roots {
+                        let _ = inner.store.unpin(root);
+                    }
+                    warn!(target: "ocean::node", %job, "refused an upload without the task's manifest");
+                    return error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("the upload does not hold job {job}'s manifest {manifest}"),
+                    );
+                }
+            }
             let roots: Vec<String> = roots.iter().map(ToString::to_string).collect();
             if let Err(e) = inner.db.hold(&job, &roots, now()) {
                 return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());

@@ -147,8 +147,9 @@ pub(crate) struct Inner {
     pub(crate) auth: auth::Auth,
     /// What the gateway may serve.
     pub(crate) gate: gate::Gate,
-    /// Tasks whose job data has not arrived yet (an arbiter is drafted by the chain before anyone pushes it
-    /// the data); the watcher queues each once its manifest is in the store.
+    /// Parked tasks: their job data has not arrived yet (an arbiter is drafted by the chain before anyone
+    /// pushes it the data), or the queue was full when they were assigned. The watcher queues each once its
+    /// data's upload is complete and the queue has room, and fails it once its job can no longer use a result.
     pub(crate) awaiting_data: Mutex<std::collections::BTreeSet<String>>,
 }
 

@@ -104,7 +104,21 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
         }
         inner.offers.remove(&a.job_id);
         info!(target: "ocean::node", job = %key, index = a.index, "assigned");
-        inner.queue.send(key).await.map_err(|_| Error::Db("task queue closed".into()))?;
+        // A full queue must not stop the watcher (nothing would commit or reveal meanwhile): the task waits
+        // with the parked ones and is queued on a later tick.
+        match inner.queue.try_send(key.clone()) {
+            Ok(()) => {}
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                inner
+                    .awaiting_data
+                    .lock()
+                    .map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?
+                    .insert(key);
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                return Err(Error::Db("task queue closed".into()));
+            }
+        }
     }
     inner.db.set_meta(SCANNED, latest)?;
     Ok(())
@@ -212,11 +226,9 @@ async fn queue_arrived_data(inner: &Arc<Inner>) -> Result<()> {
     for job in waiting {
         let task = inner.db.get(&job)?;
         let ready = match &task {
+            // The hold is written once an upload is complete (blocks may be in the store before that).
             Some(t) if t.state == TaskState::Assigned => {
-                let (store, cid): (_, Cid) = (inner.store.clone(), t.manifest_cid.parse()?);
-                tokio::task::spawn_blocking(move || store.has(&cid))
-                    .await
-                    .map_err(|e| Error::Job(format!("store lookup: {e}")))??
+                inner.db.hold_of(&job)?.is_some_and(|h| !h.cids.is_empty())
             }
             // Gone, or moved on (failed, expired): nothing to wait for.
             _ => true,
@@ -242,11 +254,17 @@ async fn queue_arrived_data(inner: &Arc<Inner>) -> Result<()> {
             }
             continue;
         }
-        inner.awaiting_data.lock().map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?.remove(&job);
         if task.is_some_and(|t| t.state == TaskState::Assigned) {
-            info!(target: "ocean::node", %job, "job data arrived");
-            inner.queue.send(job).await.map_err(|_| Error::Db("task queue closed".into()))?;
+            // A full queue keeps the task parked for the next tick: the watcher never waits on the workers.
+            match inner.queue.try_send(job.clone()) {
+                Ok(()) => info!(target: "ocean::node", %job, "job data arrived"),
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => continue,
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(Error::Db("task queue closed".into()));
+                }
+            }
         }
+        inner.awaiting_data.lock().map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?.remove(&job);
     }
     Ok(())
 }

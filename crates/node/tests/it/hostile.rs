@@ -223,3 +223,69 @@ async fn a_request_flood_is_rate_limited_per_peer() {
     }
     let _ = node.stop().await;
 }
+
+/// Issue 15 review: whoever creates a job chooses its manifest CID bytes. A job assigned to this node whose
+/// "CID" does not parse used to stop the chain scan for good (the cursor never moved past its block), so the
+/// node never saw another assignment and lost its no-show bond on every job it had signed for. Now the junk job
+/// is skipped and the next job in a later block is picked up.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_with_a_junk_manifest_cid_does_not_stop_the_scan() {
+    use ocean_chain::{B256, Client, JobRequest, Mode, PrivateKeySigner, bindings::NodeRegistry, eip712};
+    const OCAT: u128 = 1_000_000_000_000_000_000;
+    let (provider, dir, anvil) = open(|c| c.poll_interval = Duration::from_millis(100)).await;
+    let me = provider.client().clone();
+    let caps = NodeRegistry::Capabilities {
+        cores: 1,
+        memoryMiB: 1024,
+        gpuVramMiB: 0,
+        benchmarkScore: 1,
+        gpuModel: "".into(),
+    };
+    me.register_node(100 * OCAT, caps, B256::ZERO, "http://127.0.0.1:9".into()).await.unwrap();
+    let key: PrivateKeySigner = anvil.keys()[1].clone().into();
+    let requester = Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
+    me.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
+    let create = |salt: u8, manifest: Vec<u8>| {
+        let (requester, me) = (requester.clone(), me.clone());
+        async move {
+            let now = requester.chain_time().await.unwrap();
+            let req = JobRequest {
+                salt: B256::repeat_byte(salt),
+                manifest_cid: manifest,
+                late_manifest: false,
+                replicas: 1,
+                quorum: 1,
+                mode: Mode::None,
+                price_per_replica: OCAT,
+                commit_deadline: now + 600,
+                proof_spec: B256::ZERO,
+                limits_hash: B256::ZERO,
+            };
+            let id = requester.job_id(req.salt);
+            let terms = eip712::terms_hash(&req, &[me.address()]);
+            let offer = me.sign_offer(id, OCAT, now + 300, terms).unwrap();
+            requester.create_job(&req, vec![offer]).await.unwrap().0
+        }
+    };
+    create(1, vec![0xde, 0xad]).await;
+    let good: ocean_store::Cid =
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
+    let second = create(2, good.to_bytes()).await;
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(provider.run(async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap().unwrap();
+
+    let config = ocean_node::provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    let reopened = ocean_node::provider::Provider::open(config, me).unwrap();
+    let tasks = reopened.tasks().unwrap();
+    assert!(
+        tasks.iter().any(|t| t.job_id == format!("{second:#x}")),
+        "the job after the junk one is seen: {tasks:?}"
+    );
+    assert_eq!(tasks.len(), 1, "the junk job is skipped, not recorded: {tasks:?}");
+}
