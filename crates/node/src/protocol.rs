@@ -146,7 +146,9 @@ impl OfferRequest {
         ocean_chain::JobRequest {
             salt: ocean_chain::B256::ZERO,
             manifest_cid,
-            late_manifest: self.private,
+            // The manifest is always known when a provider signs (it signs only once it holds the job's data,
+            // a private job's sealed manifest included), so the terms always bind it.
+            late_manifest: false,
             replicas: self.terms.replicas,
             quorum: self.terms.quorum,
             mode: self.terms.mode,
@@ -183,6 +185,12 @@ pub enum OfferResponse {
         r: String,
         /// Signature `vs` (0x…).
         vs: String,
+    },
+    /// The provider holds a slot for the job but signs only once it holds the job's data and has checked its
+    /// manifest against the terms: push the data (`POST` to `upload`), then ask again.
+    Reserved {
+        /// Where the data goes (`/car?job=0x…`).
+        upload: String,
     },
     /// The provider will not take the job, and why.
     Declined {

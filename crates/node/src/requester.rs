@@ -560,15 +560,31 @@ impl Requester {
             VerificationMode::Zk => Mode::Proof,
         };
         let limits = crate::protocol::OfferLimits::of(&job.manifest.limits);
-        // A private job's manifest is made after the offers (sealed to the providers that offered).
-        let late_manifest = job.private_inputs.is_some();
         let proof_spec = job.proof_spec.unwrap_or(B256::ZERO);
+        let private = job.private_inputs.is_some();
+        let offer_request = |manifest: Cid, providers: Vec<Address>| OfferRequest {
+            job_id: format!("{job_id:#x}"),
+            manifest_cid: manifest.to_string(),
+            price_cap_wei: job.price_per_replica.to_string(),
+            commit_deadline,
+            private,
+            input_mib: job.manifest.limits.input_mib,
+            terms: crate::protocol::OfferTerms {
+                replicas,
+                quorum: v.quorum,
+                mode,
+                proof_spec,
+                limits,
+                providers,
+            },
+        };
 
-        // Offers sign the whole set of providers, so a set is final only when every member signed for exactly
-        // that set: a provider that declines is replaced and the new set is asked again (at most 3 rounds).
+        // Providers sign only once they hold the job's data and have checked its manifest against the terms,
+        // so placing is in two steps. First each chosen provider reserves a slot (a decliner is replaced, at
+        // most 3 rounds); then the data goes to every one of them, and they sign the final terms (the whole
+        // provider set, and a private job's manifest sealed to exactly that set).
         let mut excluded: Vec<ProviderId> = Vec::new();
         let mut chosen: Vec<(Address, String)> = Vec::new();
-        let mut offers: Vec<(Address, String, JobMarket::Offer)> = Vec::new();
         for _round in 0..3 {
             let pool: Vec<Candidate> = candidates
                 .iter()
@@ -584,58 +600,36 @@ impl Requester {
                 }
             };
             chosen.extend(picked.iter().filter_map(|id| self.ids.get(&id.0).cloned()));
-            let req = OfferRequest {
-                job_id: format!("{job_id:#x}"),
-                manifest_cid: job.manifest_cid.to_string(),
-                price_cap_wei: job.price_per_replica.to_string(),
-                commit_deadline,
-                private: late_manifest,
-                input_mib: job.manifest.limits.input_mib,
-                terms: crate::protocol::OfferTerms {
-                    replicas,
-                    quorum: v.quorum,
-                    mode,
-                    proof_spec,
-                    limits,
-                    providers: chosen.iter().map(|(a, _)| *a).collect(),
-                },
-            };
+            let req = offer_request(job.manifest_cid, chosen.iter().map(|(a, _)| *a).collect());
             let this = &*self;
             let answers = join_all(chosen.iter().map(|(addr, endpoint)| {
                 let req = req.clone();
                 async move { (*addr, endpoint.clone(), this.ask_offer(endpoint, &req).await) }
             }))
             .await;
-            offers.clear();
             for (addr, endpoint, answer) in answers {
-                match answer {
-                    Ok(o) if o.provider == addr => offers.push((addr, endpoint, o)),
-                    other => {
-                        if let Err(e) = other {
-                            info!(target: "ocean::requester", %endpoint, "no offer: {e}");
-                        }
-                        excluded.push(provider_id(addr));
-                        chosen.retain(|(a, _)| *a != addr);
-                    }
+                if let Err(e) = answer {
+                    info!(target: "ocean::requester", %endpoint, "no offer: {e}");
+                    excluded.push(provider_id(addr));
+                    chosen.retain(|(a, _)| *a != addr);
                 }
             }
-            if offers.len() == usize::from(replicas) {
+            if chosen.len() == usize::from(replicas) {
                 break;
             }
         }
-        if offers.len() < usize::from(replicas) {
+        if chosen.len() < usize::from(replicas) {
             return Err(Error::NotPlaced(format!(
                 "only {} of {} providers offered to run the job (declined or unreachable: {})",
-                offers.len(),
+                chosen.len(),
                 replicas,
                 excluded.len()
             )));
         }
-        progress(Progress::Offered { providers: offers.len() });
         let sealed;
         let job = match &job.private_inputs {
             Some(inputs) => {
-                let providers: Vec<Address> = offers.iter().map(|(a, _, _)| *a).collect();
+                let providers: Vec<Address> = chosen.iter().map(|(a, _)| *a).collect();
                 sealed = self.seal(job, inputs, &providers)?;
                 &sealed
             }
@@ -645,16 +639,39 @@ impl Requester {
         // Push the bundle to every chosen provider before anything is on chain. Each upload streams its own
         // export of the CAR, so the requester never holds the job's data in memory.
         let uploads =
-            join_all(offers.iter().map(|(_, endpoint, _)| self.push_bundle(endpoint, job_id, job.bundle)))
-                .await;
+            join_all(chosen.iter().map(|(_, endpoint)| self.push_bundle(endpoint, job_id, job.bundle))).await;
         for u in uploads {
             u?;
         }
+        let req = offer_request(job.manifest_cid, chosen.iter().map(|(a, _)| *a).collect());
+        let this = &*self;
+        let answers = join_all(chosen.iter().map(|(addr, endpoint)| {
+            let req = req.clone();
+            async move { (*addr, endpoint.clone(), this.ask_offer(endpoint, &req).await) }
+        }))
+        .await;
+        let mut offers: Vec<(Address, String, JobMarket::Offer)> = Vec::new();
+        for (addr, endpoint, answer) in answers {
+            match answer {
+                Ok(Some(o)) if o.provider == addr => offers.push((addr, endpoint, o)),
+                Ok(_) => {
+                    return Err(Error::NotPlaced(format!(
+                        "{endpoint} did not sign after receiving the job's data"
+                    )));
+                }
+                Err(e) => {
+                    return Err(Error::NotPlaced(format!(
+                        "{endpoint} refused to sign after receiving the job's data: {e}"
+                    )));
+                }
+            }
+        }
+        progress(Progress::Offered { providers: offers.len() });
 
         let request = JobRequest {
             salt,
             manifest_cid: job.manifest_cid.to_bytes(),
-            late_manifest,
+            late_manifest: false,
             replicas,
             quorum: v.quorum,
             mode,
@@ -728,7 +745,9 @@ impl Requester {
         pushes.into_iter().flatten().collect()
     }
 
-    async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<JobMarket::Offer> {
+    /// Asks one provider for an offer: `Some` a signed offer, `None` a reserved slot (it signs once it holds
+    /// the job's data).
+    async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<Option<JobMarket::Offer>> {
         let url = format!("{}/offers", endpoint.trim_end_matches('/'));
         let peer = |message: String| Error::Peer { peer: url.clone(), message };
         let resp = self.http.post(&url).json(req).send().await.map_err(|e| peer(e.to_string()))?;
@@ -736,7 +755,8 @@ impl Requester {
             return Err(peer(format!("HTTP {}", resp.status())));
         }
         match resp.json::<OfferResponse>().await.map_err(|e| peer(e.to_string()))? {
-            OfferResponse::Offer { provider, price_wei, expiry, r, vs } => Ok(JobMarket::Offer {
+            OfferResponse::Reserved { .. } => Ok(None),
+            OfferResponse::Offer { provider, price_wei, expiry, r, vs } => Ok(Some(JobMarket::Offer {
                 provider: provider.parse().map_err(|_| peer("bad provider address".into()))?,
                 price: alloy::primitives::Uint::<96, 2>::from(
                     price_wei.parse::<u128>().map_err(|_| peer("bad price".into()))?,
@@ -744,7 +764,7 @@ impl Requester {
                 expiry: alloy::primitives::Uint::<40, 1>::saturating_from(expiry),
                 r: r.parse().map_err(|_| peer("bad signature".into()))?,
                 vs: vs.parse().map_err(|_| peer("bad signature".into()))?,
-            }),
+            })),
             OfferResponse::Declined { reason } => Err(peer(format!("declined: {reason}"))),
         }
     }

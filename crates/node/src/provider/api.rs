@@ -151,6 +151,17 @@ async fn offer(
     if let Err(full) = inner.offers.insert(job_id, offer, t) {
         return decline(full.to_string());
     }
+    // Sign only for data this node holds and has checked: a requester that withheld the data, or escrowed a
+    // manifest whose limits are not the signed ones, would otherwise leave the provider without a commitment to
+    // make, and cost it its no-show bond.
+    match check_data(&inner, &job_hex(job_id), manifest, &req).await {
+        Ok(None) => {}
+        Ok(Some(DataCheck::Missing)) => {
+            return Json(OfferResponse::Reserved { upload: format!("/car?job={job_id:#x}") }).into_response();
+        }
+        Ok(Some(DataCheck::Mismatch(why))) => return decline(why),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
     let terms = req.terms_hash(manifest.to_bytes(), cap);
     match inner.client.sign_offer(job_id, price, expiry, terms) {
         Ok(o) => Json(OfferResponse::Offer {
@@ -163,6 +174,71 @@ async fn offer(
         .into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// Why a node does not sign yet.
+enum DataCheck {
+    /// The job's data has not been uploaded (completely) yet.
+    Missing,
+    /// The data does not match the terms asked for.
+    Mismatch(String),
+}
+
+/// Largest manifest a node reads to check an offer (real ones are a few KiB).
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// Whether the uploaded data of `job` holds `manifest` and that manifest is what the terms say: its limits hash
+/// to the terms' limits, and its verification (mode, replicas, quorum) is the terms'. `None`: ready to sign.
+async fn check_data(
+    inner: &Arc<Inner>,
+    job: &str,
+    manifest: ocean_store::Cid,
+    req: &OfferRequest,
+) -> Result<Option<DataCheck>> {
+    if inner.db.hold_of(job)?.is_none_or(|h| h.cids.is_empty()) {
+        return Ok(Some(DataCheck::Missing));
+    }
+    let store = inner.store.clone();
+    let read = tokio::task::spawn_blocking(move || -> Result<Option<Vec<u8>>> {
+        use std::io::Read as _;
+        if !store.has(&manifest)? {
+            return Ok(None);
+        }
+        let mut bytes = Vec::new();
+        store
+            .cat(&manifest)?
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| crate::Error::io(format!("reading manifest {manifest}"), e))?;
+        Ok(Some(bytes))
+    })
+    .await
+    .map_err(|e| crate::Error::Job(format!("manifest read: {e}")))??;
+    let Some(bytes) = read else {
+        return Ok(Some(DataCheck::Mismatch(format!(
+            "the uploaded data does not hold the manifest {manifest}"
+        ))));
+    };
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Ok(Some(DataCheck::Mismatch("the manifest is larger than 1 MiB".into())));
+    }
+    let m = match ocean_types::manifest::Manifest::from_canonical(&bytes) {
+        Ok(m) => m,
+        Err(e) => return Ok(Some(DataCheck::Mismatch(format!("the manifest {manifest} is not valid: {e}")))),
+    };
+    let t = &req.terms;
+    let mode = match m.verification.mode {
+        ocean_types::manifest::VerificationMode::None => ocean_chain::Mode::None,
+        ocean_types::manifest::VerificationMode::Quorum => ocean_chain::Mode::Quorum,
+        ocean_types::manifest::VerificationMode::Zk => ocean_chain::Mode::Proof,
+    };
+    if crate::protocol::OfferLimits::of(&m.limits) != t.limits {
+        return Ok(Some(DataCheck::Mismatch("the manifest's limits are not the terms' limits".into())));
+    }
+    if mode != t.mode || m.verification.replicas != t.replicas || m.verification.quorum != t.quorum {
+        return Ok(Some(DataCheck::Mismatch("the manifest's verification is not the terms'".into())));
+    }
+    Ok(None)
 }
 
 /// How many bytes the node accepts for `job`'s data now, or `None` if it takes none: the job must have a live

@@ -200,7 +200,7 @@ async fn offers_cost_nothing_durable_and_one_peer_cannot_fill_the_table() {
     for i in 0..per_peer as u64 {
         let (status, body) = call(&router, offer(i)).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(body.contains("\"status\":\"offer\""), "{body}");
+        assert!(body.contains("\"status\":\"reserved\""), "a slot, no signature before the data: {body}");
     }
     let (_, body) = call(&router, offer(per_peer as u64)).await;
     assert!(body.contains("declined") && body.contains("open offers"), "{body}");
@@ -216,10 +216,20 @@ async fn an_offer_signs_the_terms_it_was_asked_for_and_nothing_else() {
     let router = node.provider.router();
     let me = node.provider.client().address();
     let job = B256::repeat_byte(0x15);
-    let limits = ocean_types::manifest::Limits::default();
+    let manifest = ocean_types::manifest::Manifest::from_toml(
+        "[program]\nkind = \"wasm\"\nmodule = \"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4\"\n\
+         [verification]\nmode = \"quorum\"\nreplicas = 2\nquorum = 2\n\
+         [payment]\nmax_price = \"1 OCAT\"\ndeadline_secs = 600\n",
+    )
+    .unwrap();
+    let limits = manifest.limits;
+    let data = ocean_store::Store::memory();
+    let added = data.add_bytes(&manifest.canonical_bytes().unwrap(), &ImportOptions::default()).unwrap();
+    let mut car = Vec::new();
+    data.export_car(&added.cid, &mut car).unwrap();
     let mut req = OfferRequest {
         job_id: format!("{job:#x}"),
-        manifest_cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
+        manifest_cid: added.cid.to_string(),
         price_cap_wei: u128::MAX.to_string(),
         commit_deadline: now() + 600,
         private: false,
@@ -243,6 +253,19 @@ async fn an_offer_signs_the_terms_it_was_asked_for_and_nothing_else() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "terms without this provider: {body}");
 
     req.terms.providers = vec![Address::repeat_byte(1), me];
+    // No signature before the node holds the job's data: a requester that withheld it would cost the provider
+    // its no-show bond.
+    let (status, body) = call(&router, post(&req)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"status\":\"reserved\""), "{body}");
+    let upload = Request::post(format!("/car?job={job:#x}")).body(Body::from(car)).unwrap();
+    let (status, body) = call(&router, upload).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Terms whose limits are not the manifest's are declined, even with the data in.
+    let mut greedy = req.clone();
+    greedy.terms.limits.fuel += 1;
+    let (_, body) = call(&router, post(&greedy)).await;
+    assert!(body.contains("declined") && body.contains("limits"), "{body}");
     let (status, body) = call(&router, post(&req)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -75,7 +75,7 @@ async fn an_upload_for_a_live_offer_is_taken_and_pinned() {
     let node = Node::start(|_| {}).await;
     let (bytes, root) = car(10_000);
     let (job, offer) = node.offer(1).await;
-    assert!(matches!(offer, OfferResponse::Offer { .. }), "{offer:?}");
+    assert!(matches!(offer, OfferResponse::Reserved { .. }), "{offer:?}");
     let resp =
         reqwest::Client::new().post(format!("{}/car?job={job}", node.url)).body(bytes).send().await.unwrap();
     assert_eq!(resp.status(), 200);
