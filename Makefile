@@ -15,12 +15,12 @@ export OCEAN_FOUNDRY_BIN := $(FOUNDRY_BIN)
 TEST_FEATURES := --features ocean/fault-injection,ocean-executor/fault-injection
 CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast $(TEST_FEATURES)"; else echo "cargo test --workspace --no-fail-fast $(TEST_FEATURES)"; fi)
 
-.PHONY: artifacts all deps deps-age deps-node deps-store deps-rust contracts build test test-contracts test-rust fuzz lint fmt demo snapshot guests guests-scalar clean
+.PHONY: artifacts all deps deps-age deps-ceremony deps-node deps-store deps-rust contracts build test test-contracts test-rust fuzz lint fmt demo snapshot guests guests-scalar clean
 
 all: build
 
 ## Toolchain -------------------------------------------------------------------------------------------------
-deps: deps-node deps-rust deps-store deps-age
+deps: deps-node deps-rust deps-store deps-age deps-ceremony
 
 deps-node: $(CONTRACTS)/node_modules/.installed
 
@@ -40,6 +40,14 @@ $(STORE_INTEROP)/node_modules/.installed: $(STORE_INTEROP)/package.json $(STORE_
 $(STORE_INTEROP)/.venv/.installed: $(STORE_INTEROP)/requirements.txt
 	python3 -m venv $(STORE_INTEROP)/.venv
 	$(STORE_INTEROP)/.venv/bin/pip install --quiet --disable-pip-version-check -r $(STORE_INTEROP)/requirements.txt
+	touch $@
+
+# snarkjs, pinned, for ocean-zk's ceremony: the circuit exported as .r1cs is checked with it (`wtns check`).
+ZK_CEREMONY := crates/zk/ceremony
+deps-ceremony: $(ZK_CEREMONY)/node_modules/.installed
+
+$(ZK_CEREMONY)/node_modules/.installed: $(ZK_CEREMONY)/package.json $(ZK_CEREMONY)/package-lock.json
+	cd $(ZK_CEREMONY) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The reference age tool (Debian package `age`) for ocean-crypto's interoperability test.

@@ -73,7 +73,7 @@ pub fn circuit_size() -> Result<(usize, usize, usize), Error> {
     Ok((cs.num_constraints(), cs.num_instance_variables(), cs.num_witness_variables()))
 }
 
-fn placeholder() -> InferenceCircuit {
+pub(crate) fn placeholder() -> InferenceCircuit {
     InferenceCircuit {
         job: Fr::from(0u64),
         model: Model::zeros(),

@@ -23,6 +23,7 @@ pub mod circuit;
 pub mod commit;
 pub mod groth16;
 pub mod model;
+pub mod r1cs_file;
 pub mod solidity;
 
 use std::path::PathBuf;

@@ -5,5 +5,6 @@
 mod chain;
 mod common;
 mod prove;
+mod r1cs;
 mod solidity;
 mod witness;
