@@ -25,6 +25,7 @@ pub mod groth16;
 pub mod model;
 pub mod r1cs_file;
 pub mod solidity;
+pub mod zkey;
 
 use std::path::PathBuf;
 

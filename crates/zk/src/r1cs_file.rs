@@ -40,9 +40,18 @@ const FIELD_BYTES: u32 = 32;
 
 /// Writes the inference circuit's constraints as an iden3 `.r1cs` (version 1).
 pub fn write_r1cs(out: &mut impl Write) -> Result<R1csInfo, Error> {
+    write_r1cs_of(crate::groth16::placeholder(), out)
+}
+
+/// Writes any circuit's constraints as an iden3 `.r1cs` (version 1); its instance variables are the public
+/// inputs.
+pub fn write_r1cs_of(
+    circuit: impl ConstraintSynthesizer<Fr>,
+    out: &mut impl Write,
+) -> Result<R1csInfo, Error> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
-    crate::groth16::placeholder().generate_constraints(cs.clone())?;
+    circuit.generate_constraints(cs.clone())?;
     cs.finalize();
     let m = cs.to_matrices().ok_or_else(|| Error::Shape("the constraint system kept no matrices".into()))?;
     let wires = m.num_instance_variables + m.num_witness_variables;

@@ -2,6 +2,7 @@
 //! the generated Solidity against its committed copy, and proofs through JobMarket on Anvil.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, missing_docs)]
 
+mod ceremony;
 mod chain;
 mod common;
 mod prove;
