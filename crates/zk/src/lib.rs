@@ -9,6 +9,10 @@
 //!                     └─ Model::infer ─► Output (10 logits) ─► packed into one field element = the job result
 //! Params::prove(model, input, job id) ─► circuit::InferenceCircuit ─► 256-byte proof
 //! groth16::verify (Rust)  ≡  solidity::verifier_source (the generated Solidity verifier, on chain)
+//!
+//! production keys, from an existing ceremony tool:
+//! circuit ─► r1cs_file::write_r1cs ─► snarkjs phase 2 (contributions) ─► .zkey ─► zkey::read_zkey
+//!        ─► proofs with zkey::CosetReduction (snarkjs' QAP reduction)
 //! ```
 //!
 //! The circuit's three public inputs are the job id (mod r), the spec and the packed output: all three are what
