@@ -55,8 +55,28 @@ contract ZkKeyVerifier is IResultVerifier {
     /// @notice The verifying key, in the constructor's order.
     function verifyingKey() external view returns (uint256[22] memory vk) {
         vk = [
-            ALPHA_X, ALPHA_Y, BETA_X1, BETA_X0, BETA_Y1, BETA_Y0, GAMMA_X1, GAMMA_X0, GAMMA_Y1, GAMMA_Y0, DELTA_X1,
-            DELTA_X0, DELTA_Y1, DELTA_Y0, IC0_X, IC0_Y, IC1_X, IC1_Y, IC2_X, IC2_Y, IC3_X, IC3_Y
+            ALPHA_X,
+            ALPHA_Y,
+            BETA_X1,
+            BETA_X0,
+            BETA_Y1,
+            BETA_Y0,
+            GAMMA_X1,
+            GAMMA_X0,
+            GAMMA_Y1,
+            GAMMA_Y0,
+            DELTA_X1,
+            DELTA_X0,
+            DELTA_Y1,
+            DELTA_Y0,
+            IC0_X,
+            IC0_Y,
+            IC1_X,
+            IC1_Y,
+            IC2_X,
+            IC2_Y,
+            IC3_X,
+            IC3_Y
         ];
     }
 
