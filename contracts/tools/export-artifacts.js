@@ -9,6 +9,7 @@ const path = require('path');
 const CONTRACTS = [
   ['OceanToken', 'OceanToken'], ['NodeRegistry', 'NodeRegistry'], ['JobMarket', 'JobMarket'], ['Rewards', 'Rewards'],
   ['OceanGovernor', 'OceanGovernor'], ['OceanTimelock', 'OceanGovernor'], ['ZkInferenceVerifier', 'ZkInferenceVerifier'],
+  ['ZkKeyVerifier', 'ZkKeyVerifier'],
 ];
 const out = path.join(__dirname, '..', 'out');
 const dest = path.join(__dirname, '..', '..', 'crates', 'chain', 'artifacts');

@@ -43,3 +43,9 @@ alloy::sol!(
     ZkInferenceVerifier,
     "artifacts/ZkInferenceVerifier.json"
 );
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    ZkKeyVerifier,
+    "artifacts/ZkKeyVerifier.json"
+);

@@ -26,7 +26,7 @@ use crate::{
     Error, Result,
     bindings::{
         GovernorBounds, JobMarket, NodeRegistry, OceanGovernor, OceanTimelock, OceanToken, Rewards,
-        ZkInferenceVerifier,
+        ZkInferenceVerifier, ZkKeyVerifier,
     },
 };
 
@@ -360,6 +360,19 @@ fn salt(name: &str) -> B256 {
 
 /// Deploys (or finds) every contract and wires them. `provider` must sign as the deployer.
 pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) -> Result<Deployment> {
+    deploy_with_zk_key(provider, deployer, params, None).await
+}
+
+/// [`deploy`], with the market's zk proof verifier made from `zk_key`: the 22 words of a Groth16 verifying key
+/// (`ocean_zk::Params::evm_key_words`, from a key ceremony) given to `ZkKeyVerifier`'s constructor, on any
+/// chain. Without one, only a local devnet gets the development verifier (see [`is_local_devnet`]). Refusing the
+/// public development key away from a devnet is the caller's job (the CLI knows it; this crate does not).
+pub async fn deploy_with_zk_key(
+    provider: &DynProvider,
+    deployer: Address,
+    params: &Params,
+    zk_key: Option<&[B256]>,
+) -> Result<Deployment> {
     if provider.get_code_at(CREATE2_FACTORY).await?.is_empty() {
         return Err(Error::NoFactory(CREATE2_FACTORY));
     }
@@ -478,7 +491,16 @@ pub async fn deploy(provider: &DynProvider, deployer: Address, params: &Params) 
     // whoever re-runs that setup knows its trapdoor and can prove any output. It is installed on a local
     // devnet only; anywhere else zk (Mode.Proof) jobs stay off (the market refuses them, `NoVerifier`) until a
     // key from a multi-party ceremony exists.
-    let zk_verifier = if is_local_devnet(provider, chain_id, params.profile) {
+    let zk_verifier = if let Some(key) = zk_key {
+        let words: [U256; 22] =
+            key.iter()
+                .map(|w| U256::from_be_bytes(w.0))
+                .collect::<Vec<_>>()
+                .try_into()
+                .map_err(|_| Error::InvalidArgument("a zk verifying key is 22 words".into()))?;
+        let code = ZkKeyVerifier::deploy_builder(provider, words).calldata().clone();
+        create2(provider, "ZkKeyVerifier", code).await?
+    } else if is_local_devnet(provider, chain_id, params.profile) {
         // No constructor arguments: the development key is compiled into the contract.
         create2(provider, "ZkInferenceVerifier", ZkInferenceVerifier::BYTECODE.clone()).await?
     } else {

@@ -31,6 +31,17 @@ pub const DEV_SEED: u64 = 0x6f63_6561_6e7a_6b00;
 pub struct Params {
     /// The prover's key.
     pub pk: ProvingKey<Bn254>,
+    /// How the key's H query was made, hence how to prove with it.
+    pub reduction: Reduction,
+}
+
+/// The R1CS-to-QAP reduction a proving key was made for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// arkworks' own setup (`Params::setup`, the development parameters).
+    Libsnark,
+    /// A snarkjs ceremony's `.zkey` ([`crate::zkey`]).
+    Coset,
 }
 
 /// What a proof claims: this job, this spec, this output.
@@ -88,7 +99,7 @@ impl Params {
         let start = Instant::now();
         let (pk, _vk) = Groth16::<Bn254>::circuit_specific_setup(placeholder(), rng)?;
         tracing::info!(elapsed = ?start.elapsed(), "groth16 setup");
-        Ok(Self { pk })
+        Ok(Self { pk, reduction: Reduction::Libsnark })
     }
 
     /// [`Params::setup`] with the operating system's randomness. Not generic, so the generic arkworks code behind
@@ -124,7 +135,31 @@ impl Params {
 
     /// Reads a proving key written by [`Params::to_bytes`], checking every point.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        Ok(Self { pk: ProvingKey::deserialize_compressed(bytes)? })
+        Ok(Self { pk: ProvingKey::deserialize_compressed(bytes)?, reduction: Reduction::Libsnark })
+    }
+
+    /// Reads a proving key from a snarkjs ceremony's final `.zkey` (see [`crate::zkey`]).
+    pub fn from_zkey(bytes: &[u8]) -> Result<Self, Error> {
+        Ok(Self { pk: crate::zkey::read_zkey(bytes)?, reduction: Reduction::Coset })
+    }
+
+    /// Reads either kind of key file: a snarkjs `.zkey` (it starts with `zkey`) or [`Params::to_bytes`]' form.
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        if bytes.starts_with(b"zkey") { Self::from_zkey(bytes) } else { Self::from_bytes(bytes) }
+    }
+
+    /// The verifying key as the 22 words `ZkKeyVerifier`'s constructor takes: alpha, beta, gamma, delta (G2 in
+    /// the EIP-197 order), IC0..IC3.
+    pub fn evm_key_words(&self) -> Vec<[u8; 32]> {
+        let vk = &self.pk.vk;
+        let mut words: Vec<[u8; 32]> = g1_words(&vk.alpha_g1).to_vec();
+        for g2 in [&vk.beta_g2, &vk.gamma_g2, &vk.delta_g2] {
+            words.extend(g2_words(g2));
+        }
+        for ic in &vk.gamma_abc_g1 {
+            words.extend(g1_words(ic));
+        }
+        words
     }
 
     /// [`Params::prove`] with the operating system's randomness; not generic, for the reason given at
@@ -150,7 +185,10 @@ impl Params {
             input: input.clone(),
         };
         let start = Instant::now();
-        let proof = Groth16::<Bn254>::prove(&self.pk, circuit, rng)?;
+        let proof = match self.reduction {
+            Reduction::Libsnark => Groth16::<Bn254>::prove(&self.pk, circuit, rng)?,
+            Reduction::Coset => Groth16::<Bn254, crate::zkey::CosetReduction>::prove(&self.pk, circuit, rng)?,
+        };
         tracing::info!(elapsed = ?start.elapsed(), "groth16 prove");
         Ok(Proven { statement, proof: encode_proof(&proof) })
     }

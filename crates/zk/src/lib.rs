@@ -34,7 +34,7 @@ pub mod zkey;
 use std::path::PathBuf;
 
 pub use commit::{input_commitment, model_commitment, spec};
-pub use groth16::{Params, Proven, Statement, verify};
+pub use groth16::{Params, Proven, Reduction, Statement, verify};
 pub use model::{Input, Model, Output};
 
 /// The operating system's randomness, for setups and proofs.

@@ -29,6 +29,11 @@ pub(crate) struct Args {
     /// Protocol parameters as JSON (the fields of `ocean_chain::Params`) [default: those of the profile].
     #[arg(long, value_name = "FILE")]
     params: Option<PathBuf>,
+    /// The zk proving key from a key ceremony (snarkjs' final `.zkey`, or `ocean zk setup`'s parameters): its
+    /// verifying key goes into the market's proof verifier as constructor arguments. Without it, zk jobs are
+    /// off everywhere but on a local devnet, whose verifier uses the public development key.
+    #[arg(long, value_name = "FILE")]
+    zk_key: Option<PathBuf>,
     /// Where to write the deployment [default: the configured deployment file].
     #[arg(short, long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -88,7 +93,26 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
             .wallet(alloy::network::EthereumWallet::from(signer))
             .connect_http(url),
     );
-    let deployment = deploy::deploy(&provider, deployer, &params)
+    let zk_key = match &args.zk_key {
+        Some(path) => {
+            let bytes = std::fs::read(path).wrap_err_with(|| format!("reading {}", path.display()))?;
+            let key = ocean_zk::Params::from_file_bytes(&bytes)
+                .wrap_err_with(|| format!("{} is not a zk proving key", path.display()))?
+                .evm_key_words();
+            let dev = ocean_zk::Params::dev()?.evm_key_words();
+            let chain_id = alloy::providers::Provider::get_chain_id(&provider).await?;
+            if key == dev && !deploy::is_local_devnet(&provider, chain_id, params.profile) {
+                eyre::bail!(
+                    "{} holds the public development key: anyone can forge a proof with it, so it is refused on \
+                     chain {chain_id} (only a local devnet may use it); run a key ceremony (snarkjs phase 2)",
+                    path.display()
+                );
+            }
+            Some(key.into_iter().map(ocean_chain::B256::from).collect::<Vec<_>>())
+        }
+        None => None,
+    };
+    let deployment = deploy::deploy_with_zk_key(&provider, deployer, &params, zk_key.as_deref())
         .await
         .wrap_err_with(|| format!("deploying to {}", config.rpc_url))?;
     if deployment.zk_verifier == Address::ZERO {

@@ -144,7 +144,7 @@ fn run_blocking(args: Args) -> eyre::Result<()> {
         }
         Command::Prove { params, model, input, job_id, out: path } => {
             let bytes = std::fs::read(&params).wrap_err_with(|| format!("reading {}", params.display()))?;
-            let params = Params::from_bytes(&bytes)?;
+            let params = Params::from_file_bytes(&bytes)?;
             let (model, input) = (Model::load(&model)?, Input::load(&input)?);
             let job_id = parse32(&job_id)?;
             let proven = params.prove_os(&model, &input, job_id)?;

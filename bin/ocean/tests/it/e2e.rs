@@ -247,6 +247,21 @@ async fn deploy_gives_the_same_addresses_on_every_chain() {
         (b.token, b.registry, b.market, b.rewards, b.timelock, b.governor)
     );
 
+    // The public development zk key is refused away from a local devnet, even when named explicitly.
+    let dev_key = dir.path().join("dev.params");
+    std::fs::write(&dev_key, ocean_zk::Params::dev().unwrap().to_bytes().unwrap()).unwrap();
+    let o = std::process::Command::new(crate::harness::ocean())
+        .args(["deploy", "--repo", repo.to_str().unwrap(), "--rpc-url", &chains[1].endpoint(), "--zk-key"])
+        .arg(&dev_key)
+        .arg("--out")
+        .arg(dir.path().join("forgeable.json"))
+        .env("OCEAN_PASSWORD", PASSWORD)
+        .env_remove("OCEAN_DEPLOYMENT")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the development key must be refused on chain 31338");
+    assert!(stderr(&o).contains("public development key"), "{}", stderr(&o));
+
     // The production profile needs a guardian, and gets hours-long floors and a real voting delay.
     let deploy = |extra: &[&str]| {
         std::process::Command::new(crate::harness::ocean())

@@ -33,7 +33,8 @@ async fn params(inner: &Inner) -> Result<Arc<Params>> {
                     Some(path) => {
                         let bytes = std::fs::read(path)
                             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-                        Params::from_bytes(&bytes)?
+                        // A ceremony's .zkey or `ocean zk setup`'s parameters.
+                        Params::from_file_bytes(&bytes)?
                     }
                     None => Params::dev()?,
                 })

@@ -134,3 +134,62 @@ async fn zk_job_is_paid_for_a_valid_proof_and_every_forgery_is_rejected() {
     let fee = PRICE * 250 / 10_000;
     assert_eq!(provider.owed(provider.address()).await.unwrap(), PRICE - fee);
 }
+
+/// A deployment with its verifying key given as constructor arguments (`ZkKeyVerifier`, what a key ceremony's
+/// key goes into): the market's verifier is that contract, whose key reads back as given, and a proof made with
+/// the matching proving key is paid; one for another job is not.
+#[tokio::test]
+async fn a_verifier_built_from_a_given_key_pays_a_proof_made_with_that_key() {
+    let anvil = anvil::spawn().expect("anvil (run `make deps`)");
+    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
+    let rpc = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let params = dev_params();
+    let words: Vec<B256> = params.evm_key_words().into_iter().map(B256::from).collect();
+    let deployment = deploy::deploy_with_zk_key(
+        &rpc,
+        key.address(),
+        &Params::devnet(Address::repeat_byte(0x7e)),
+        Some(&words),
+    )
+    .await
+    .unwrap();
+    let market = JobMarket::new(deployment.market, &rpc);
+    assert_eq!(market.proofVerifier().call().await.unwrap(), deployment.zk_verifier);
+    let keyed = ocean_chain::bindings::ZkKeyVerifier::new(deployment.zk_verifier, &rpc);
+    let stored: Vec<B256> =
+        keyed.verifyingKey().call().await.unwrap().iter().map(|w| B256::from(*w)).collect();
+    assert_eq!(stored, words, "the key reads back as given");
+
+    let deployer = Client::connect(&anvil.endpoint(), key, deployment.clone()).await.unwrap();
+    let signer = |i: usize| -> PrivateKeySigner { anvil.keys()[i].clone().into() };
+    let requester = Client::connect(&anvil.endpoint(), signer(1), deployment.clone()).await.unwrap();
+    let provider = Client::connect(&anvil.endpoint(), signer(2), deployment.clone()).await.unwrap();
+    deployer.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
+    deployer.transfer(provider.address(), 500 * OCAT).await.unwrap();
+    let caps = NodeRegistry::Capabilities {
+        cores: 2,
+        memoryMiB: 4096,
+        gpuVramMiB: 0,
+        benchmarkScore: 100,
+        gpuModel: String::new(),
+    };
+    provider.register_node(200 * OCAT, caps, B256::ZERO, "http://127.0.0.1:7000".into()).await.unwrap();
+    requester.approve_market(U256::MAX).await.unwrap();
+
+    let (model, input) = (model(), digit(5));
+    let job_spec = B256::from(fr_to_bytes(&spec(model_commitment(&model), input_commitment(&input))));
+    let job_a = create(&requester, &provider, 1, job_spec).await;
+    let job_b = create(&requester, &provider, 2, job_spec).await;
+    let assignment = vec![JobMarket::Assignment {
+        provider: provider.address(),
+        price: alloy::primitives::Uint::<96, 2>::from(PRICE),
+    }];
+    let proven = params.prove(&model, &input, job_a.0, &mut StdRng::seed_from_u64(5)).unwrap();
+    let result = proven.statement.output.to_bytes();
+    rejected(provider.submit_proof(job_b, assignment.clone(), &result, &proven.proof).await);
+    provider.submit_proof(job_a, assignment, &result, &proven.proof).await.unwrap();
+    assert_eq!(requester.job(job_a).await.unwrap().state, State::Finalized);
+}

@@ -37,7 +37,7 @@ pub(crate) fn dev_params() -> Params {
     if let Ok(bytes) = std::fs::read(&cache)
         && let Ok(pk) = ark_groth16::ProvingKey::deserialize_uncompressed_unchecked(bytes.as_slice())
     {
-        return Params { pk };
+        return Params { pk, reduction: ocean_zk::groth16::Reduction::Libsnark };
     }
     let params = Params::dev().unwrap();
     let mut bytes = Vec::new();
