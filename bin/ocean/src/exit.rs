@@ -26,6 +26,7 @@ Exit codes:
        network such a job fails unpaid
   30-33 ocean fhe: 30 key mismatch, 31 wrong password, 32 program type error, 33 input type/width
   40   ocean zk verify: the proof does not verify
+  41   ocean zk ceremony verify|finalize: a contribution does not verify
   101  internal bug (a panic); please report it
 
 Logs go to stderr; set OCEAN_LOG (e.g. OCEAN_LOG=debug) or pass -v to see more.";

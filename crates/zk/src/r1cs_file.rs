@@ -138,3 +138,29 @@ fn write_file(out: &mut impl Write, magic: &[u8; 4], sections: &[(u32, &Vec<u8>)
 fn u32_of(n: usize) -> Result<u32, Error> {
     u32::try_from(n).map_err(|_| Error::Shape(format!("{n} does not fit the format's 32-bit counts")))
 }
+
+/// A circuit of three constraints (x · y = z and (x + y)² · x = w, z and w public), as an `.r1cs`: for tests
+/// of the ceremony tooling, which a 2^15 phase 1 would make slow.
+#[cfg(feature = "test-utils")]
+pub fn write_toy_r1cs(out: &mut impl Write) -> Result<R1csInfo, Error> {
+    use ark_relations::{
+        lc,
+        r1cs::{ConstraintSystemRef, SynthesisError},
+    };
+    struct Toy;
+    impl ConstraintSynthesizer<Fr> for Toy {
+        fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+            let (x, y) = (Fr::from(3u64), Fr::from(11u64));
+            let z = cs.new_input_variable(|| Ok(x * y))?;
+            let w = cs.new_input_variable(|| Ok((x + y) * (x + y) * x))?;
+            let xv = cs.new_witness_variable(|| Ok(x))?;
+            let yv = cs.new_witness_variable(|| Ok(y))?;
+            let s2 = cs.new_witness_variable(|| Ok((x + y) * (x + y)))?;
+            cs.enforce_constraint(lc!() + xv, lc!() + yv, lc!() + z)?;
+            cs.enforce_constraint(lc!() + xv + yv, lc!() + xv + yv, lc!() + s2)?;
+            cs.enforce_constraint(lc!() + s2, lc!() + xv, lc!() + w)?;
+            Ok(())
+        }
+    }
+    write_r1cs_of(Toy, out)
+}

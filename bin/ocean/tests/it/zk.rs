@@ -97,3 +97,59 @@ async fn zk_job_is_proven_by_the_provider_and_paid_when_the_chain_verifies_it() 
         std::fs::read(out_dir.join("result.json")).unwrap()
     );
 }
+
+/// `ocean zk ceremony`: init from a phase-1 file, two contributions, verify, finalize to a key that
+/// `ocean deploy --zk-key` and the node read; a tampered key fails verification with exit 41, and a key nobody
+/// contributed to is refused. (A small circuit through the hidden `--r1cs`: the digits circuit needs a 2^15
+/// phase 1, which snarkjs takes many minutes to prepare.)
+#[test]
+fn a_two_party_ceremony_verifies_and_finalizes_and_a_tampered_key_does_not() {
+    let snarkjs = repo_root().join("crates/zk/ceremony/node_modules/.bin/snarkjs");
+    assert!(snarkjs.exists(), "snarkjs is not installed (run `make deps`)");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run_snarkjs = |args: &[&str]| {
+        let o = std::process::Command::new(&snarkjs).args(args).current_dir(d).output().unwrap();
+        assert!(o.status.success(), "snarkjs {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run_snarkjs(&["powersoftau", "new", "bn128", "6", "pot0.ptau"]);
+    run_snarkjs(&["powersoftau", "contribute", "pot0.ptau", "pot1.ptau", "--name=p1", "-e=phase one"]);
+    run_snarkjs(&["powersoftau", "prepare", "phase2", "pot1.ptau", "phase1.ptau"]);
+    ocean_zk::r1cs_file::write_toy_r1cs(&mut std::fs::File::create(d.join("toy.r1cs")).unwrap()).unwrap();
+
+    let ocean = |args: &[&str]| {
+        std::process::Command::new(crate::harness::ocean())
+            .args(["zk", "ceremony"])
+            .args(args)
+            .env("OCEAN_SNARKJS", &snarkjs)
+            .current_dir(d)
+            .output()
+            .unwrap()
+    };
+    let o = ocean(&["init", "--ptau", "phase1.ptau", "--r1cs", "toy.r1cs", "--dir", "c"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The initial key alone is no result: its randomness is public.
+    let o = ocean(&["finalize", "--dir", "c", "--out", "early.zkey"]);
+    assert!(!o.status.success() && stderr(&o).contains("nobody has contributed"), "{}", stderr(&o));
+    for name in ["alice", "bob"] {
+        let o = ocean(&["contribute", "--dir", "c", "--name", name, "--entropy", "dice rolls"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains(&format!("by {name}:")), "{}", stdout(&o));
+    }
+    let o = ocean(&["verify", "--dir", "c"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = ocean(&["finalize", "--dir", "c", "--out", "final.zkey"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 contributions"), "{}", stdout(&o));
+    let key = ocean_zk::Params::from_file_bytes(&std::fs::read(d.join("final.zkey")).unwrap()).unwrap();
+    assert_eq!(key.reduction, ocean_zk::Reduction::Coset);
+
+    // Bob's key with one byte of its delta changed: the transcript no longer verifies.
+    let bob = d.join("c/0002.zkey");
+    let mut bytes = std::fs::read(&bob).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&bob, bytes).unwrap();
+    let o = ocean(&["verify", "--dir", "c"]);
+    assert_eq!(o.status.code(), Some(41), "{}", stderr(&o));
+}
