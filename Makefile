@@ -15,7 +15,7 @@ export OCEAN_FOUNDRY_BIN := $(FOUNDRY_BIN)
 TEST_FEATURES := --features ocean/fault-injection,ocean-executor/fault-injection
 CARGO_TEST := $(shell if cargo nextest --version >/dev/null 2>&1; then echo "cargo nextest run --workspace --no-fail-fast $(TEST_FEATURES)"; else echo "cargo test --workspace --no-fail-fast $(TEST_FEATURES)"; fi)
 
-.PHONY: artifacts all deps deps-age deps-ceremony deps-node deps-store deps-rust contracts build test test-contracts test-rust fuzz lint fmt demo snapshot guests guests-scalar clean
+.PHONY: test-ceremony artifacts all deps deps-age deps-ceremony deps-node deps-store deps-rust contracts build test test-contracts test-rust fuzz lint fmt demo snapshot guests guests-scalar clean
 
 all: build
 
@@ -79,6 +79,24 @@ contracts: deps-node
 
 build: deps contracts guests
 	cargo build --workspace
+
+## The zk key ceremony on the digits circuit, end to end (issue 15): a 2^15 phase 1 prepared for phase 2 (made
+## once, tens of minutes of snarkjs, cached outside the clone), then a two-party ceremony, a deployment with its
+## key and a zk job paid under it. `make test` runs the same ceremony on a small circuit.
+CEREMONY_CACHE := $(HOME)/.cache/ocean/ceremony
+CEREMONY_PTAU := $(CEREMONY_CACHE)/phase1-bn254-2^15.ptau
+SNARKJS := $(CURDIR)/$(ZK_CEREMONY)/node_modules/.bin/snarkjs
+
+$(CEREMONY_PTAU): | deps-ceremony
+	mkdir -p $(CEREMONY_CACHE)
+	cd $(CEREMONY_CACHE) && $(SNARKJS) powersoftau new bn128 15 pot0.ptau
+	cd $(CEREMONY_CACHE) && $(SNARKJS) powersoftau contribute pot0.ptau pot1.ptau --name=ocean-test-phase1 -e="$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	cd $(CEREMONY_CACHE) && $(SNARKJS) powersoftau prepare phase2 pot1.ptau prepared.tmp && mv prepared.tmp '$@'
+	rm -f $(CEREMONY_CACHE)/pot0.ptau $(CEREMONY_CACHE)/pot1.ptau
+
+test-ceremony: deps contracts guests $(CEREMONY_PTAU)
+	OCEAN_CEREMONY_PTAU='$(CEREMONY_PTAU)' cargo nextest run -p ocean $(TEST_FEATURES) --run-ignored only \
+	  a_zk_job_is_paid_under_a_key_from_a_two_party_ceremony
 
 ## Tests -----------------------------------------------------------------------------------------------------
 test: deps test-contracts test-rust

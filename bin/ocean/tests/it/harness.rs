@@ -62,6 +62,12 @@ pub struct Net {
 impl Net {
     /// A chain with the protocol, a funded requester, and `faults.len()` nodes (`true`: reports wrong results).
     pub async fn start(faults: &[bool], commit_grace_secs: u64) -> Net {
+        Self::start_with_zk_key(faults, commit_grace_secs, None).await
+    }
+
+    /// [`Net::start`] whose market verifies zk proofs with `zk_key` (a ceremony's `.zkey`), which the nodes
+    /// prove with.
+    pub async fn start_with_zk_key(faults: &[bool], commit_grace_secs: u64, zk_key: Option<PathBuf>) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let anvil =
             anvil::spawn_with(vec!["--accounts".into(), "12".into()]).expect("anvil (run `make deps`)");
@@ -72,8 +78,18 @@ impl Net {
             .connect_http(anvil.endpoint_url())
             .erased();
         let treasury = keys[11].address();
-        let deployment =
-            deploy::deploy(&provider, deployer_key.address(), &Params::devnet(treasury)).await.unwrap();
+        let words: Option<Vec<ocean_chain::B256>> = zk_key.as_ref().map(|path| {
+            let key = ocean_zk::Params::from_file_bytes(&std::fs::read(path).unwrap()).unwrap();
+            key.evm_key_words().into_iter().map(ocean_chain::B256::from).collect()
+        });
+        let deployment = deploy::deploy_with_zk_key(
+            &provider,
+            deployer_key.address(),
+            &Params::devnet(treasury),
+            words.as_deref(),
+        )
+        .await
+        .unwrap();
         let deployment_path = dir.path().join("deployment.json");
         deployment.save(&deployment_path).unwrap();
         let deployer = Client::connect(&anvil.endpoint(), deployer_key, deployment.clone()).await.unwrap();
@@ -112,6 +128,10 @@ impl Net {
             ];
             if fault {
                 args.push("--fault-wrong-result".into());
+            }
+            if let Some(key) = &zk_key {
+                args.push("--zk-params".into());
+                args.push(key.to_string_lossy().into_owned());
             }
             net.nodes.push(Node { repo, port, address: key.address(), args, child: None });
             net.spawn_node(i);
