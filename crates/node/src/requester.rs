@@ -187,6 +187,8 @@ pub struct Requester {
 
 /// How long one upload of a job's data may take (the providers' default bound is the same).
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+/// Longest an offer request may take (the provider reads and checks the manifest before it signs).
+const OFFER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes the CAR exporter hands to an upload at a time.
 const UPLOAD_CHUNK: usize = 256 * 1024;
 
@@ -750,7 +752,15 @@ impl Requester {
     async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<Option<JobMarket::Offer>> {
         let url = format!("{}/offers", endpoint.trim_end_matches('/'));
         let peer = |message: String| Error::Peer { peer: url.clone(), message };
-        let resp = self.http.post(&url).json(req).send().await.map_err(|e| peer(e.to_string()))?;
+        // A provider that does not answer is treated as one that declined: placement never waits on it for good.
+        let resp = self
+            .http
+            .post(&url)
+            .timeout(OFFER_TIMEOUT)
+            .json(req)
+            .send()
+            .await
+            .map_err(|e| peer(e.to_string()))?;
         if !resp.status().is_success() {
             return Err(peer(format!("HTTP {}", resp.status())));
         }

@@ -323,7 +323,9 @@ fn show(bar: &ProgressBar, p: &Progress) {
     let msg = match p {
         Progress::Placing { candidates } => format!("placing: {candidates} providers reachable"),
         Progress::Offered { providers } => {
-            format!("offers signed by {providers} providers; uploading the job")
+            format!(
+                "offers signed by {providers} providers (after they checked the job's data); creating the job"
+            )
         }
         Progress::Created { job_id } => format!("created {job_id:#x} (budget in escrow); assigned"),
         Progress::Running { done, total } => format!("running: {done}/{total} results in"),
