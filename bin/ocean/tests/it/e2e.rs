@@ -313,12 +313,7 @@ async fn requester_expires_a_job_every_provider_abandoned_and_gets_the_escrow_ba
     assert!(stderr(&o).contains("can still be settled until"), "{}", stderr(&o));
 
     // Past the reveal deadline the requester expires it and gets the whole escrow back.
-    let view = net.deployer.job(job_id).await.unwrap();
-    let now = net.deployer.chain_time().await.unwrap();
-    let provider = net.deployer.provider();
-    let _: serde_json::Value =
-        provider.raw_request("evm_increaseTime".into(), (view.reveal_deadline - now + 5,)).await.unwrap();
-    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    let view = net.warp_past_reveal_deadline(job_id).await;
     let owed_before = net.deployer.owed(net.requester_address).await.unwrap();
     let o = net.requester(&["job", "cancel", &id]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -472,12 +467,7 @@ async fn a_disagreement_goes_to_arbitration_and_the_minority_is_slashed() {
     }
     net.spawn_node(2);
     net.spawn_node(3);
-    let view = net.deployer.job(job_id).await.unwrap();
-    let now = net.deployer.chain_time().await.unwrap();
-    let provider = net.deployer.provider();
-    let _: serde_json::Value =
-        provider.raw_request("evm_increaseTime".into(), (view.reveal_deadline - now + 5,)).await.unwrap();
-    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    net.warp_past_reveal_deadline(job_id).await;
     let o = net.requester(&["job", "cancel", &id]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("went to arbitration"), "{}", stdout(&o));

@@ -140,6 +140,18 @@ impl Net {
         net
     }
 
+    /// Moves the chain's clock 5 s past `job`'s reveal deadline and mines a block (Anvil's own methods), so that
+    /// it can be expired.
+    pub async fn warp_past_reveal_deadline(&self, job: ocean_chain::B256) -> ocean_chain::JobView {
+        let view = self.deployer.job(job).await.unwrap();
+        let now = self.deployer.chain_time().await.unwrap();
+        let provider = self.deployer.provider();
+        let _: serde_json::Value =
+            provider.raw_request("evm_increaseTime".into(), (view.reveal_deadline - now + 5,)).await.unwrap();
+        let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+        view
+    }
+
     pub fn env(&self, cmd: &mut Command) {
         cmd.env("OCEAN_DEPLOYMENT", &self.deployment_path)
             .env("OCEAN_RPC_URL", self.anvil.endpoint())

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use alloy::providers::Provider;
 use ocean_chain::{B256, State};
 use ocean_types::limit::{Exceeded, LimitResult};
 
@@ -109,12 +108,7 @@ async fn a_wall_clock_timeout_fails_the_job_unpaid_and_unslashed() {
     }
 
     // Past the reveal deadline nothing can settle it: it expires, the escrow goes back whole.
-    let view = net.deployer.job(job_id).await.unwrap();
-    let now = net.deployer.chain_time().await.unwrap();
-    let provider = net.deployer.provider();
-    let _: serde_json::Value =
-        provider.raw_request("evm_increaseTime".into(), (view.reveal_deadline - now + 5,)).await.unwrap();
-    let _: serde_json::Value = provider.raw_request("evm_mine".into(), ()).await.unwrap();
+    net.warp_past_reveal_deadline(job_id).await;
     let o = net.requester(&["job", "cancel", &id]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(net.deployer.job(job_id).await.unwrap().state, State::Failed);

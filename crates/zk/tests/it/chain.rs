@@ -43,6 +43,30 @@ async fn create(requester: &Client, provider: &Client, salt: u8, proof_spec: B25
     job_id
 }
 
+/// A funded requester (Anvil's account 1, market approved) and a registered provider (account 2).
+async fn parties(
+    anvil: &alloy::node_bindings::AnvilInstance,
+    deployer_key: PrivateKeySigner,
+    deployment: &ocean_chain::Deployment,
+) -> (Client, Client) {
+    let deployer = Client::connect(&anvil.endpoint(), deployer_key, deployment.clone()).await.unwrap();
+    let signer = |i: usize| -> PrivateKeySigner { anvil.keys()[i].clone().into() };
+    let requester = Client::connect(&anvil.endpoint(), signer(1), deployment.clone()).await.unwrap();
+    let provider = Client::connect(&anvil.endpoint(), signer(2), deployment.clone()).await.unwrap();
+    deployer.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
+    deployer.transfer(provider.address(), 500 * OCAT).await.unwrap();
+    let caps = NodeRegistry::Capabilities {
+        cores: 2,
+        memoryMiB: 4096,
+        gpuVramMiB: 0,
+        benchmarkScore: 100,
+        gpuModel: String::new(),
+    };
+    provider.register_node(200 * OCAT, caps, B256::ZERO, "http://127.0.0.1:7000".into()).await.unwrap();
+    requester.approve_market(U256::MAX).await.unwrap();
+    (requester, provider)
+}
+
 fn rejected(r: ocean_chain::Result<ocean_chain::Receipt>) {
     let err = r.expect_err("the chain must reject this submission").to_string();
     assert!(err.contains("InvalidProof"), "{err}");
@@ -62,22 +86,7 @@ async fn zk_job_is_paid_for_a_valid_proof_and_every_forgery_is_rejected() {
     let market = JobMarket::new(deployment.market, &rpc);
     assert_eq!(market.proofVerifier().call().await.unwrap(), deployment.zk_verifier);
 
-    let deployer = Client::connect(&anvil.endpoint(), key, deployment.clone()).await.unwrap();
-    let endpoint = anvil.endpoint();
-    let signer = |i: usize| -> PrivateKeySigner { anvil.keys()[i].clone().into() };
-    let requester = Client::connect(&endpoint, signer(1), deployment.clone()).await.unwrap();
-    let provider = Client::connect(&endpoint, signer(2), deployment.clone()).await.unwrap();
-    deployer.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
-    deployer.transfer(provider.address(), 500 * OCAT).await.unwrap();
-    let caps = NodeRegistry::Capabilities {
-        cores: 2,
-        memoryMiB: 4096,
-        gpuVramMiB: 0,
-        benchmarkScore: 100,
-        gpuModel: String::new(),
-    };
-    provider.register_node(200 * OCAT, caps, B256::ZERO, "http://127.0.0.1:7000".into()).await.unwrap();
-    requester.approve_market(U256::MAX).await.unwrap();
+    let (requester, provider) = parties(&anvil, key, &deployment).await;
 
     let params = dev_params();
     let model = model();
@@ -163,21 +172,7 @@ async fn a_verifier_built_from_a_given_key_pays_a_proof_made_with_that_key() {
         keyed.verifyingKey().call().await.unwrap().iter().map(|w| B256::from(*w)).collect();
     assert_eq!(stored, words, "the key reads back as given");
 
-    let deployer = Client::connect(&anvil.endpoint(), key, deployment.clone()).await.unwrap();
-    let signer = |i: usize| -> PrivateKeySigner { anvil.keys()[i].clone().into() };
-    let requester = Client::connect(&anvil.endpoint(), signer(1), deployment.clone()).await.unwrap();
-    let provider = Client::connect(&anvil.endpoint(), signer(2), deployment.clone()).await.unwrap();
-    deployer.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
-    deployer.transfer(provider.address(), 500 * OCAT).await.unwrap();
-    let caps = NodeRegistry::Capabilities {
-        cores: 2,
-        memoryMiB: 4096,
-        gpuVramMiB: 0,
-        benchmarkScore: 100,
-        gpuModel: String::new(),
-    };
-    provider.register_node(200 * OCAT, caps, B256::ZERO, "http://127.0.0.1:7000".into()).await.unwrap();
-    requester.approve_market(U256::MAX).await.unwrap();
+    let (requester, provider) = parties(&anvil, key, &deployment).await;
 
     let (model, input) = (model(), digit(5));
     let job_spec = B256::from(fr_to_bytes(&spec(model_commitment(&model), input_commitment(&input))));
