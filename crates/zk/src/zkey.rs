@@ -78,7 +78,11 @@ pub fn read_zkey(mut input: impl Read) -> Result<ProvingKey<Bn254>, Error> {
         let mut r = Reader(section(7)?);
         (0..n_vars).map(|_| r.g2()).collect::<Result<Vec<_>, _>>()?
     };
-    let l_query = g1s(8, n_vars - n_public - 1)?;
+    // The file says how many of each there are: a count that does not add up is refused, never wrapped.
+    let private = n_vars
+        .checked_sub(n_public + 1)
+        .ok_or_else(|| Error::Shape(format!("zkey: {n_public} public inputs but {n_vars} variables")))?;
+    let l_query = g1s(8, private)?;
     let h_query = g1s(9, domain_size)?;
     let vk = VerifyingKey { alpha_g1, beta_g2, gamma_g2, delta_g2, gamma_abc_g1: ic };
     Ok(ProvingKey { vk, beta_g1, delta_g1, a_query, b_g1_query, b_g2_query, h_query, l_query })
@@ -217,5 +221,93 @@ impl R1CSToQAP for CosetReduction {
         _delta_inverse: F,
     ) -> Result<Vec<F>, SynthesisError> {
         Err(SynthesisError::Unsatisfiable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use ark_ff::{One, PrimeField};
+
+    use super::*;
+
+    /// A field element as a zkey stores it: little-endian Montgomery form (arkworks' internal one).
+    fn lem(f: Fq) -> Vec<u8> {
+        f.0.0.iter().flat_map(|l| l.to_le_bytes()).collect()
+    }
+
+    /// A zkey with one variable, no public input and a domain of one; every point the identity but alpha.
+    fn zkey(alpha: (Vec<u8>, Vec<u8>), n_vars: u32, n_public: u32) -> Vec<u8> {
+        let zero_g1 = vec![0u8; 64];
+        let zero_g2 = vec![0u8; 128];
+        let mut header = Vec::new();
+        header.extend(32u32.to_le_bytes());
+        header.extend(Fq::MODULUS.to_bytes_le());
+        header.extend(32u32.to_le_bytes());
+        header.extend(Fr::MODULUS.to_bytes_le());
+        header.extend(n_vars.to_le_bytes());
+        header.extend(n_public.to_le_bytes());
+        header.extend(1u32.to_le_bytes());
+        header.extend(alpha.0);
+        header.extend(alpha.1);
+        header.extend(&zero_g1); // beta1
+        header.extend(&zero_g2); // beta2
+        header.extend(&zero_g2); // gamma2
+        header.extend(&zero_g1); // delta1
+        header.extend(&zero_g2); // delta2
+        let sections: Vec<(u32, Vec<u8>)> = vec![
+            (1, GROTH16.to_le_bytes().to_vec()),
+            (2, header),
+            (3, zero_g1.repeat(n_public as usize + 1)),
+            (5, zero_g1.repeat(n_vars as usize)),
+            (6, zero_g1.repeat(n_vars as usize)),
+            (7, zero_g2.repeat(n_vars as usize)),
+            (8, zero_g1.repeat((n_vars as usize).saturating_sub(n_public as usize + 1))),
+            (9, zero_g1.clone()),
+        ];
+        let mut out = b"zkey".to_vec();
+        out.extend(1u32.to_le_bytes());
+        out.extend((sections.len() as u32).to_le_bytes());
+        for (kind, bytes) in sections {
+            out.extend(kind.to_le_bytes());
+            out.extend((bytes.len() as u64).to_le_bytes());
+            out.extend(bytes);
+        }
+        out
+    }
+
+    fn generator() -> (Vec<u8>, Vec<u8>) {
+        (lem(Fq::one()), lem(Fq::from(2u64)))
+    }
+
+    #[test]
+    fn a_well_formed_key_reads() {
+        let pk = read_zkey(zkey(generator(), 1, 0).as_slice()).unwrap();
+        assert_eq!(pk.vk.alpha_g1, G1Affine::new(Fq::one(), Fq::from(2u64)));
+    }
+
+    /// Whoever hands a node or `ocean deploy` a key file controls every byte of it.
+    #[test]
+    fn a_hostile_key_file_is_refused_not_trusted() {
+        // A point off the curve: (1, 1) is not on y² = x³ + 3.
+        let off = zkey((lem(Fq::one()), lem(Fq::one())), 1, 0);
+        assert!(read_zkey(off.as_slice()).unwrap_err().to_string().contains("not on the curve"));
+        // A coordinate that is not a field element.
+        let big = zkey((Fq::MODULUS.to_bytes_le(), lem(Fq::from(2u64))), 1, 0);
+        assert!(read_zkey(big.as_slice()).unwrap_err().to_string().contains("not reduced"));
+        // More public inputs than variables: refused, not a wrapped count.
+        let counts = zkey(generator(), 1, 5);
+        assert!(read_zkey(counts.as_slice()).unwrap_err().to_string().contains("public inputs"));
+        // Cut short anywhere, another magic, a section that claims more bytes than there are.
+        let good = zkey(generator(), 1, 0);
+        for cut in [3, 11, 40, good.len() / 2, good.len() - 1] {
+            assert!(read_zkey(&good[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut magic = good.clone();
+        magic[0] = b'x';
+        assert!(read_zkey(magic.as_slice()).is_err());
+        let mut long = good;
+        long[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(read_zkey(long.as_slice()).is_err());
     }
 }

@@ -292,3 +292,32 @@ async fn an_offer_signs_the_terms_it_was_asked_for_and_nothing_else() {
     let more_fuel = other.terms_hash(manifest.to_bytes(), u128::MAX);
     assert_ne!(sig.recover_address_from_prehash(&digest(more_fuel)).unwrap(), me);
 }
+
+/// Issue 15 review: data for a task already assigned (an arbiter's, drafted before anyone pushed it the data)
+/// must hold that task's manifest. Otherwise the first stranger to upload anything would take the one upload
+/// the job gets, and the arbiter could never run it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_for_an_assigned_task_must_hold_its_manifest() {
+    let node = node().await;
+    let router = node.provider.router();
+    let data = ocean_store::Store::memory();
+    let manifest = data.add_bytes(b"the task's manifest", &ImportOptions::default()).unwrap().cid;
+    let junk = data.add_bytes(b"something else", &ImportOptions::default()).unwrap().cid;
+    let job = B256::repeat_byte(0x42);
+    let mut assigned = task(job, Address::repeat_byte(1), TaskState::Assigned, None);
+    assigned.manifest_cid = manifest.to_string();
+    node.provider.put_task(&assigned).unwrap();
+    let upload = |root| {
+        let mut car = Vec::new();
+        data.export_car(&root, &mut car).unwrap();
+        Request::post(format!("/car?job={job:#x}")).body(Body::from(car)).unwrap()
+    };
+
+    let (status, body) = call(&router, upload(junk)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(!node.provider.store().pins().unwrap().contains(&junk), "nothing of it stays pinned");
+    // The real data is still welcome: the refused upload did not use up the job's one upload.
+    let (status, body) = call(&router, upload(manifest)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(node.provider.store().pins().unwrap().contains(&manifest));
+}
