@@ -120,9 +120,14 @@ OCEAN_FUZZ_CASES ?= 100000
 fuzz:
 	OCEAN_FUZZ_CASES=$(OCEAN_FUZZ_CASES) cargo test -p ocean-store --test it fuzz::
 
+# The requester side never links the sandbox, the executor or the prover (issue 14's split by role): the SDK and
+# the API build on it, and it must not run anyone's code.
+REQUESTER_FORBIDDEN := wasmtime|ocean-runtime|ocean-executor|ocean-zk v|ark-groth16|tfhe
 lint: deps contracts
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@if cargo tree -p ocean-requester -e normal --prefix none | grep -E '^($(REQUESTER_FORBIDDEN))'; then \
+	  echo 'ocean-requester links the sandbox or the prover (see above)'; exit 1; fi
 
 fmt:
 	cargo fmt --all

@@ -54,6 +54,34 @@ pub fn serve(request: Request) -> Response {
     }
     match request {
         Request::Wasm(task) => serve_wasm(task),
+        Request::Fhe(task) => serve_fhe(&task),
+    }
+}
+
+/// Evaluates a staged `fhe` job: the outputs file is the only file written, held to the output cap.
+#[cfg(feature = "fhe")]
+fn serve_fhe(task: &ocean_runtime::job::FheStaged) -> Response {
+    let cap = u64::from(task.limits.output_mib) << 20;
+    if let Err(e) = setrlimit(Resource::RLIMIT_FSIZE, cap + 1, cap + 1) {
+        return host_refusal(format!("setting RLIMIT_FSIZE: {e}"));
+    }
+    // Everything staged came from the job's uploaded data, which `input_mib` bounds.
+    let max_file = u64::from(task.limits.input_mib) << 20;
+    match ocean_runtime::job::evaluate_fhe(task, max_file) {
+        Ok(work) => Response::Ran {
+            status: ocean_runtime::Status::Exited { code: 0 },
+            fuel_used: work,
+            output_scans: 0,
+        },
+        Err(e) => Response::from_error(&e),
+    }
+}
+
+#[cfg(not(feature = "fhe"))]
+fn serve_fhe(_: &ocean_runtime::job::FheStaged) -> Response {
+    Response::Refused {
+        reason: crate::Refusal::Job,
+        message: "this executor was built without the `fhe` feature: it cannot evaluate fhe jobs".into(),
     }
 }
 

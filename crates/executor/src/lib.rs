@@ -27,8 +27,10 @@
 //! compiled-module cache makes a repeated module cost a load rather than a compilation.
 //!
 //! Framing ([`protocol`]): a 4-byte big-endian length, then that many bytes of JSON, at most
-//! [`protocol::MAX_FRAME`] bytes. [`Request`] is an enum with one variant today; the container jobs and the
-//! native inference to come run in this same process as further variants.
+//! [`protocol::MAX_FRAME`] bytes. [`Request`] has a variant per kind of untrusted work: `Wasm` (compile and
+//! run a guest) and `Fhe` (tfhe-rs parses the job's key, program and ciphertexts and evaluates; the `fhe`
+//! feature, which the `ocean` binary turns on). The container jobs and the native inference to come run in
+//! this same process as further variants.
 //!
 //! Features: `fault-injection` (test builds only) forwards ocean-runtime's fault that panics the host
 //! function layer.

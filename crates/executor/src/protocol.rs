@@ -24,6 +24,9 @@ pub const MAX_FRAME: usize = 1 << 20;
 pub enum Request {
     /// Compile (or load from the cache) and run a WASI preview 1 module.
     Wasm(WasmTask),
+    /// Evaluate a homomorphic program (ocean-fhe) on staged ciphertexts: no guest code, but tfhe-rs parses
+    /// a stranger's key, program and ciphertexts, so it runs here too, under the same rlimits.
+    Fhe(ocean_runtime::job::FheStaged),
 }
 
 /// A WebAssembly run.
@@ -48,6 +51,7 @@ impl Request {
     pub fn limits(&self) -> ocean_types::manifest::Limits {
         match self {
             Self::Wasm(task) => task.invocation.limits,
+            Self::Fhe(task) => task.limits,
         }
     }
 }

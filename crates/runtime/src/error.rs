@@ -100,6 +100,10 @@ pub enum Error {
     /// The store failed (reading the module or the inputs, or storing the result).
     #[error(transparent)]
     Store(#[from] ocean_store::Error),
+    /// The job's data in the store (ocean-job: a limit result). Boxed: it is rare, and every run's result
+    /// carries this enum.
+    #[error(transparent)]
+    Data(Box<ocean_job::Error>),
 }
 
 impl Error {
@@ -118,3 +122,9 @@ impl Error {
 
 /// `Result` with the sandbox's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<ocean_job::Error> for Error {
+    fn from(e: ocean_job::Error) -> Self {
+        Self::Data(Box::new(e))
+    }
+}

@@ -1,4 +1,4 @@
-//! A whole job against the store: resolve the manifest's paths to CIDs, materialize the inputs, run the
+//! A whole job against the store: materialize the resolved manifest's inputs (ocean-job resolves it), run the
 //! guest, and store its result as one UnixFS directory.
 //!
 //! The result directory (its CID is what replicas compare and commit to) holds:
@@ -29,9 +29,10 @@ use std::{
     time::SystemTime,
 };
 
-use ocean_store::{Cid, Entry, ImportOptions, Store};
+use ocean_job::store_limit_result;
+use ocean_store::{Cid, Entry, Store};
 use ocean_types::{
-    limit::{self, LimitResult},
+    limit::LimitResult,
     manifest::{Kind, Manifest, Source},
 };
 
@@ -95,21 +96,6 @@ struct ResultJson<'a> {
     fuel_used: u64,
 }
 
-fn options() -> ImportOptions {
-    // Guests may write dotfiles; every byte they leave is part of the result.
-    ImportOptions { hidden: true, ..ImportOptions::default() }
-}
-
-/// Adds every path source of `manifest` to `store` (relative paths are taken from `base`) and returns the
-/// manifest with CIDs only, ready for [`Manifest::canonical_bytes`].
-pub fn resolve(store: &Store, manifest: Manifest, base: &Path) -> Result<Manifest> {
-    manifest.resolve(|path| {
-        let full = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
-        let added = store.add_path(&full, &options(), &mut |_| {})?;
-        Ok::<_, Error>(added.cid.to_string())
-    })
-}
-
 /// A job ready to run anywhere: its canonical manifest stored, its inputs materialized under the work
 /// folder. The node hands it to the executor process; [`execute`] runs it here.
 #[derive(Clone, Debug)]
@@ -129,7 +115,7 @@ pub struct Staged {
 pub fn stage(store: &Store, manifest: &Manifest, work: &Path) -> Result<Staged> {
     manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
     let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
-    let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
+    let manifest_cid = store.add_bytes(&canonical, &ocean_job::import_options())?.cid;
     if manifest.program.kind == Kind::Fhe {
         return Err(Error::Job("a fhe job runs no guest: it has nothing to stage".into()));
     }
@@ -218,32 +204,6 @@ fn limit_or(
     }
 }
 
-/// Stores the limit result `hit` (a directory with `ocean-limit.json` only) and returns its CID.
-pub fn store_limit_result(store: &Store, hit: &LimitResult) -> Result<Cid> {
-    let opts = options();
-    let entries = [Entry::from_added(limit::FILE, &store.add_bytes(&hit.canonical_bytes(), &opts)?)];
-    Ok(store.put_dir(&entries, &opts)?.cid)
-}
-
-/// The limit result that `result` is, if it is one: its root holds a canonical `ocean-limit.json` and the
-/// whole directory is exactly what [`store_limit_result`] makes of it. `None` for any other result.
-pub fn read_limit_result(store: &Store, result: &Cid) -> Result<Option<LimitResult>> {
-    let file = match store.resolve(result, limit::FILE) {
-        Ok(cid) => cid,
-        Err(ocean_store::Error::NoSuchPath { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let mut bytes = Vec::new();
-    store
-        .cat(&file)?
-        .take(limit::MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("reading {} of {result}", limit::FILE), e))?;
-    let Ok(hit) = LimitResult::from_canonical(&bytes) else { return Ok(None) };
-    // Same bytes, same directory: anything else beside the file would change the CID.
-    Ok((store_limit_result(store, &hit)? == *result).then_some(hit))
-}
-
 /// Runs a resolved `manifest` in `runtime`, with `work` as scratch space (inputs and outputs are written
 /// under it; the caller removes it), and stores the result.
 ///
@@ -255,15 +215,12 @@ pub fn read_limit_result(store: &Store, result: &Cid) -> Result<Option<LimitResu
 /// executor process (ocean-executor) and [`finish`] instead.
 pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work: &Path) -> Result<Executed> {
     if manifest.program.kind == Kind::Fhe {
-        manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
-        let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
-        let manifest_cid = store.add_bytes(&canonical, &options())?.cid;
         #[cfg(feature = "fhe")]
-        return execute_fhe(store, manifest, manifest_cid, work).await;
+        return execute_fhe(store, manifest, work).await;
         #[cfg(not(feature = "fhe"))]
-        return Err(Error::Job(format!(
-            "this build of ocean-runtime has no `fhe` feature: it cannot run fhe job {manifest_cid}"
-        )));
+        return Err(Error::Job(
+            "this build of ocean-runtime has no `fhe` feature: it cannot run fhe jobs".into(),
+        ));
     }
     let staged = stage(store, manifest, work)?;
     let program = runtime
@@ -274,88 +231,177 @@ pub async fn execute(runtime: &Runtime, store: &Store, manifest: &Manifest, work
     }
 }
 
-/// The last server key a `fhe` job used, decompressed: a provider running several jobs of one requester's
-/// key set pays the decompression once. Process-wide, like tfhe-rs's own key state.
+/// The last server key a `fhe` job used, decompressed: a process running several jobs of one requester's
+/// key set pays the decompression once (`ocean exec`; a provider's executor process serves one task).
 #[cfg(feature = "fhe")]
 static FHE_KEYS: ocean_fhe::job::Keys = ocean_fhe::job::Keys::new();
 
 /// Name under `outputs/` of a `fhe` job's encrypted outputs.
 pub const FHE_OUTPUTS: &str = "result.fhe";
 
-#[cfg(feature = "fhe")]
-async fn execute_fhe(store: &Store, manifest: &Manifest, manifest_cid: Cid, work: &Path) -> Result<Executed> {
-    let read = |what: &str, source: Option<&Source>| -> Result<Vec<u8>> {
+/// A `fhe` job staged for evaluation anywhere: its program, server key and inputs as files under
+/// `work/fhe/` (inputs are numbered files, their names travel beside them, so no name from the manifest
+/// becomes a path), and the folder its outputs go to.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct FheStaged {
+    /// The CID of the canonical manifest.
+    pub manifest: Cid,
+    /// The server key's CID: the key of the decompressed-key cache.
+    pub key_id: String,
+    /// The program file.
+    pub program: PathBuf,
+    /// The compressed server key file.
+    pub server_key: PathBuf,
+    /// Every input: its name in the manifest and its file.
+    pub inputs: Vec<(String, PathBuf)>,
+    /// `work/outputs`, where [`FHE_OUTPUTS`] is written.
+    pub outputs: PathBuf,
+    /// The job's limits.
+    pub limits: ocean_types::manifest::Limits,
+}
+
+/// Validates a resolved `fhe` manifest, stores its canonical form and writes its program, server key and
+/// inputs under `work/fhe/`. Blocking (file system and store).
+pub fn stage_fhe(store: &Store, manifest: &Manifest, work: &Path) -> Result<FheStaged> {
+    manifest.validate().map_err(|e| Error::Job(e.to_string()))?;
+    if manifest.program.kind != Kind::Fhe {
+        return Err(Error::Job("only a fhe job is staged as a program, a key and inputs".into()));
+    }
+    let canonical = manifest.canonical_bytes().map_err(|e| Error::Job(e.to_string()))?;
+    let manifest_cid = store.add_bytes(&canonical, &ocean_job::import_options())?.cid;
+    let dir = work.join("fhe");
+    std::fs::create_dir_all(dir.join("inputs"))
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let write = |what: &str, source: Option<&Source>, to: PathBuf| -> Result<PathBuf> {
         let source = source.ok_or_else(|| Error::Job(format!("[program] {what} is missing")))?;
-        let mut bytes = Vec::new();
-        store
-            .cat(&cid_of(source)?)?
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::io(format!("reading the {what}"), e))?;
-        Ok(bytes)
+        let mut file =
+            std::fs::File::create(&to).map_err(|e| Error::io(format!("creating {}", to.display()), e))?;
+        std::io::copy(&mut store.cat(&cid_of(source)?)?, &mut file)
+            .map_err(|e| Error::io(format!("writing the {what} to {}", to.display()), e))?;
+        Ok(to)
     };
-    let program = read("module (the fhe program)", manifest.program.module.as_ref())?;
-    let server_key = read("server_key", manifest.program.server_key.as_ref())?;
-    let key_cid = manifest.program.server_key.as_ref().map(cid_of).transpose()?.map(|c| c.to_string());
+    let program = write("module (the fhe program)", manifest.program.module.as_ref(), dir.join("program"))?;
+    let server_key = write("server_key", manifest.program.server_key.as_ref(), dir.join("server_key"))?;
+    let key_id = manifest.program.server_key.as_ref().map(cid_of).transpose()?.map(|c| c.to_string());
     let inputs = manifest
         .inputs
         .iter()
-        .map(|(name, s)| Ok((name.clone(), read(&format!("input `{name}`"), Some(s))?)))
+        .enumerate()
+        .map(|(i, (name, source))| {
+            Ok((
+                name.clone(),
+                write(&format!("input `{name}`"), Some(source), dir.join("inputs").join(i.to_string()))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let outputs = work.join("outputs");
+    std::fs::create_dir_all(&outputs).map_err(|e| Error::io(format!("creating {}", outputs.display()), e))?;
+    Ok(FheStaged {
+        manifest: manifest_cid,
+        key_id: key_id.unwrap_or_default(),
+        program,
+        server_key,
+        inputs,
+        outputs,
+        limits: manifest.limits,
+    })
+}
+
+/// The limit a `fhe` refusal is, if it is one. Work units, the memory estimate and the outputs' size are
+/// functions of the program, the inputs' sizes and the limits (checked before any homomorphic work, the
+/// outputs' size once more after): the same on every replica, so they are limit results. The deadline is
+/// the wall clock's: [`finish_limit`] makes it a failure.
+#[cfg(feature = "fhe")]
+pub fn fhe_limit(err: &ocean_fhe::Error) -> Option<Limit> {
+    Some(match err.limit()? {
+        ocean_fhe::Limit::Work => Limit::Fuel,
+        ocean_fhe::Limit::Memory => Limit::Memory,
+        ocean_fhe::Limit::Output => Limit::Output,
+        ocean_fhe::Limit::Timeout => Limit::Timeout,
+    })
+}
+
+/// Evaluates a staged `fhe` job in this process and writes its outputs to `staged.outputs`; returns the work
+/// units spent. Blocking: tfhe-rs computes on this thread and its own rayon pool. Reads at most `max_file`
+/// bytes of each staged file. The provider's executor process calls this; so does [`execute`].
+#[cfg(feature = "fhe")]
+pub fn evaluate_fhe(staged: &FheStaged, max_file: u64) -> Result<u64> {
+    evaluate_fhe_with(&FHE_KEYS, staged, max_file)
+}
+
+#[cfg(feature = "fhe")]
+fn evaluate_fhe_with(keys: &ocean_fhe::job::Keys, staged: &FheStaged, max_file: u64) -> Result<u64> {
+    let read = |path: &Path| -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(max_file.saturating_add(1)).read_to_end(&mut bytes))
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        if bytes.len() as u64 > max_file {
+            return Err(Error::Job(format!("{} is over {max_file} bytes", path.display())));
+        }
+        Ok(bytes)
+    };
+    let program = read(&staged.program)?;
+    let server_key = read(&staged.server_key)?;
+    let inputs = staged
+        .inputs
+        .iter()
+        .map(|(name, path)| Ok((name.clone(), read(path)?)))
         .collect::<Result<std::collections::BTreeMap<_, _>>>()?;
-    let l = manifest.limits;
+    let l = staged.limits;
     let budget = ocean_fhe::job::Budget {
         work: l.fuel,
         memory_bytes: u64::from(l.memory_mib) << 20,
         output_bytes: u64::from(l.output_mib) << 20,
         deadline: Some(std::time::Instant::now() + std::time::Duration::from_secs(l.timeout_secs)),
     };
-    // tfhe-rs computes on this thread (and its own rayon pool): keep it off the async workers.
-    let evaluated = tokio::task::spawn_blocking(move || {
-        let key_cid = key_cid.unwrap_or_default();
-        ocean_fhe::job::evaluate_with(&FHE_KEYS, &key_cid, &program, &server_key, &inputs, &budget)
-    })
-    .await
-    .map_err(|e| Error::Job(format!("the fhe evaluation stopped: {e}")))?;
-    let evaluated = match evaluated {
-        Ok(evaluated) => evaluated,
-        // Work units, the memory estimate and the outputs' size are functions of the program, the inputs'
-        // sizes and the limits (checked before any homomorphic work, the outputs' size once more after):
-        // the same on every replica, so they are limit results. The deadline is the wall clock's: a failure.
-        Err(e) => {
-            let limit = match e.limit() {
-                Some(ocean_fhe::Limit::Work) => Limit::Fuel,
-                Some(ocean_fhe::Limit::Memory) => Limit::Memory,
-                Some(ocean_fhe::Limit::Output) => Limit::Output,
-                Some(ocean_fhe::Limit::Timeout) => Limit::Timeout,
-                None => return Err(Error::Job(format!("fhe: {e}"))),
-            };
-            tracing::debug!(target: "ocean::runtime", "fhe job stopped: {e}");
-            return finish_limit(store, &manifest_cid, &l, limit, 0);
-        }
-    };
-    let outputs = work.join("outputs");
-    std::fs::create_dir_all(&outputs).map_err(|e| Error::io(format!("creating {}", outputs.display()), e))?;
-    let file = outputs.join(FHE_OUTPUTS);
+    let evaluated =
+        ocean_fhe::job::evaluate_with(keys, &staged.key_id, &program, &server_key, &inputs, &budget)
+            .map_err(|e| match fhe_limit(&e) {
+                Some(limit) => {
+                    tracing::debug!(target: "ocean::runtime", "fhe job stopped: {e}");
+                    Error::Limit { limit, fuel_used: 0 }
+                }
+                None => Error::Job(format!("fhe: {e}")),
+            })?;
+    let file = staged.outputs.join(FHE_OUTPUTS);
     std::fs::write(&file, &evaluated.outputs)
         .map_err(|e| Error::io(format!("writing {}", file.display()), e))?;
+    Ok(evaluated.work)
+}
+
+/// Stores the result of a staged `fhe` job that spent `work` units: `outputs/` as evaluated, a one-line
+/// summary in `stdout`, the work units as `fuel_used`.
+pub fn finish_fhe(store: &Store, staged: &FheStaged, work: u64) -> Result<Executed> {
     let outcome = Outcome {
         status: Status::Exited { code: 0 },
-        fuel_used: evaluated.work,
-        stdout: format!(
-            "ocean-fhe: {} work units; encrypted outputs in outputs/{FHE_OUTPUTS}\n",
-            evaluated.work
-        )
-        .into_bytes(),
+        fuel_used: work,
+        stdout: format!("ocean-fhe: {work} work units; encrypted outputs in outputs/{FHE_OUTPUTS}\n")
+            .into_bytes(),
         stderr: Vec::new(),
         output_scans: 0,
     };
-    let result = store_result(store, &manifest_cid, &outcome, &outputs)?;
-    tracing::info!(target: "ocean::runtime", manifest = %manifest_cid, %result, work = evaluated.work, "fhe job ran");
-    Ok(Executed { manifest: manifest_cid, result, ended: Ended::Ran(outcome) })
+    let result = store_result(store, &staged.manifest, &outcome, &staged.outputs)?;
+    tracing::info!(target: "ocean::runtime", manifest = %staged.manifest, %result, work, "fhe job ran");
+    Ok(Executed { manifest: staged.manifest, result, ended: Ended::Ran(outcome) })
+}
+
+#[cfg(feature = "fhe")]
+async fn execute_fhe(store: &Store, manifest: &Manifest, work: &Path) -> Result<Executed> {
+    let staged = stage_fhe(store, manifest, work)?;
+    let evaluating = staged.clone();
+    let evaluated = tokio::task::spawn_blocking(move || evaluate_fhe(&evaluating, u64::MAX))
+        .await
+        .map_err(|e| Error::Job(format!("the fhe evaluation stopped: {e}")))?;
+    match evaluated {
+        Ok(work) => finish_fhe(store, &staged, work),
+        Err(err) => limit_or(store, &staged.manifest, &staged.limits, err),
+    }
 }
 
 /// Stores the result directory of a run and returns its CID.
 pub fn store_result(store: &Store, manifest: &Cid, outcome: &Outcome, outputs: &Path) -> Result<Cid> {
-    let opts = options();
+    let opts = ocean_job::import_options();
     let json =
         ResultJson { manifest: manifest.to_string(), status: &outcome.status, fuel_used: outcome.fuel_used };
     let mut json = serde_json::to_vec(&json).map_err(|e| Error::Job(format!("encoding result.json: {e}")))?;
@@ -367,26 +413,6 @@ pub fn store_result(store: &Store, manifest: &Cid, outcome: &Outcome, outputs: &
         Entry::from_added("stdout", &store.add_bytes(&outcome.stdout, &opts)?),
     ];
     Ok(store.put_dir(&entries, &opts)?.cid)
-}
-
-/// The limit result that the result folder `dir` (a result written out with [`Store::get`]) is, if it is
-/// one: `dir` holds `ocean-limit.json` and nothing else, in its canonical form. `None` for any other result.
-pub fn read_limit_dir(dir: &Path) -> Result<Option<LimitResult>> {
-    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
-        return Ok(None);
-    }
-    let listing = |e| Error::io(format!("listing {}", dir.display()), e);
-    let mut entries = std::fs::read_dir(dir).map_err(listing)?;
-    let (Some(first), None) = (entries.next(), entries.next()) else { return Ok(None) };
-    let first = first.map_err(listing)?;
-    if first.file_name() != limit::FILE || !first.file_type().map_err(listing)?.is_file() {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(first.path())
-        .and_then(|f| f.take(limit::MAX_BYTES as u64 + 1).read_to_end(&mut bytes))
-        .map_err(|e| Error::io(format!("reading {}", first.path().display()), e))?;
-    Ok(LimitResult::from_canonical(&bytes).ok())
 }
 
 fn cid_of(source: &Source) -> Result<Cid> {

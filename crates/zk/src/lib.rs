@@ -24,18 +24,18 @@
 //! gigabytes (the `ocean` binary's filter does this).
 
 pub mod circuit;
-pub mod commit;
 pub mod groth16;
-pub mod model;
 pub mod r1cs_file;
 pub mod solidity;
 pub mod zkey;
 
 use std::path::PathBuf;
 
-pub use commit::{input_commitment, model_commitment, spec};
+// The model, its input and output and their commitments live apart from the prover (the requester side uses
+// them without linking Groth16); they are re-exported here so the prover's users see one crate.
 pub use groth16::{Params, Proven, Reduction, Statement, verify};
-pub use model::{Input, Model, Output};
+pub use ocean_zk_model::{Input, Model, Output};
+pub use ocean_zk_model::{commit, input_commitment, model, model_commitment, spec};
 
 /// The operating system's randomness, for setups and proofs.
 pub use ark_std::rand::rngs::OsRng;
@@ -51,28 +51,12 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
-    /// A file is not the expected JSON.
-    #[error("parsing {path}: {source}")]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: serde_json::Error,
-    },
     /// A model, input or result has the wrong shape.
     #[error("wrong shape: {0}")]
     Shape(String),
-    /// A number does not fit the slot the circuit gives it.
-    #[error("{what} {value} is out of the circuit's range")]
-    OutOfRange {
-        /// Which number.
-        what: &'static str,
-        /// Its value.
-        value: i64,
-    },
-    /// A 32-byte value is not below the scalar field's modulus.
-    #[error("value is not a canonical BN254 scalar")]
-    NotCanonical,
+    /// A model, an input or a result (ocean-zk-model).
+    #[error(transparent)]
+    Model(#[from] ocean_zk_model::Error),
     /// A proof is not 256 bytes of valid curve points.
     #[error("malformed proof")]
     BadProof,

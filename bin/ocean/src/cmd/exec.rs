@@ -82,7 +82,8 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
     let store_dir = config.repo.join("store");
     let store =
         Store::open(&store_dir).wrap_err_with(|| format!("opening the store in {}", store_dir.display()))?;
-    let manifest = job::resolve(&store, manifest, &base).wrap_err("adding the job's files to the store")?;
+    let manifest =
+        ocean_job::resolve(&store, manifest, &base).wrap_err("adding the job's files to the store")?;
     let runtime =
         Runtime::new(&ocean_runtime::Config { cache_dir: Some(config.repo.join("cache/modules")) })?;
     let work = config.repo.join("tmp").join(format!("exec-{}", std::process::id()));
@@ -156,10 +157,11 @@ fn zk(manifest: Manifest, base: &Path, out: Option<&Path>, config: &Config) -> e
     let store_dir = config.repo.join("store");
     let store =
         Store::open(&store_dir).wrap_err_with(|| format!("opening the store in {}", store_dir.display()))?;
-    let manifest = job::resolve(&store, manifest, base).wrap_err("adding the job's files to the store")?;
-    let (model, input) = ocean_node::proof::model_and_input(&store, &manifest)?;
+    let manifest =
+        ocean_job::resolve(&store, manifest, base).wrap_err("adding the job's files to the store")?;
+    let (model, input) = ocean_job::proof::model_and_input(&store, &manifest)?;
     let output = model.infer(&input)?;
-    let (cid, _) = ocean_node::proof::result_dir(&store, &output.to_bytes())?;
+    let (cid, _) = ocean_job::proof::result_dir(&store, &output.to_bytes())?;
     if let Some(out) = out {
         store.get(&cid, out).wrap_err_with(|| format!("writing the result to {}", out.display()))?;
     }

@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 use eyre::{WrapErr, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use ocean_chain::{B256, State};
-use ocean_node::requester::{Options, Outcome, Progress, Requester};
+use ocean_requester::{Options, Outcome, Progress, Requester};
 use ocean_store::Store;
 use ocean_types::{Amount, manifest::Manifest};
 
@@ -98,12 +98,12 @@ async fn requester(config: &Config) -> eyre::Result<Requester> {
     Ok(Requester::new(client, store, config.repo.clone(), options)?)
 }
 
-fn classify(err: ocean_node::Error) -> eyre::Report {
+fn classify(err: ocean_requester::Error) -> eyre::Report {
     let code = match &err {
-        ocean_node::Error::NotPlaced(_) => Some(3),
-        ocean_node::Error::Funds(_) => Some(4),
-        ocean_node::Error::Timeout(_) => Some(6),
-        ocean_node::Error::Privacy(_) | ocean_node::Error::Envelope { .. } => Some(7),
+        ocean_requester::Error::NotPlaced(_) => Some(3),
+        ocean_requester::Error::Funds(_) => Some(4),
+        ocean_requester::Error::Timeout(_) => Some(6),
+        ocean_requester::Error::Privacy(_) | ocean_requester::Error::Envelope { .. } => Some(7),
         _ => None,
     };
     match code {
@@ -221,7 +221,7 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
 async fn prepare(
     job: &std::path::Path,
     config: &Config,
-) -> eyre::Result<(Requester, ocean_node::requester::Prepared)> {
+) -> eyre::Result<(Requester, ocean_requester::Prepared)> {
     let text = std::fs::read_to_string(job).wrap_err_with(|| format!("reading {}", job.display()))?;
     let manifest =
         Manifest::from_toml(&text).wrap_err_with(|| format!("{} is not a valid job", job.display()))?;

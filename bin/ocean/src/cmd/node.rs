@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use eyre::{WrapErr, bail};
 use ocean_chain::{B256, bindings::NodeRegistry};
-use ocean_node::provider::{self, Provider};
+use ocean_provider::{self as provider, Provider};
 use ocean_types::Amount;
 use serde::{Deserialize, Serialize};
 
@@ -453,17 +453,18 @@ async fn status(config: &Config) -> eyre::Result<()> {
     let node = client.nodes().await?.into_iter().find(|n| n.address == me);
     let owed = client.owed(me).await?;
     // The running node's operator views need its token, which only the node's own data directory holds.
-    let token = std::fs::read_to_string(config.repo.join(ocean_node::provider::auth::OPERATOR_TOKEN_FILE))
+    let token = std::fs::read_to_string(config.repo.join(ocean_provider::auth::OPERATOR_TOKEN_FILE))
         .ok()
         .map(|t| t.trim().to_owned());
-    let tasks: Vec<ocean_node::db::Task> = match reqwest_tasks(&settings.endpoint(), token.as_deref()).await {
-        Some(t) => t,
-        None => {
-            let db = ocean_node::db::Db::open(&config.repo.join("node.redb"))
-                .wrap_err("opening the node's task database (is the node running elsewhere?)")?;
-            db.all()?
-        }
-    };
+    let tasks: Vec<ocean_provider::db::Task> =
+        match reqwest_tasks(&settings.endpoint(), token.as_deref()).await {
+            Some(t) => t,
+            None => {
+                let db = ocean_provider::db::Db::open(&config.repo.join("node.redb"))
+                    .wrap_err("opening the node's task database (is the node running elsewhere?)")?;
+                db.all()?
+            }
+        };
     let mut lines = vec![format!("node      {me}")];
     match node {
         Some(n) => {
@@ -496,7 +497,7 @@ async fn status(config: &Config) -> eyre::Result<()> {
     Ok(())
 }
 
-async fn reqwest_tasks(endpoint: &str, token: Option<&str>) -> Option<Vec<ocean_node::db::Task>> {
+async fn reqwest_tasks(endpoint: &str, token: Option<&str>) -> Option<Vec<ocean_provider::db::Task>> {
     let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().ok()?;
     let resp = client.get(format!("{endpoint}/tasks")).bearer_auth(token?).send().await.ok()?;
     resp.error_for_status().ok()?.json().await.ok()

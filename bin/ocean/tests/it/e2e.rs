@@ -335,7 +335,7 @@ async fn requester_expires_a_job_every_provider_abandoned_and_gets_the_escrow_ba
 #[tokio::test(flavor = "multi_thread")]
 async fn strangers_learn_nothing_until_the_job_is_final() {
     use ocean_chain::eip712;
-    use ocean_node::protocol::{read_headers, task_path};
+    use ocean_protocol::{read_headers, task_path};
 
     // A long commit grace: the node keeps its result off chain until the requester settles.
     let net = Net::start(&[false], 600).await;

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unreachable_pub)]
 
 mod deadline;
+#[cfg(feature = "fhe")]
+mod fhe;
 mod runs;
 
 use std::path::{Path, PathBuf};

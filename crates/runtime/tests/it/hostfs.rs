@@ -211,7 +211,7 @@ async fn a_job_has_the_same_result_cid_in_any_work_folder() {
     for _ in 0..2 {
         // A fresh store and work folder each time: other host inodes and times under /inputs.
         let store = Store::memory();
-        let manifest = job::resolve(&store, Manifest::from_toml(&toml).unwrap(), data.path()).unwrap();
+        let manifest = ocean_job::resolve(&store, Manifest::from_toml(&toml).unwrap(), data.path()).unwrap();
         let work = tempfile::tempdir().unwrap();
         runs.push(job::execute(&runtime(), &store, &manifest, work.path()).await.unwrap());
     }

@@ -11,7 +11,7 @@ fn workspace() -> std::path::PathBuf {
 }
 
 async fn execute(store: &Store, toml: &str, base: &std::path::Path) -> job::Executed {
-    let manifest = job::resolve(store, Manifest::from_toml(toml).unwrap(), base).unwrap();
+    let manifest = ocean_job::resolve(store, Manifest::from_toml(toml).unwrap(), base).unwrap();
     let rt = crate::runtime();
     let work = tempfile::tempdir().unwrap();
     job::execute(&rt, store, &manifest, work.path()).await.unwrap()

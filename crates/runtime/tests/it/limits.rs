@@ -23,7 +23,7 @@ fn manifest(store: &Store, guest: &str, limits: Limits) -> Manifest {
         "[program]\nkind='wasm'\nmodule='{guest}.wat'\n[limits]\nmemory_mib={}\nfuel={}\ntimeout_secs={}\noutput_mib={}\n",
         limits.memory_mib, limits.fuel, limits.timeout_secs, limits.output_mib
     );
-    job::resolve(store, Manifest::from_toml(&toml).unwrap(), &guests()).unwrap()
+    ocean_job::resolve(store, Manifest::from_toml(&toml).unwrap(), &guests()).unwrap()
 }
 
 /// Runs `guest` as a whole job in a fresh store, runtime and work folder: nothing shared between two calls
@@ -58,8 +58,12 @@ async fn fuel_memory_and_output_limits_are_the_same_limit_result_on_every_run() 
         assert!(matches!(&first.ended, Ended::Limit { .. }), "{guest}");
         // Exactly the canonical directory: ocean-limit.json and nothing else (no partial outputs, no
         // streams), so nothing the host measured can reach the CID.
-        assert_eq!(first.result, job::store_limit_result(&Store::memory(), &expected).unwrap(), "{guest}");
-        assert_eq!(job::read_limit_result(&store, &first.result).unwrap(), Some(expected.clone()));
+        assert_eq!(
+            first.result,
+            ocean_job::store_limit_result(&Store::memory(), &expected).unwrap(),
+            "{guest}"
+        );
+        assert_eq!(ocean_job::read_limit_result(&store, &first.result).unwrap(), Some(expected.clone()));
         let out = tempfile::tempdir().unwrap();
         store.get(&first.result, out.path().join("r")).unwrap();
         let names: Vec<_> = std::fs::read_dir(out.path().join("r"))
@@ -69,7 +73,7 @@ async fn fuel_memory_and_output_limits_are_the_same_limit_result_on_every_run() 
         assert_eq!(names, ["ocean-limit.json"], "{guest}");
         let bytes = std::fs::read(out.path().join("r/ocean-limit.json")).unwrap();
         assert_eq!(bytes, expected.canonical_bytes(), "{guest}");
-        assert_eq!(job::read_limit_dir(&out.path().join("r")).unwrap(), Some(expected), "{guest}");
+        assert_eq!(ocean_job::read_limit_dir(&out.path().join("r")).unwrap(), Some(expected), "{guest}");
     }
 }
 
@@ -105,7 +109,7 @@ async fn growing_past_the_modules_own_maximum_is_minus_one_not_a_host_failure() 
         "{:?}",
         outcome.status
     );
-    assert_eq!(job::read_limit_result(&store, &executed.result).unwrap(), None);
+    assert_eq!(ocean_job::read_limit_result(&store, &executed.result).unwrap(), None);
 }
 
 #[tokio::test]
@@ -113,5 +117,5 @@ async fn an_ordinary_result_is_not_a_limit_result() {
     let (r, store) = execute("hello", small_limits()).await;
     let executed = r.unwrap();
     assert_eq!(executed.limit(), None);
-    assert_eq!(job::read_limit_result(&store, &executed.result).unwrap(), None);
+    assert_eq!(ocean_job::read_limit_result(&store, &executed.result).unwrap(), None);
 }

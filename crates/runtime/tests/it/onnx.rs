@@ -44,7 +44,7 @@ async fn an_onnx_job_has_one_result_cid() {
     let mut results = Vec::new();
     for _ in 0..2 {
         let store = Store::memory();
-        let manifest = job::resolve(&store, Manifest::from_toml(&toml).unwrap(), &examples()).unwrap();
+        let manifest = ocean_job::resolve(&store, Manifest::from_toml(&toml).unwrap(), &examples()).unwrap();
         let work = tempfile::tempdir().unwrap();
         results.push(job::execute(&rt, &store, &manifest, work.path()).await.unwrap());
     }

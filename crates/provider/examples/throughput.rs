@@ -3,7 +3,7 @@
 //! each job settled on chain and its result fetched and verified.
 //!
 //! ```text
-//! cargo run --release -p ocean-node --example throughput -- [NODES] [REQUESTERS] [JOBS_PER_REQUESTER]
+//! cargo run --release -p ocean-provider --example throughput -- [NODES] [REQUESTERS] [JOBS_PER_REQUESTER]
 //! ```
 //! Prints one JSON object: jobs, seconds, jobs/s, latency percentiles, gas per job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_docs)]
@@ -19,10 +19,8 @@ use alloy::{
     providers::{Provider as _, ProviderBuilder},
 };
 use ocean_chain::{Client, Params, PrivateKeySigner, anvil, bindings::NodeRegistry, deploy};
-use ocean_node::{
-    provider::{self, Provider},
-    requester::{Options, Requester},
-};
+use ocean_provider::{self as provider, Provider};
+use ocean_requester::{Options, Requester};
 use ocean_store::Store;
 use ocean_types::manifest::Manifest;
 

@@ -1,6 +1,6 @@
-//! Errors of the node and the requester client.
+//! Errors of the requester client.
 
-/// What can go wrong in a node or a requester.
+/// What can go wrong placing, following or settling a job.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The chain refused or could not be reached.
@@ -9,15 +9,6 @@ pub enum Error {
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] ocean_store::Error),
-    /// The sandbox failed (not a guest failure: those are results).
-    #[error(transparent)]
-    Runtime(#[from] ocean_runtime::Error),
-    /// The executor process gave no outcome for a task (it crashed, timed out, or refused the task).
-    #[error(transparent)]
-    Executor(#[from] ocean_executor::Error),
-    /// The node's state database failed.
-    #[error("state database: {0}")]
-    Db(String),
     /// A peer's HTTP API failed or answered nonsense.
     #[error("{peer}: {message}")]
     Peer {
@@ -60,9 +51,9 @@ pub enum Error {
     /// A private job cannot run as asked (no key, a provider without a registered key, …).
     #[error("private job: {0}")]
     Privacy(String),
-    /// A zk job's model, input, or proof (ocean-zk).
-    #[error("zk: {0}")]
-    Zk(#[from] ocean_zk::Error),
+    /// A job's data in the store: its files, a limit result, a zk job's model, input or result (ocean-job).
+    #[error(transparent)]
+    Data(#[from] ocean_job::Error),
 }
 
 impl Error {
@@ -72,10 +63,6 @@ impl Error {
 
     pub(crate) fn envelope(context: impl Into<String>, source: ocean_crypto::Error) -> Self {
         Self::Envelope { context: context.into(), source }
-    }
-
-    pub(crate) fn db(e: impl std::fmt::Display) -> Self {
-        Self::Db(e.to_string())
     }
 }
 

@@ -1,4 +1,13 @@
-//! The provider daemon.
+//! The provider daemon (`ocean node start`): it sells compute to strangers and trusts none of them.
+//!
+//! A persisted state machine ([`db`], redb) per task: assigned → running → done → (committing → committed) →
+//! settled | failed. An HTTP API (its wire types are ocean-protocol's) answers offer requests with EIP-712
+//! signatures, accepts the job's blocks as a CAR (hash-checked), reports task status and signed commitments
+//! to the job's requester, and serves finalized results as a trustless gateway. A watcher scans the chain for
+//! assignments and drives settlement; a bounded queue feeds a fixed number of workers, each of which runs its
+//! task in an executor process (ocean-executor), never on the async runtime. This crate is the only one that
+//! links the sandbox and the prover; the requester side (ocean-requester) meets it only through the chain and
+//! this API.
 //!
 //! ```text
 //!   HTTP API (api.rs) ── offers, CAR uploads, pokes, task status, gateway
@@ -16,6 +25,8 @@
 
 mod api;
 pub mod auth;
+pub mod db;
+mod error;
 mod gate;
 pub mod gc;
 mod listener;
@@ -40,11 +51,9 @@ use ocean_store::Store;
 use tokio::sync::{Notify, mpsc};
 use tracing::{info, warn};
 
-use crate::{
-    Error, Result,
-    db::{Db, Task, TaskState},
-};
+use crate::db::{Db, Task, TaskState};
 
+pub use error::{Error, Result};
 pub use listener::Limits;
 
 /// How a provider runs.
@@ -131,7 +140,6 @@ pub(crate) struct Inner {
     pub(crate) config: Config,
     pub(crate) client: Client,
     pub(crate) store: Store,
-    pub(crate) runtime: ocean_runtime::Runtime,
     pub(crate) db: Db,
     /// Serializes read-modify-write of task records (never held across an await).
     pub(crate) tasks_lock: Mutex<()>,
@@ -194,9 +202,9 @@ impl Provider {
     pub fn open(config: Config, client: Client) -> Result<Self> {
         let store = Store::open(config.repo.join("store"))?;
         let db = Db::open(&config.repo.join("node.redb"))?;
-        let runtime = ocean_runtime::Runtime::new(&ocean_runtime::Config {
-            cache_dir: Some(config.repo.join("cache")),
-        })?;
+        // Nothing runs in this process, but making the engine once checks the sandbox's configuration here
+        // and creates the compiled-module cache's key before parallel executor processes look for it.
+        ocean_runtime::Runtime::new(&ocean_runtime::Config { cache_dir: Some(config.repo.join("cache")) })?;
         let (queue, receiver) = mpsc::channel(config.max_queue.max(1));
         let auth = auth::Auth::open(&config.repo, client.api_domain())?;
         let offers = offers::Offers::new(config.max_offers, config.max_offers_per_peer);
@@ -204,7 +212,6 @@ impl Provider {
             config,
             client,
             store,
-            runtime,
             db,
             tasks_lock: Mutex::new(()),
             queue,

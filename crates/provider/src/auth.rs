@@ -17,10 +17,9 @@ use std::{collections::HashMap, io::Write, path::Path, sync::Mutex};
 use axum::http::{HeaderMap, header::AUTHORIZATION};
 use ocean_chain::{Address, B256, eip712};
 
-use crate::{
-    Error, Result,
-    protocol::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP},
-};
+use ocean_protocol::{HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+
+use crate::{Error, Result};
 
 /// The operator's token, created on first start, readable only by the node's user.
 pub const OPERATOR_TOKEN_FILE: &str = "operator.token";

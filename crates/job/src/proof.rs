@@ -8,10 +8,9 @@
 
 use std::{io::Read, path::Path};
 
-use ocean_chain::B256;
 use ocean_store::{Cid, Entry, ImportOptions, Store};
 use ocean_types::manifest::Manifest;
-use ocean_zk::{Input, Model, Output};
+use ocean_zk_model::{Input, Model, Output};
 
 use crate::{Error, Result};
 
@@ -48,10 +47,13 @@ pub fn model_and_input(store: &Store, manifest: &Manifest) -> Result<(Model, Inp
     Ok((model, input))
 }
 
-/// The `proofSpec` of a zk job: the commitment to its model and input.
-pub fn spec(model: &Model, input: &Input) -> B256 {
-    let spec = ocean_zk::spec(ocean_zk::model_commitment(model), ocean_zk::input_commitment(input));
-    B256::from(ocean_zk::model::fr_to_bytes(&spec))
+/// The `proofSpec` of a zk job (a `bytes32` on chain): the commitment to its model and input.
+pub fn spec(model: &Model, input: &Input) -> [u8; 32] {
+    let spec = ocean_zk_model::spec(
+        ocean_zk_model::model_commitment(model),
+        ocean_zk_model::input_commitment(input),
+    );
+    ocean_zk_model::model::fr_to_bytes(&spec)
 }
 
 /// What `result.json` of a proven inference holds.

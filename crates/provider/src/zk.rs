@@ -50,8 +50,8 @@ async fn params(inner: &Inner) -> Result<Arc<Params>> {
 
 /// Proves a zk job's inference for `job_id`.
 pub(super) async fn prove(inner: &Inner, manifest: &Manifest, job_id: B256) -> Result<Proof> {
-    let (model, input) = crate::proof::model_and_input(&inner.store, manifest)?;
-    let spec = crate::proof::spec(&model, &input);
+    let (model, input) = ocean_job::proof::model_and_input(&inner.store, manifest)?;
+    let spec = B256::from(ocean_job::proof::spec(&model, &input));
     let onchain = inner.client.proof_spec(job_id).await?;
     if onchain != spec {
         // No proof for this model and input could be accepted: fail now rather than spend the proving time.

@@ -8,17 +8,15 @@ use alloy::{
     providers::{Provider as _, ProviderBuilder},
 };
 use ocean_chain::{Address, B256, Client, Params, PrivateKeySigner, anvil, deploy};
-use ocean_node::{
-    protocol::{OfferRequest, OfferResponse},
-    provider::{Config, Provider},
-};
+use ocean_protocol::{OfferRequest, OfferResponse};
+use ocean_provider::{Config, Provider};
 use ocean_store::{ImportOptions, Store};
 
 pub struct Node {
     pub url: String,
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: Option<tokio::task::JoinHandle<ocean_node::Result<()>>>,
+    handle: Option<tokio::task::JoinHandle<ocean_provider::Result<()>>>,
     dir: Option<tempfile::TempDir>,
     _anvil: AnvilInstance,
 }
@@ -92,12 +90,12 @@ impl Node {
             commit_deadline: now + 600,
             private: false,
             input_mib,
-            terms: ocean_node::protocol::OfferTerms {
+            terms: ocean_protocol::OfferTerms {
                 replicas: 1,
                 quorum: 1,
                 mode: ocean_chain::Mode::Quorum,
                 proof_spec: B256::ZERO,
-                limits: ocean_node::protocol::OfferLimits::of(&limits),
+                limits: ocean_protocol::OfferLimits::of(&limits),
                 providers: vec![me],
             },
         };

@@ -24,7 +24,9 @@ use tokio::sync::{Mutex, mpsc, watch};
 use tracing::{info, warn};
 
 use super::{Inner, now, running_dec, running_inc};
-use crate::{Error, Result, db::TaskState, protocol::SignedCommit};
+use ocean_protocol::SignedCommit;
+
+use crate::{Error, Result, db::TaskState};
 
 pub(super) fn spawn(
     inner: Arc<Inner>,
@@ -133,7 +135,7 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
         // A task recorded before offers bound the limits: ask the chain.
         None => inner.client.limits_hash(job_id).await?,
     };
-    let actual = crate::protocol::OfferLimits::of(&manifest.limits).hash();
+    let actual = ocean_protocol::OfferLimits::of(&manifest.limits).hash();
     if agreed != Some(actual) {
         return Err(Error::Job(format!(
             "the manifest's limits (hash {actual:#x}) are not those the job was created with ({})",
@@ -232,9 +234,7 @@ pub(super) async fn execute(
     work: &Path,
 ) -> Result<Executed> {
     if manifest.program.kind == Kind::Fhe {
-        // A homomorphic program is evaluated by ocean-fhe (no guest code; tfhe-rs runs on the blocking
-        // pool). It moves into the executor process with the native work to come.
-        return Ok(ocean_runtime::job::execute(&inner.runtime, store, manifest, work).await?);
+        return execute_fhe(inner, store, manifest, work).await;
     }
     let task = {
         let (store, manifest, work) = (store.clone(), manifest.clone(), work.to_path_buf());
@@ -278,6 +278,40 @@ pub(super) async fn execute(
         Ok(ocean_runtime::job::finish(&store, &staged, outcome)?)
     })
     .await
+}
+
+/// A `fhe` job: staged as files (blocking pool), evaluated by tfhe-rs in an executor process (a stranger's
+/// key, program and ciphertexts are parsed there, under the task's rlimits), its result stored (blocking
+/// pool). Each process decompresses the server key again: the price of isolation (see docs/benchmarks.md).
+async fn execute_fhe(inner: &Inner, store: &Store, manifest: &Manifest, work: &Path) -> Result<Executed> {
+    let staged = {
+        let (store, manifest, work) = (store.clone(), manifest.clone(), work.to_path_buf());
+        blocking(move || Ok(ocean_runtime::job::stage_fhe(&store, &manifest, &work)?)).await?
+    };
+    let deadline = Duration::from_secs(manifest.limits.timeout_secs);
+    let request = Request::Fhe(staged.clone());
+    let response = Executor::new(inner.config.executor.clone()).run(&request, deadline).await?;
+    let store = store.clone();
+    match response {
+        Response::Ran { fuel_used, .. } => {
+            blocking(move || Ok(ocean_runtime::job::finish_fhe(&store, &staged, fuel_used)?)).await
+        }
+        Response::Limit { limit, fuel_used } => {
+            blocking(move || {
+                Ok(ocean_runtime::job::finish_limit(
+                    &store,
+                    &staged.manifest,
+                    &staged.limits,
+                    limit,
+                    fuel_used,
+                )?)
+            })
+            .await
+        }
+        Response::Refused { reason, message } => {
+            Err(ocean_executor::Error::Refused { reason, message }.into())
+        }
+    }
 }
 
 /// Stages the job under `work` and writes the module beside the inputs for the executor process (which

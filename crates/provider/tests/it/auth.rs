@@ -10,10 +10,11 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use ocean_chain::{Address, B256, PrivateKeySigner, eip712};
-use ocean_node::{
+use ocean_protocol::{read_headers, task_path};
+use ocean_provider::{
+    self as provider, Provider,
+    auth::OPERATOR_TOKEN_FILE,
     db::{Task, TaskState},
-    protocol::{read_headers, task_path},
-    provider::{self, Provider, auth::OPERATOR_TOKEN_FILE},
 };
 use ocean_store::ImportOptions;
 use tower::ServiceExt;
@@ -211,7 +212,7 @@ async fn offers_cost_nothing_durable_and_one_peer_cannot_fill_the_table() {
 /// and the signature it returns recovers to it only over the terms hash of exactly what was asked.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_offer_signs_the_terms_it_was_asked_for_and_nothing_else() {
-    use ocean_node::protocol::{OfferLimits, OfferRequest, OfferTerms};
+    use ocean_protocol::{OfferLimits, OfferRequest, OfferTerms};
     let node = node().await;
     let router = node.provider.router();
     let me = node.provider.client().address();

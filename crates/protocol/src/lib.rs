@@ -1,4 +1,5 @@
-//! The provider's HTTP API, as both sides see it (JSON bodies).
+//! The provider's HTTP API, as both sides see it (JSON bodies): the provider daemon (ocean-provider) serves
+//! it, the requester client (ocean-requester) calls it, and neither links the other.
 //!
 //! | route | who calls | what |
 //! |---|---|---|
@@ -6,7 +7,7 @@
 //! | `POST /offers` | requester | asks for a signed offer for a job id ([`OfferRequest`] → [`OfferResponse`]) |
 //! | `POST /car?job=0x…` | requester | pushes the job's blocks (CAR v1, streamed; every block is hash-checked before it is stored). Accepted only for a job with a live offer or assigned to the node (403 otherwise), up to the job's `limits.input_mib` counted as bytes arrive (413) |
 //! | `POST /tasks/{job}/poke` | requester | "the job is on chain": the node scans the chain now instead of at its next tick |
-//! | `GET /tasks` | operator (bearer token) | every task record ([`crate::db::Task`]) |
+//! | `GET /tasks` | operator (bearer token) | every task record (ocean-provider's `db::Task`) |
 //! | `GET /tasks/{job}` | the job's requester (signed read), the operator; anyone once the job is finalized | the task's state and, once computed, the result CID and signed commitment ([`TaskStatus`]) |
 //! | `GET/HEAD /ipfs/{cid}` | anyone | the trustless gateway, over finalized tasks' results, manifests and envelopes only |
 //!
@@ -204,8 +205,8 @@ pub enum OfferResponse {
 pub struct TaskStatus {
     /// The job id.
     pub job_id: String,
-    /// State name (`offered`, `assigned`, `running`, `done`, `committed`, `settled`, `failed`).
-    pub state: String,
+    /// Where the task stands.
+    pub state: TaskPhase,
     /// Result CID once computed.
     pub result_cid: Option<String>,
     /// Signed commitment once computed: `{index, commitment, r, vs}` (0x… hex).
@@ -220,6 +221,42 @@ pub struct TaskStatus {
     pub envelope_cid: Option<String>,
 }
 
+/// The phase of a task on a provider, as its API reports it (`"assigned"`, …, `"failed"`). The provider's
+/// persisted record carries more (what it was paid, why it failed); this is what a requester reads.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskPhase {
+    /// Assigned on chain; waiting for a worker.
+    Assigned,
+    /// A worker runs it.
+    Running,
+    /// Result stored and commitment signed; waiting for the requester to settle.
+    Done,
+    /// About to commit on chain.
+    Committing,
+    /// Committed on chain.
+    Committed,
+    /// The job was finalized.
+    Settled,
+    /// Nothing more will happen (the reason is in [`TaskStatus::error`]).
+    Failed,
+}
+
+impl TaskPhase {
+    /// The name the API uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Assigned => "assigned",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Committing => "committing",
+            Self::Committed => "committed",
+            Self::Settled => "settled",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 /// A provider's EIP-712 commitment in transport form.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SignedCommit {
@@ -231,4 +268,27 @@ pub struct SignedCommit {
     pub r: String,
     /// Signature `vs` (0x…).
     pub vs: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_phases_are_the_names_the_api_always_used() {
+        for phase in [
+            TaskPhase::Assigned,
+            TaskPhase::Running,
+            TaskPhase::Done,
+            TaskPhase::Committing,
+            TaskPhase::Committed,
+            TaskPhase::Settled,
+            TaskPhase::Failed,
+        ] {
+            let json = serde_json::to_string(&phase).expect("encodes");
+            assert_eq!(json, format!("\"{}\"", phase.name()));
+            assert_eq!(serde_json::from_str::<TaskPhase>(&json).expect("decodes"), phase);
+        }
+        assert!(serde_json::from_str::<TaskPhase>("\"offered\"").is_err());
+    }
 }

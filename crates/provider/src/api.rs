@@ -1,4 +1,4 @@
-//! The provider's HTTP API (see [`crate::protocol`] for the routes and bodies, [`super::auth`] for who may
+//! The provider's HTTP API (see [`ocean_protocol`] for the routes and bodies, [`super::auth`] for who may
 //! read what, [`super::gate`] for what the gateway serves).
 
 use std::{
@@ -25,10 +25,11 @@ use serde::Deserialize;
 use tracing::{debug, info, warn};
 
 use super::{Inner, job_hex, listener, now, offers::Offer};
+use ocean_protocol::{OfferRequest, OfferResponse, TaskStatus, Telemetry, task_path};
+
 use crate::{
     Result,
     db::{Task, TaskState},
-    protocol::{OfferRequest, OfferResponse, TaskStatus, Telemetry, task_path},
 };
 
 /// Seconds an offer stays valid.
@@ -232,7 +233,7 @@ async fn check_data(
         ocean_types::manifest::VerificationMode::Quorum => ocean_chain::Mode::Quorum,
         ocean_types::manifest::VerificationMode::Zk => ocean_chain::Mode::Proof,
     };
-    if crate::protocol::OfferLimits::of(&m.limits) != t.limits {
+    if ocean_protocol::OfferLimits::of(&m.limits) != t.limits {
         return Ok(Some(DataCheck::Mismatch("the manifest's limits are not the terms' limits".into())));
     }
     if mode != t.mode || m.verification.replicas != t.replicas || m.verification.quorum != t.quorum {
@@ -407,7 +408,7 @@ async fn tasks(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response 
 fn status(t: Task) -> Response {
     Json(TaskStatus {
         job_id: t.job_id,
-        state: t.state.name().to_owned(),
+        state: t.state.phase(),
         result_cid: t.result_cid,
         signed_commit: t.signed_commit,
         run_secs: t.run_secs,

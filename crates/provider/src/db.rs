@@ -52,14 +52,20 @@ pub enum TaskState {
 impl TaskState {
     /// Short name for APIs and status output.
     pub fn name(&self) -> &'static str {
+        self.phase().name()
+    }
+
+    /// The phase the API reports.
+    pub fn phase(&self) -> ocean_protocol::TaskPhase {
+        use ocean_protocol::TaskPhase;
         match self {
-            Self::Assigned => "assigned",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Committing => "committing",
-            Self::Committed => "committed",
-            Self::Settled { .. } => "settled",
-            Self::Failed { .. } => "failed",
+            Self::Assigned => TaskPhase::Assigned,
+            Self::Running => TaskPhase::Running,
+            Self::Done => TaskPhase::Done,
+            Self::Committing => TaskPhase::Committing,
+            Self::Committed => TaskPhase::Committed,
+            Self::Settled { .. } => TaskPhase::Settled,
+            Self::Failed { .. } => TaskPhase::Failed,
         }
     }
 
@@ -91,7 +97,7 @@ pub struct Task {
     /// Result CID once computed.
     pub result_cid: Option<String>,
     /// Signed commitment once computed.
-    pub signed_commit: Option<crate::protocol::SignedCommit>,
+    pub signed_commit: Option<ocean_protocol::SignedCommit>,
     /// Seconds the run took.
     pub run_secs: Option<f64>,
     /// Unix time the result was computed.

@@ -1,4 +1,5 @@
-//! The requester side: prepare a job, place it, escrow it, and follow it to a verified, paid result.
+//! The requester client (`ocean job submit`): prepare a job, place it, escrow it, and follow it to a verified,
+//! paid result.
 //!
 //! ```text
 //!  job.toml ─► prepare: add program + inputs to the local store, canonical manifest ─► manifest CID, bundle
@@ -16,6 +17,10 @@
 //! enter the store, the manifest and the bundle. Providers commit to the CID of the plaintext result and
 //! serve it age-encrypted to this requester; [`Requester::results`] decrypts it in memory, checks that it
 //! is exactly the finalized CID (every block hash-checked), and only then writes it out.
+//!
+//! This crate links neither the sandbox nor the prover (`cargo tree -p ocean-requester` has no wasmtime and
+//! no Groth16; `make lint` checks it): it meets providers only through the chain and their HTTP API
+//! (ocean-protocol), so the SDK and API built on it stay small and never run anyone's code.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -35,10 +40,13 @@ use ocean_types::manifest::{Manifest, Source, VerificationMode};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
-use crate::{
-    Error, Result,
-    protocol::{OfferRequest, OfferResponse, TaskStatus, Telemetry, read_headers, task_path},
+use ocean_protocol::{
+    OfferRequest, OfferResponse, TaskPhase, TaskStatus, Telemetry, read_headers, task_path,
 };
+
+mod error;
+
+pub use error::{Error, Result};
 
 /// A step of a job's life, for progress displays.
 #[derive(Clone, Debug, PartialEq)]
@@ -147,7 +155,7 @@ pub struct Outcome {
     /// Gas this requester spent on the job (create + reveal).
     pub gas: u64,
     /// A zk job's proven inference (the chain checked the proof before paying).
-    pub inference: Option<ocean_zk::Output>,
+    pub inference: Option<ocean_zk_model::Output>,
     /// The limit the job hit, when its finalized result is the limit result (`ocean-limit.json`): the
     /// providers were paid for running it up to that limit. Known here for jobs whose result this requester
     /// fetched in [`Requester::wait`]; a private job's shows once [`Requester::results`] opened it (see
@@ -332,7 +340,7 @@ impl Requester {
         } else {
             (manifest, None)
         };
-        let manifest = ocean_runtime::job::resolve(&self.store, manifest, base)?;
+        let manifest = ocean_job::resolve(&self.store, manifest, base)?;
         let total = manifest.payment.max_price.wei();
         let price_per_replica = total / u128::from(v.replicas.max(1));
         if price_per_replica == 0 {
@@ -354,8 +362,8 @@ impl Requester {
         }
         let proof_spec = match v.mode {
             VerificationMode::Zk => {
-                let (model, input) = crate::proof::model_and_input(&self.store, &manifest)?;
-                Some(crate::proof::spec(&model, &input))
+                let (model, input) = ocean_job::proof::model_and_input(&self.store, &manifest)?;
+                Some(B256::from(ocean_job::proof::spec(&model, &input)))
             }
             _ => None,
         };
@@ -561,7 +569,7 @@ impl Requester {
             VerificationMode::Quorum => Mode::Quorum,
             VerificationMode::Zk => Mode::Proof,
         };
-        let limits = crate::protocol::OfferLimits::of(&job.manifest.limits);
+        let limits = ocean_protocol::OfferLimits::of(&job.manifest.limits);
         let proof_spec = job.proof_spec.unwrap_or(B256::ZERO);
         let private = job.private_inputs.is_some();
         let offer_request = |manifest: Cid, providers: Vec<Address>| OfferRequest {
@@ -571,7 +579,7 @@ impl Requester {
             commit_deadline,
             private,
             input_mib: job.manifest.limits.input_mib,
-            terms: crate::protocol::OfferTerms {
+            terms: ocean_protocol::OfferTerms {
                 replicas,
                 quorum: v.quorum,
                 mode,
@@ -919,7 +927,7 @@ impl Requester {
             let mut done = 0;
             for (a, st) in assignment.iter().zip(&statuses) {
                 let Some(st) = st else { continue };
-                if st.state == "failed" && !observed.contains(&a.provider) {
+                if st.state == TaskPhase::Failed && !observed.contains(&a.provider) {
                     observed.push(a.provider);
                     self.learn(Event::Failed { task: TaskId(0), provider: provider_id(a.provider), at: 0.0 });
                 }
@@ -1023,7 +1031,7 @@ impl Requester {
         // A proof job's on-chain result is the proven output itself, presented as a result directory.
         let (result, inference) = match self.client.result_cid(job_id).await? {
             Some(bytes) if view.mode == Mode::Proof => {
-                let (cid, output) = crate::proof::result_dir(&self.store, &bytes)?;
+                let (cid, output) = ocean_job::proof::result_dir(&self.store, &bytes)?;
                 (Some(cid), Some(output))
             }
             Some(bytes) => (Some(Cid::from_bytes(&bytes)?), None),
@@ -1038,7 +1046,7 @@ impl Requester {
             if inference.is_none() && !self.manifest_of(job_id, &gateways).await?.privacy.encrypt {
                 let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
                 fetcher.fetch(cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
-                limit = ocean_runtime::job::read_limit_result(&self.store, cid)?;
+                limit = ocean_job::read_limit_result(&self.store, cid)?;
             }
         }
         let mut gas = 0;
@@ -1069,7 +1077,7 @@ impl Requester {
             .ok_or_else(|| Error::Job(format!("job {job_id:#x} has no finalized result")))?;
         if self.client.job(job_id).await?.mode == Mode::Proof {
             // The chain holds the proven logits themselves: nothing to fetch from a provider.
-            let (cid, _) = crate::proof::result_dir(&self.store, &bytes)?;
+            let (cid, _) = ocean_job::proof::result_dir(&self.store, &bytes)?;
             self.store.get(&cid, out)?;
             return Ok(cid);
         }
@@ -1094,7 +1102,7 @@ impl Requester {
 
     /// The limit result that a result written to `out` by [`Requester::results`] is, if it is one.
     pub fn limit_in(out: &Path) -> Result<Option<ocean_types::limit::LimitResult>> {
-        Ok(ocean_runtime::job::read_limit_dir(out)?)
+        Ok(ocean_job::read_limit_dir(out)?)
     }
 
     /// The job's manifest, from the local store or fetched (verified) from `gateways`.
@@ -1190,7 +1198,7 @@ impl Requester {
     }
 }
 
-fn parse_commit(sc: &crate::protocol::SignedCommit) -> Option<JobMarket::SignedCommit> {
+fn parse_commit(sc: &ocean_protocol::SignedCommit) -> Option<JobMarket::SignedCommit> {
     Some(JobMarket::SignedCommit {
         index: sc.index,
         commitment: sc.commitment.parse().ok()?,

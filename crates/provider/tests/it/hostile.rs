@@ -6,7 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 use axum::{body::Body, extract::ConnectInfo, http::Request};
 use bytes::Bytes;
 use futures::StreamExt as _;
-use ocean_node::protocol::OfferResponse;
+use ocean_protocol::OfferResponse;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
@@ -280,8 +280,8 @@ async fn a_job_with_a_junk_manifest_cid_does_not_stop_the_scan() {
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap().unwrap();
 
-    let config = ocean_node::provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
-    let reopened = ocean_node::provider::Provider::open(config, me).unwrap();
+    let config = ocean_provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    let reopened = ocean_provider::Provider::open(config, me).unwrap();
     let tasks = reopened.tasks().unwrap();
     assert!(
         tasks.iter().any(|t| t.job_id == format!("{second:#x}")),
