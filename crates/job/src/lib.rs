@@ -16,11 +16,18 @@ pub mod proof;
 
 use std::{io::Read, path::Path};
 
-use ocean_store::{Cid, Entry, ImportOptions, Store};
+use ocean_store::{Cid, Entry, Expanded, ExportLimits, ImportOptions, Store};
 use ocean_types::{
     limit::{self, LimitResult},
-    manifest::Manifest,
+    manifest::{Kind, Limits, Manifest, Source},
 };
+
+/// Name under `/inputs` of an `onnx` job's model.
+pub const MODEL_INPUT: &str = "model.onnx";
+/// Most entries (files, directories, symlinks) a job's inputs may unpack to, all inputs together.
+pub const MAX_INPUT_ENTRIES: u64 = 1_000_000;
+/// Most entries a job's result may unpack to (a guest can write many empty files within its output cap).
+pub const MAX_RESULT_ENTRIES: u64 = 10_000_000;
 
 /// What can go wrong with a job's data.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +80,49 @@ pub fn resolve(store: &Store, manifest: Manifest, base: &Path) -> Result<Manifes
         let added = store.add_path(&full, &import_options(), &mut |_| {})?;
         Ok::<_, Error>(added.cid.to_string())
     })
+}
+
+/// What a job's inputs may unpack to: `limits.input_mib` of file content (the same cap as its uploaded data) and
+/// [`MAX_INPUT_ENTRIES`] entries. Blocks can be shared at every level of a DAG, so the upload's size alone
+/// bounds nothing: a few KiB of blocks can name a petabyte.
+pub fn input_limits(limits: &Limits) -> ExportLimits {
+    ExportLimits { max_bytes: u64::from(limits.input_mib) << 20, max_entries: MAX_INPUT_ENTRIES }
+}
+
+/// What a job's result may unpack to: its `outputs/` and its two streams, each within `limits.output_mib`, plus
+/// `result.json` (or a limit result), and [`MAX_RESULT_ENTRIES`] entries.
+pub fn result_limits(limits: &Limits) -> ExportLimits {
+    ExportLimits {
+        max_bytes: (3 * (u64::from(limits.output_mib) << 20)).saturating_add(64 << 10),
+        max_entries: MAX_RESULT_ENTRIES,
+    }
+}
+
+/// The inputs a staged run materializes under `/inputs`: every `[inputs]` source, and an `onnx` job's model.
+/// `None` for a source that is still a path.
+pub fn staged_inputs(manifest: &Manifest) -> Vec<(String, Option<Cid>)> {
+    let cid = |s: &Source| s.cid().and_then(|c| c.parse::<Cid>().ok());
+    let mut out: Vec<_> = manifest.inputs.iter().map(|(name, s)| (name.clone(), cid(s))).collect();
+    if let (Kind::Onnx, Some(model)) = (manifest.program.kind, &manifest.program.model) {
+        out.push((MODEL_INPUT.to_owned(), cid(model)));
+    }
+    out
+}
+
+/// What a resolved manifest's inputs unpack to together (each input is one entry more), checked against
+/// [`input_limits`]: an error names the input over them, or the block of it the store lacks. A provider runs
+/// this before it signs an offer (so it never commits to a job it cannot stage), and again when it stages.
+pub fn check_inputs(store: &Store, manifest: &Manifest) -> Result<Expanded> {
+    let limits = input_limits(&manifest.limits);
+    let mut total = Expanded::default();
+    for (name, cid) in staged_inputs(manifest) {
+        let cid = cid.ok_or_else(|| Error::Job(format!("input `{name}` is not resolved to a CID")))?;
+        let e = store.expanded(&cid)?;
+        total.bytes = total.bytes.saturating_add(e.bytes);
+        total.entries = total.entries.saturating_add(e.entries).saturating_add(1);
+        limits.check(&cid, total).map_err(|e| Error::Job(format!("the inputs, up to `{name}`: {e}")))?;
+    }
+    Ok(total)
 }
 
 /// Stores the limit result `hit` (a directory with `ocean-limit.json` only) and returns its CID.

@@ -5,7 +5,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     task::Poll,
 };
@@ -148,6 +148,8 @@ async fn offer(
         expiry,
         input_bytes: u64::from(req.input_mib) * MIB,
         peer: peer.map(|axum::Extension(ConnectInfo(a))| a.ip()),
+        uploaded: 0,
+        inputs_checked: false,
     };
     if let Err(full) = inner.offers.insert(job_id, offer, t) {
         return decline(full.to_string());
@@ -155,7 +157,7 @@ async fn offer(
     // Sign only for data this node holds and has checked: a requester that withheld the data, or escrowed a
     // manifest whose limits are not the signed ones, would otherwise leave the provider without a commitment to
     // make, and cost it its no-show bond.
-    match check_data(&inner, &job_hex(job_id), manifest, &req).await {
+    match check_data(&inner, job_id, manifest, &req).await {
         Ok(None) => {}
         Ok(Some(DataCheck::Missing)) => {
             return Json(OfferResponse::Reserved { upload: format!("/car?job={job_id:#x}") }).into_response();
@@ -192,11 +194,11 @@ const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 /// to the terms' limits, and its verification (mode, replicas, quorum) is the terms'. `None`: ready to sign.
 async fn check_data(
     inner: &Arc<Inner>,
-    job: &str,
+    job_id: B256,
     manifest: ocean_store::Cid,
     req: &OfferRequest,
 ) -> Result<Option<DataCheck>> {
-    if inner.db.hold_of(job)?.is_none_or(|h| h.cids.is_empty()) {
+    if inner.db.hold_of(&job_hex(job_id))?.is_none_or(|h| h.cids.is_empty()) {
         return Ok(Some(DataCheck::Missing));
     }
     let store = inner.store.clone();
@@ -238,6 +240,17 @@ async fn check_data(
     }
     if mode != t.mode || m.verification.replicas != t.replicas || m.verification.quorum != t.quorum {
         return Ok(Some(DataCheck::Mismatch("the manifest's verification is not the terms'".into())));
+    }
+    // Every input here and within what the job may unpack to (`input_mib`; blocks may be shared at every level
+    // of a DAG): a job this node cannot stage would fail unpaid and cost it its no-show bond. It reads every
+    // input block, so it runs once per offer, not on every ask.
+    if !inner.offers.get(&job_id, now()).is_some_and(|o| o.inputs_checked) {
+        let store = inner.store.clone();
+        match tokio::task::spawn_blocking(move || ocean_job::check_inputs(&store, &m)).await {
+            Ok(Ok(_)) => inner.offers.inputs_checked(&job_id, now()),
+            Ok(Err(e)) => return Ok(Some(DataCheck::Mismatch(format!("the job's inputs: {e}")))),
+            Err(e) => return Err(crate::Error::Job(format!("checking the job's inputs: {e}"))),
+        }
     }
     Ok(None)
 }
@@ -315,7 +328,13 @@ async fn car(
     // too: its body stream then fails instead of waiting for bytes that may never come.
     let abandoned = tokio_util::sync::CancellationToken::new();
     let _abandon_on_drop = abandoned.clone().drop_guard();
-    let stream = capped(body, cap, over.clone(), abandoned);
+    let received = Arc::new(AtomicU64::new(0));
+    // An upload for an offer (no job on chain yet) takes room from the node's offer-data budget as it arrives;
+    // an assigned task's data is the task's.
+    let for_offer = assigned_manifest.is_none() && inner.offers.get(&job_id, now()).is_some();
+    let no_room = Arc::new(AtomicBool::new(false));
+    let budget = for_offer.then(|| Budgeted { inner: inner.clone(), no_room: no_room.clone() });
+    let stream = capped(body, cap, over.clone(), received.clone(), budget, abandoned);
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let store = inner.store.clone();
     // Import verifies every block against its CID before storing it, and pins the roots only once all of it is
@@ -324,6 +343,11 @@ async fn car(
         store.import_car(std::io::BufReader::with_capacity(1 << 20, reader))
     })
     .await;
+    // Whatever arrived is on disk until gc (a cut-off upload's blocks too): an offer's data counts against the
+    // node's offer-data budget even after the offer expires (see `offers.rs`).
+    if for_offer {
+        inner.offers.received(job_id, received.load(Ordering::Relaxed), now());
+    }
     match imported {
         Ok(Ok(roots)) => {
             if let Some(manifest) = &assigned_manifest {
@@ -349,6 +373,13 @@ async fn car(
             info!(target: "ocean::node", %job, ?roots, "imported CAR");
             Json(serde_json::json!({ "roots": roots })).into_response()
         }
+        Ok(Err(_)) if no_room.load(Ordering::Relaxed) => {
+            warn!(target: "ocean::node", %job, "cut off an upload: the offer-data budget is spent");
+            error(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "this node holds as much data for unassigned jobs as it takes (max_offer_data_mib); try again later",
+            )
+        }
         Ok(Err(_)) if over.load(Ordering::Relaxed) => {
             warn!(target: "ocean::node", %job, cap, "cut off an upload past the job's cap");
             error(StatusCode::PAYLOAD_TOO_LARGE, too_large())
@@ -367,10 +398,19 @@ async fn car(
 
 /// The request body as a byte stream that fails the moment more than `cap` bytes have arrived (setting
 /// `over`), or once `abandoned` is cancelled.
+/// An offer upload's bytes are admitted against the node's offer-data budget ([`crate::offers::Offers::admit`]).
+struct Budgeted {
+    inner: Arc<Inner>,
+    /// Set when the budget cut the upload off.
+    no_room: Arc<AtomicBool>,
+}
+
 fn capped(
     body: Body,
     cap: u64,
     over: Arc<AtomicBool>,
+    received: Arc<AtomicU64>,
+    budget: Option<Budgeted>,
     abandoned: tokio_util::sync::CancellationToken,
 ) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
     let mut body = body.into_data_stream();
@@ -391,6 +431,14 @@ fn capped(
             over.store(true, Ordering::Relaxed);
             return Poll::Ready(Some(Err(std::io::Error::other("upload over the job's cap"))));
         }
+        if let Some(b) = &budget
+            && let Err(full) = b.inner.offers.admit(chunk.len() as u64, now())
+        {
+            b.no_room.store(true, Ordering::Relaxed);
+            return Poll::Ready(Some(Err(std::io::Error::other(full.to_string()))));
+        }
+        // Only admitted bytes: `Offers::received` gives back exactly what `admit` took.
+        received.store(seen, Ordering::Relaxed);
         Poll::Ready(Some(Ok(chunk)))
     })
 }

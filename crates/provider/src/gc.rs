@@ -5,7 +5,8 @@
 //! and a retention period later unpins the job's data and result — unless another job still holds the same CID
 //! (two jobs of one job file share their bundle) — then deletes every unpinned block ([`Store::gc`]). Offers
 //! live only in memory, so data uploaded for an offer that never became a task is over once the offer could no
-//! longer be assigned.
+//! longer be assigned, and released at once (nobody fetches anything of a job that never existed; the offer
+//! table counts such data against the node's offer-data budget until this release, see `offers.rs`).
 //! The daemon runs this every `gc_interval`; `ocean node gc` runs it on a stopped node.
 
 use std::collections::{HashMap, HashSet};
@@ -59,8 +60,9 @@ fn plan(holds: &[Hold], tasks: &HashMap<&str, &Task>, now: u64, retention: u64, 
     for hold in holds {
         let task = tasks.get(hold.job_id.as_str()).copied();
         let results = task.into_iter().flat_map(|t| t.result_cid.iter().chain(t.envelope_cid.iter()));
+        let never_assigned = task.is_none();
         match (is_over(task, hold, now, offer_life), hold.over_since) {
-            (true, Some(since)) if since.saturating_add(retention) <= now => {
+            (true, since) if never_assigned || since.is_some_and(|s| s.saturating_add(retention) <= now) => {
                 out.release.push(hold.job_id.clone());
                 released.insert(&hold.job_id);
                 candidates.extend(hold.cids.iter().map(String::as_str));
@@ -165,6 +167,18 @@ mod tests {
     }
 
     #[test]
+    fn a_task_whose_data_was_already_here_has_its_result_released_too() {
+        // The watcher gives every assigned task a hold, with no CIDs when nothing was uploaded for it: without
+        // one, its result stayed pinned for good.
+        let t = task("0x7", settled(), Some("result"));
+        let tasks = HashMap::from([("0x7", &t)]);
+        let first = plan(&[hold("0x7", &[], None)], &tasks, 1000, 50, 120);
+        assert_eq!(first.mark, vec![hold("0x7", &[], Some(1000))]);
+        let late = plan(&first.mark, &tasks, 1050, 50, 120);
+        assert_eq!((late.release, late.unpin), (vec!["0x7".to_owned()], vec!["result".to_owned()]));
+    }
+
+    #[test]
     fn live_jobs_and_shared_cids_are_kept() {
         let running = task("0x2", TaskState::Running, None);
         let done = task("0x3", TaskState::Failed { reason: "x".into() }, None);
@@ -180,8 +194,10 @@ mod tests {
 
     #[test]
     fn data_for_an_offer_never_assigned_is_over_once_the_offer_is() {
+        // Released at once, without the retention a finished job's data gets: it has no result to fetch.
         let p = plan(&[hold("0x6", &["b"], None)], &HashMap::new(), 1000, 50, 120);
-        assert_eq!(p.mark, vec![hold("0x6", &["b"], Some(1000))]);
+        assert!(p.mark.is_empty());
+        assert_eq!((p.release, p.unpin), (vec!["0x6".to_owned()], vec!["b".to_owned()]));
         let young = plan(&[hold("0x6", &["b"], None)], &HashMap::new(), 150, 50, 120);
         assert!(young.mark.is_empty(), "an upload for an offer still within its lifetime is kept");
     }

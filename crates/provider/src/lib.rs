@@ -99,6 +99,9 @@ pub struct Config {
     pub limits: Limits,
     /// Most job data (`limits.input_mib`) the node accepts for one job, MiB; it declines jobs that ask more.
     pub max_input_mib: u32,
+    /// Most job data, MiB, the node holds for jobs not assigned on chain: uploads for open offers (counted as
+    /// their bytes arrive) and for expired ones until gc releases them. An upload past it is cut off (507).
+    pub max_offer_data_mib: u64,
     /// How long a finished job's data and result stay pinned (for the requester to fetch) before gc may
     /// delete them.
     pub retention: Duration,
@@ -129,6 +132,7 @@ impl Config {
             zk_params: None,
             limits: Limits::default(),
             max_input_mib: 4096,
+            max_offer_data_mib: 16 * 1024,
             retention: Duration::from_secs(24 * 3600),
             gc_interval: Duration::from_secs(3600),
         }
@@ -207,7 +211,12 @@ impl Provider {
         ocean_runtime::Runtime::new(&ocean_runtime::Config { cache_dir: Some(config.repo.join("cache")) })?;
         let (queue, receiver) = mpsc::channel(config.max_queue.max(1));
         let auth = auth::Auth::open(&config.repo, client.api_domain())?;
-        let offers = offers::Offers::new(config.max_offers, config.max_offers_per_peer);
+        let offers = offers::Offers::new(
+            config.max_offers,
+            config.max_offers_per_peer,
+            config.max_offer_data_mib.saturating_mul(1 << 20),
+            config.gc_interval.as_secs(),
+        );
         let inner = Arc::new(Inner {
             config,
             client,
@@ -279,12 +288,15 @@ impl Provider {
             }
         }
 
-        // Finalized results stay servable across restarts (for as long as their data is kept).
+        // Finalized results stay servable across restarts for as long as their data is kept: the tasks whose
+        // holds gc has not released (one retention period of history), not every task the node ever ran.
         tokio::spawn({
             let inner = inner.clone();
             async move {
-                let settled = inner.db.all().map(|all| {
-                    all.into_iter()
+                let settled = inner.db.holds().map(|holds| {
+                    holds
+                        .iter()
+                        .filter_map(|h| inner.db.get(&h.job_id).ok().flatten())
                         .filter(|t| matches!(t.state, TaskState::Settled { .. }))
                         .collect::<Vec<_>>()
                 });

@@ -98,6 +98,10 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
             proof: None,
             limits_hash: Some(format!("{limits_hash:#x}")),
         };
+        // Every task has a hold, even when its data was already here (no upload of its own): gc then releases
+        // its result after the retention instead of keeping it pinned for good, and a restart finds the node's
+        // servable results among the holds alone. Written first: a hold without a task is released at once.
+        inner.db.hold(&key, &[], super::now())?;
         {
             let _guard = inner.tasks_lock.lock().map_err(|_| Error::Db("task lock poisoned".into()))?;
             inner.db.put(&task)?;

@@ -1089,14 +1089,17 @@ impl Requester {
                 gateways.extend(nodes.iter().filter(|n| n.address == a.provider).map(|n| n.endpoint.clone()));
             }
         }
-        if self.manifest_of(job_id, &gateways).await?.privacy.encrypt {
+        let manifest = self.manifest_of(job_id, &gateways).await?;
+        if manifest.privacy.encrypt {
             return self.private_results(job_id, cid, &gateways, out).await;
         }
         if !self.store.has(&cid)? {
             let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways)?;
             fetcher.fetch(&cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;
         }
-        self.store.get(&cid, out)?;
+        // The providers' DAG: its blocks may be shared at every level, so it is written only within what a
+        // result of this job can hold.
+        self.store.get_limited(&cid, out, ocean_job::result_limits(&manifest.limits))?;
         Ok(cid)
     }
 

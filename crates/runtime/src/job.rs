@@ -42,8 +42,7 @@ use crate::{Error, Invocation, Limit, Outcome, Result, Runtime, Status};
 /// largest shipped, is a few MiB.
 pub const MAX_MODULE_BYTES: u64 = 64 << 20;
 
-/// Name under `/inputs` of an `onnx` job's model.
-pub const MODEL_INPUT: &str = "model.onnx";
+pub use ocean_job::MODEL_INPUT;
 
 /// What a run that has a result produced.
 #[derive(Clone, Debug)]
@@ -136,9 +135,13 @@ pub fn stage(store: &Store, manifest: &Manifest, work: &Path) -> Result<Staged> 
     if let (Kind::Onnx, Some(model)) = (manifest.program.kind, &manifest.program.model) {
         files.push((MODEL_INPUT.to_owned(), cid_of(model)?));
     }
+    // A stranger's DAG: what it unpacks to is checked before anything is written (its blocks may be shared
+    // at every level), and counted again as it is written.
+    ocean_job::check_inputs(store, manifest)?;
+    let limits = ocean_job::input_limits(&manifest.limits);
     for (name, cid) in &files {
         let at = inputs.join(name);
-        store.get(cid, &at)?;
+        store.get_limited(cid, &at, limits)?;
         fix_times(&at)?;
     }
     let invocation = Invocation {

@@ -3,6 +3,7 @@
 //!
 //! Everything is lazy: a file reader holds one block and one link list per tree level, never the file.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -260,6 +261,11 @@ pub(crate) type Visit<'a> = dyn FnMut(&Cid, &[u8]) -> Result<(), Error> + 'a;
 
 /// Visits the blocks of the DAG under `root` in depth-first pre-order (the order CAR files use),
 /// restricted to `scope` and, for files, to the byte range `range` (`entity-bytes`).
+///
+/// Each block is visited once (`dups=n`): its subtree was walked at its first sight, so a DAG that shares
+/// blocks at every level costs what its distinct blocks cost, not the exponentially many paths to them. With a
+/// byte range, a file block shared at two offsets can need other children at each, so it is visited once per
+/// offset.
 pub(crate) fn walk(
     store: &dyn Blockstore,
     root: &Cid,
@@ -269,8 +275,12 @@ pub(crate) fn walk(
 ) -> Result<(), Error> {
     // Stack of (cid, file offset of its first byte, whether it is inside the root entity of a file).
     let mut stack: Vec<(Cid, u64, bool)> = vec![(*root, 0, false)];
+    let mut seen: HashSet<(Cid, u64)> = HashSet::new();
     let mut first = true;
     while let Some((cid, offset, in_file)) = stack.pop() {
+        if !seen.insert((cid, if range.is_some() { offset } else { 0 })) {
+            continue;
+        }
         let block = load(store, &cid)?;
         visit(&cid, &block)?;
         let is_root = std::mem::replace(&mut first, false);
@@ -338,6 +348,95 @@ fn classify(store: &dyn Blockstore, cid: &Cid) -> Result<Entity, Error> {
     })
 }
 
+/// What a DAG unpacks to: the bytes of its files and the number of entries (files, directories, symlinks)
+/// below its root, counting every path: a block that two paths share counts twice, as the exporter writes it
+/// twice. Blocks may be shared at every level, so a few KiB of blocks can name a tree of any size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expanded {
+    /// Bytes of file content.
+    pub bytes: u64,
+    /// Entries below the root.
+    pub entries: u64,
+}
+
+/// Most a single export may write (see [`Expanded`]): a DAG over its limits is refused with
+/// [`Error::TooLarge`] before or while it is written, whatever its blocks weigh.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportLimits {
+    /// Most bytes of file content.
+    pub max_bytes: u64,
+    /// Most entries below the root.
+    pub max_entries: u64,
+}
+
+impl ExportLimits {
+    /// No bounds: for DAGs the caller chose (`ocean store get` of the user's own CID).
+    pub const UNLIMITED: ExportLimits = ExportLimits { max_bytes: u64::MAX, max_entries: u64::MAX };
+
+    /// An error if `expanded` is over these limits.
+    pub fn check(&self, root: &Cid, expanded: Expanded) -> Result<(), Error> {
+        if expanded.bytes > self.max_bytes {
+            return Err(Error::TooLarge { root: *root, what: "bytes", max: self.max_bytes });
+        }
+        if expanded.entries > self.max_entries {
+            return Err(Error::TooLarge { root: *root, what: "entries", max: self.max_entries });
+        }
+        Ok(())
+    }
+}
+
+/// The [`Expanded`] size of the DAG `root`, computed once per distinct block (a block's subtree is the same
+/// wherever it is linked), so the work is linear in the blocks however much they are shared. Sums saturate.
+pub(crate) fn expanded(store: &dyn Blockstore, root: &Cid) -> Result<Expanded, Error> {
+    let mut memo: HashMap<Cid, Expanded> = HashMap::new();
+    // Post-order without recursion (a hostile DAG may be deep): a node's children are sized before it.
+    let mut children_of: HashMap<Cid, (u64, Vec<(Cid, bool)>)> = HashMap::new();
+    let mut stack: Vec<(Cid, bool)> = vec![(*root, false)];
+    while let Some((cid, children_known)) = stack.pop() {
+        if memo.contains_key(&cid) {
+            continue;
+        }
+        if !children_known {
+            if children_of.contains_key(&cid) {
+                continue;
+            }
+            let (own, children) = shape(store, &cid)?;
+            stack.push((cid, true));
+            stack.extend(children.iter().filter(|(c, _)| !memo.contains_key(c)).map(|(c, _)| (*c, false)));
+            children_of.insert(cid, (own, children));
+            continue;
+        }
+        let Some((own, children)) = children_of.remove(&cid) else { continue };
+        let mut size = Expanded { bytes: own, entries: 0 };
+        for (child, is_entry) in children {
+            let sub = memo.get(&child).copied().unwrap_or_default();
+            size.bytes = size.bytes.saturating_add(sub.bytes);
+            size.entries = size.entries.saturating_add(sub.entries).saturating_add(u64::from(is_entry));
+        }
+        memo.insert(cid, size);
+    }
+    Ok(memo.get(root).copied().unwrap_or_default())
+}
+
+/// A node's own file bytes and its children, each marked whether it is a directory entry (a file's chunks
+/// and a HAMT's shard nodes are not: [`crate::hamt::entries`] lists a sharded directory's entries).
+fn shape(store: &dyn Blockstore, cid: &Cid) -> Result<(u64, Vec<(Cid, bool)>), Error> {
+    Ok(match decode(cid, load(store, cid)?)? {
+        Decoded::Raw(bytes) => (bytes.len() as u64, Vec::new()),
+        Decoded::Pb { node, unixfs } => match unixfs.map(|d| (d.kind, d.data)) {
+            Some((Kind::File | Kind::Raw, data)) => {
+                (data.map_or(0, |d| d.len() as u64), node.links.iter().map(|l| (l.cid, false)).collect())
+            }
+            Some((Kind::Directory, _)) => (0, node.links.iter().map(|l| (l.cid, true)).collect()),
+            Some((Kind::HamtShard, _)) => {
+                (0, crate::hamt::entries(store, cid, &node)?.into_iter().map(|(_, c)| (c, true)).collect())
+            }
+            Some((Kind::Symlink, _)) => (0, Vec::new()),
+            Some((Kind::Metadata, _)) | None => return Err(Error::NotAFile(*cid)),
+        },
+    })
+}
+
 /// Writes the DAG `root` under `out`: a file becomes the file `out`, a directory the directory `out` (created
 /// if missing), a symlink the symlink `out`.
 ///
@@ -347,11 +446,23 @@ fn classify(store: &dyn Blockstore, cid: &Cid) -> Result<Entity, Error> {
 /// `out`. Symlinks are written as symlinks and never followed; directories are opened without following
 /// symlinks. Entries are created fresh: an entry that already exists under `out` (in a pre-existing `out`, or
 /// put there by someone else meanwhile) is an error, never overwritten or written through.
-pub(crate) fn get(store: &Arc<dyn Blockstore>, root: &Cid, out: &Path) -> Result<(), Error> {
+///
+/// At most `limits` is written: the DAG's [`Expanded`] size is checked first (nothing is written if it is
+/// over), and the bytes and entries are counted again as they are written.
+pub(crate) fn get(
+    store: &Arc<dyn Blockstore>,
+    root: &Cid,
+    out: &Path,
+    limits: ExportLimits,
+) -> Result<(), Error> {
+    if limits != ExportLimits::UNLIMITED {
+        limits.check(root, expanded(store.as_ref(), root)?)?;
+    }
+    let mut budget = Budget { root: *root, limits, bytes: 0, entries: 0 };
     let entries = match classify(store.as_ref(), root)? {
         Entity::File => {
             let mut file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
-            return copy_file(store, root, &mut file, out);
+            return copy_file(store, root, &mut file, out, &mut budget);
         }
         Entity::Symlink(target) => return root_symlink(&target, out),
         Entity::Dir(entries) => entries,
@@ -364,12 +475,13 @@ pub(crate) fn get(store: &Arc<dyn Blockstore>, root: &Cid, out: &Path) -> Result
     while let Some(Pending { parent, parent_path, name, cid }) = stack.pop() {
         let path = parent_path.join(&name); // for messages only
         let io = |e| Error::io(&path, e);
+        budget.entry()?;
         match classify(store.as_ref(), &cid)? {
             Entity::File => {
                 let mut file = parent
                     .open_with(&name, cap_std::fs::OpenOptions::new().write(true).create_new(true))
                     .map_err(io)?;
-                copy_file(store, &cid, &mut file, &path)?;
+                copy_file(store, &cid, &mut file, &path, &mut budget)?;
             }
             Entity::Dir(entries) => {
                 parent.create_dir(&name).map_err(io)?;
@@ -406,14 +518,39 @@ fn push_children(
     }));
 }
 
+/// What an export has written so far, against its limits.
+struct Budget {
+    root: Cid,
+    limits: ExportLimits,
+    bytes: u64,
+    entries: u64,
+}
+
+impl Budget {
+    fn entry(&mut self) -> Result<(), Error> {
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            return Err(Error::TooLarge { root: self.root, what: "entries", max: self.limits.max_entries });
+        }
+        Ok(())
+    }
+}
+
 fn copy_file(
     store: &Arc<dyn Blockstore>,
     cid: &Cid,
     file: &mut impl io::Write,
     path: &Path,
+    budget: &mut Budget,
 ) -> Result<(), Error> {
-    let mut reader = FileReader::open(store.clone(), cid, 0, None)?;
-    io::copy(&mut reader, file).map_err(|e| Error::from_read(e, path))?;
+    let left = budget.limits.max_bytes.saturating_sub(budget.bytes);
+    let reader = FileReader::open(store.clone(), cid, 0, None)?;
+    let written =
+        io::copy(&mut reader.take(left.saturating_add(1)), file).map_err(|e| Error::from_read(e, path))?;
+    budget.bytes = budget.bytes.saturating_add(written);
+    if written > left {
+        return Err(Error::TooLarge { root: budget.root, what: "bytes", max: budget.limits.max_bytes });
+    }
     Ok(())
 }
 

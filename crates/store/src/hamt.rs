@@ -1,7 +1,9 @@
 //! Reading HAMT-sharded UnixFS directories (kubo and Helia shard directories above 256 KiB).
 //!
 //! A shard node's links are named `XX` (two upper-case hex digits: a sub-shard) or `XXname` (an entry).
-//! Listing needs no hashing: every entry sits under exactly one prefix path.
+//! Listing needs no hashing: every entry sits under exactly one prefix path. So a sub-shard linked twice (from
+//! two buckets, or at two depths) is never valid, and refused at its second sight: a crafted DAG that shares
+//! sub-shards would otherwise make a listing walk exponentially many paths to a handful of blocks.
 
 use crate::Error;
 use crate::blockstore::Blockstore;
@@ -13,12 +15,19 @@ use crate::unixfs::Kind;
 /// All (name, cid) entries of the sharded directory whose root node is `node` (named `cid`).
 pub(crate) fn entries(store: &dyn Blockstore, cid: &Cid, node: &Node) -> Result<Vec<(String, Cid)>, Error> {
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::from([*cid]);
     let mut stack: Vec<(Cid, Vec<crate::dagpb::Link>)> = vec![(*cid, node.links.clone())];
     while let Some((_, links)) = stack.pop() {
         for link in links {
             // `check_shard` (run when each shard node was decoded) guarantees the two-digit prefix.
             let name = link.name.unwrap_or_default();
             if name.len() == 2 {
+                if !seen.insert(link.cid) {
+                    return Err(Error::Invalid(format!(
+                        "{cid}: HAMT sub-shard {} is linked twice (a valid HAMT never shares one)",
+                        link.cid
+                    )));
+                }
                 match decode(&link.cid, load(store, &link.cid)?)? {
                     Decoded::Pb { node, unixfs: Some(d) } if d.kind == Kind::HamtShard => {
                         stack.push((link.cid, node.links));

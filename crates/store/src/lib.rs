@@ -73,7 +73,7 @@ mod store;
 pub mod unixfs;
 
 pub use cid::Cid;
-pub use exporter::{FileReader, NameProblem, Scope};
+pub use exporter::{Expanded, ExportLimits, FileReader, NameProblem, Scope};
 pub use importer::{Added, Entry, ImportOptions, Profile};
 pub use store::{GcStats, Store};
 
@@ -135,6 +135,17 @@ pub enum Error {
     /// Invalid input (options, names, structure).
     #[error("{0}")]
     Invalid(String),
+    /// A DAG unpacks to more than an export allows (its blocks may be shared at every level: a few KiB of
+    /// blocks can name a tree of any size).
+    #[error("{root} unpacks to more than {max} {what}")]
+    TooLarge {
+        /// The DAG.
+        root: Cid,
+        /// `bytes` or `entries`.
+        what: &'static str,
+        /// The limit.
+        max: u64,
+    },
     /// Fetching from a gateway failed.
     #[error(transparent)]
     Fetch(#[from] fetch::Error),

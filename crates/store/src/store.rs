@@ -183,9 +183,24 @@ impl Store {
         FileReader::open(self.blocks.clone(), cid, offset, len)
     }
 
-    /// Writes the DAG `cid` to `out` (a file, or a directory tree).
+    /// Writes the DAG `cid` to `out` (a file, or a directory tree), however large it unpacks.
     pub fn get(&self, cid: &Cid, out: impl AsRef<Path>) -> Result<(), Error> {
-        exporter::get(&self.blocks, cid, out.as_ref())
+        exporter::get(&self.blocks, cid, out.as_ref(), exporter::ExportLimits::UNLIMITED)
+    }
+
+    /// Like [`Store::get`], writing at most `limits` (a stranger's DAG: job inputs, results).
+    pub fn get_limited(
+        &self,
+        cid: &Cid,
+        out: impl AsRef<Path>,
+        limits: exporter::ExportLimits,
+    ) -> Result<(), Error> {
+        exporter::get(&self.blocks, cid, out.as_ref(), limits)
+    }
+
+    /// What the DAG `cid` unpacks to (see [`exporter::Expanded`]), without writing anything.
+    pub fn expanded(&self, cid: &Cid) -> Result<exporter::Expanded, Error> {
+        exporter::expanded(self.blocks.as_ref(), cid)
     }
 
     /// Follows a `/`-separated path of directory entries from `root`.

@@ -111,6 +111,11 @@ struct Settings {
     #[arg(long, env = "OCEAN_NODE_MAX_INPUT_MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_input_mib: Option<u32>,
+    /// Most job data, MiB, the node holds for jobs not yet assigned on chain (uploads for open offers, and for
+    /// expired ones until gc releases them); an upload past it is cut off with 507 [default: 16384].
+    #[arg(long, env = "OCEAN_NODE_MAX_OFFER_DATA_MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_offer_data_mib: Option<u64>,
     /// Seconds a finished job's data and result stay pinned before gc may delete them [default: 86400].
     #[arg(long, env = "OCEAN_NODE_RETENTION_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -169,6 +174,7 @@ impl Settings {
             rate_per_sec: flags.rate_per_sec.or(self.rate_per_sec),
             rate_burst: flags.rate_burst.or(self.rate_burst),
             max_input_mib: flags.max_input_mib.or(self.max_input_mib),
+            max_offer_data_mib: flags.max_offer_data_mib.or(self.max_offer_data_mib),
             retention_secs: flags.retention_secs.or(self.retention_secs),
             gc_interval_secs: flags.gc_interval_secs.or(self.gc_interval_secs),
         }
@@ -187,6 +193,7 @@ impl Settings {
         l.rate_per_sec = self.rate_per_sec.unwrap_or(l.rate_per_sec);
         l.rate_burst = self.rate_burst.unwrap_or(l.rate_burst);
         pc.max_input_mib = self.max_input_mib.unwrap_or(pc.max_input_mib);
+        pc.max_offer_data_mib = self.max_offer_data_mib.unwrap_or(pc.max_offer_data_mib);
         pc.retention = self.retention_secs.map_or(pc.retention, secs);
         pc.gc_interval = self.gc_interval_secs.map_or(pc.gc_interval, secs);
     }

@@ -6,7 +6,9 @@ use std::{net::SocketAddr, time::Duration};
 use axum::{body::Body, extract::ConnectInfo, http::Request};
 use bytes::Bytes;
 use futures::StreamExt as _;
+use ocean_chain::B256;
 use ocean_protocol::OfferResponse;
+use ocean_store::{ImportOptions, Store};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
@@ -89,6 +91,104 @@ async fn an_upload_for_a_live_offer_is_taken_and_pinned() {
     let (store, _dir) = node.stop().await;
     assert!(store.pins().unwrap().contains(&root), "the upload's root is pinned for the job");
     assert!(!store.has(&other).unwrap(), "the second upload stored nothing");
+}
+
+#[tokio::test]
+async fn uploads_for_unassigned_jobs_stop_at_the_nodes_offer_data_budget() {
+    // Offers are free to ask for, and each lets its requester put `input_mib` on this node's disk: without a
+    // node-wide budget, strangers could fill the disk with data for jobs that never exist on chain.
+    let node = Node::start(|c| c.max_offer_data_mib = 3).await;
+    let http = reqwest::Client::new();
+    let (first, _) = node.offer(4).await;
+    let (second, _) = node.offer(4).await;
+    let (bytes, root) = car(2 << 20);
+    let resp = http.post(format!("{}/car?job={first}", node.url)).body(bytes).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "asking for an offer reserves nothing: the first upload fits");
+    let (bytes, other) = car((2 << 20) + 7);
+    let resp = http.post(format!("{}/car?job={second}", node.url)).body(bytes).send().await.unwrap();
+    assert_eq!(resp.status(), 507, "2 MiB more would pass the 3 MiB budget");
+    assert!(telemetry_ok(&node).await);
+    let (store, _dir) = node.stop().await;
+    assert!(store.pins().unwrap().contains(&root));
+    assert!(!store.pins().unwrap().contains(&other), "the cut-off upload pinned nothing");
+}
+
+/// A directory of `levels` levels each holding the level below twice, over one 1 KiB file: 2^levels KiB.
+fn dir_bomb(store: &Store, levels: usize) -> ocean_store::Cid {
+    use ocean_store::{
+        cid::{DAG_PB, Version},
+        dagpb::{Link, Node},
+        unixfs::{Data, Kind},
+    };
+    let mut level = store.add_bytes(&[7u8; 1024], &ImportOptions::default()).unwrap().cid;
+    let mut names = ["f", "g"];
+    for _ in 0..=levels {
+        let links =
+            names.iter().map(|n| Link { cid: level, name: Some((*n).to_owned()), tsize: Some(0) }).collect();
+        let block = Node { links, data: Some(Data::new(Kind::Directory).encode()) }.encode();
+        level = ocean_store::Cid::hash_block(Version::V1, DAG_PB, &block);
+        store.put_blocks(&[(level, block)]).unwrap();
+        names = ["a", "b"];
+    }
+    level
+}
+
+#[tokio::test]
+async fn a_job_whose_inputs_are_missing_or_unpack_past_its_limits_is_declined_before_signing() {
+    // A job the node cannot stage fails unpaid and costs the node its no-show bond: the node checks what the
+    // uploaded inputs unpack to (blocks shared at every level: 2^40 KiB from 43 blocks) and that they are all
+    // here before it signs.
+    let node = Node::start(|_| {}).await;
+    let absent = Store::memory().add_bytes(b"never uploaded", &ImportOptions::default()).unwrap().cid;
+    for (input, expect) in [(None, "unpacks to more than"), (Some(absent), "is not in the store")] {
+        let store = Store::memory();
+        let input = input.unwrap_or_else(|| dir_bomb(&store, 40));
+        let opts = ImportOptions { hidden: true, ..ImportOptions::default() };
+        let module = store.add_bytes(b"\0asm\x01\0\0\0", &opts).unwrap().cid;
+        let manifest = ocean_types::manifest::Manifest::from_toml(&format!(
+            "[program]\nkind = \"wasm\"\nmodule = \"{module}\"\n[inputs]\ndata = \"{input}\"\n[limits]\ninput_mib = 1\n\
+             [verification]\nmode = \"quorum\"\nreplicas = 1\nquorum = 1\n"
+        ))
+        .unwrap();
+        let manifest_cid = store.add_bytes(&manifest.canonical_bytes().unwrap(), &opts).unwrap();
+        let mut entries = vec![
+            ocean_store::Entry::from_added("manifest.json", &manifest_cid),
+            ocean_store::Entry::from_added(
+                "module.wasm",
+                &store.add_bytes(b"\0asm\x01\0\0\0", &opts).unwrap(),
+            ),
+        ];
+        if store.has(&input).unwrap() {
+            entries.push(ocean_store::Entry { name: "data".into(), cid: input, tsize: 0 });
+        }
+        let bundle = store.put_dir(&entries, &opts).unwrap().cid;
+        let mut bytes = Vec::new();
+        store.export_car(&bundle, &mut bytes).unwrap();
+
+        let job = format!("{:#x}", B256::from(rand::random::<[u8; 32]>()));
+        let manifest_cid = manifest_cid.cid.to_string();
+        let first = node.offer_for(&job, &manifest_cid, &manifest.limits).await;
+        assert!(matches!(first, OfferResponse::Reserved { .. }), "{first:?}");
+        let resp = reqwest::Client::new()
+            .post(format!("{}/car?job={job}", node.url))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.status(),
+            200,
+            "the bundle's blocks are few and small: {}",
+            resp.text().await.unwrap()
+        );
+        let again = node.offer_for(&job, &manifest_cid, &manifest.limits).await;
+        assert!(
+            matches!(&again, OfferResponse::Declined { reason } if reason.contains(expect)),
+            "{expect}: {again:?}"
+        );
+    }
+    assert!(telemetry_ok(&node).await);
+    node.stop().await;
 }
 
 #[tokio::test]

@@ -78,14 +78,27 @@ impl Node {
     /// Asks for an offer for a fresh job id declaring `input_mib` of data; returns the job id.
     pub async fn offer(&self, input_mib: u32) -> (String, OfferResponse) {
         let job = format!("{:#x}", B256::from(rand::random::<[u8; 32]>()));
+        let limits = ocean_types::manifest::Limits { input_mib, ..Default::default() };
+        let fake = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+        let resp = self.offer_for(&job, fake, &limits).await;
+        (job, resp)
+    }
+
+    /// Asks for an offer for `job` (1 replica, quorum mode) with the manifest `manifest_cid` of `limits`.
+    pub async fn offer_for(
+        &self,
+        job: &str,
+        manifest_cid: &str,
+        limits: &ocean_types::manifest::Limits,
+    ) -> OfferResponse {
+        let input_mib = limits.input_mib;
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let telemetry: serde_json::Value =
             reqwest::get(format!("{}/telemetry", self.url)).await.unwrap().json().await.unwrap();
         let me: ocean_chain::Address = telemetry["address"].as_str().unwrap().parse().unwrap();
-        let limits = ocean_types::manifest::Limits { input_mib, ..Default::default() };
         let req = OfferRequest {
-            job_id: job.clone(),
-            manifest_cid: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku".into(),
+            job_id: job.to_owned(),
+            manifest_cid: manifest_cid.to_owned(),
             price_cap_wei: u128::MAX.to_string(),
             commit_deadline: now + 600,
             private: false,
@@ -95,14 +108,14 @@ impl Node {
                 quorum: 1,
                 mode: ocean_chain::Mode::Quorum,
                 proof_spec: B256::ZERO,
-                limits: ocean_protocol::OfferLimits::of(&limits),
+                limits: ocean_protocol::OfferLimits::of(limits),
                 providers: vec![me],
             },
         };
         let resp =
             reqwest::Client::new().post(format!("{}/offers", self.url)).json(&req).send().await.unwrap();
         assert!(resp.status().is_success(), "offer request failed: {}", resp.status());
-        (job, resp.json().await.unwrap())
+        resp.json().await.unwrap()
     }
 
     /// Stops the node gracefully, checks it ended without error, and opens its store.

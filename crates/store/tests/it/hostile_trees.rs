@@ -250,6 +250,92 @@ fn a_sharded_directory_with_one_name_in_two_sub_shards_is_refused() {
 }
 
 #[test]
+fn a_sharded_directory_that_links_one_sub_shard_twice_is_refused_without_walking_it_twice() {
+    // Sixty levels, each linking the level below from two buckets: 2^60 paths to one entry. A walk that
+    // expands every path never ends; a valid HAMT never holds one sub-shard twice (its names would hash to
+    // two prefixes), so the second sight of a sub-shard is the error.
+    let store = Store::memory();
+    let mut level = shard(&store, &[("00x", file(&store, b"x"))]);
+    for _ in 0..60 {
+        level = shard(&store, &[("00", level), ("01", level)]);
+    }
+    let scene = Scene::new();
+    let started = std::time::Instant::now();
+    let err = store.get(&level, scene.out()).unwrap_err();
+    assert!(matches!(&err, Error::Invalid(why) if why.contains("twice")), "{err}");
+    assert!(store.resolve(&level, "x").is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "the walk must stay linear");
+}
+
+/// A directory of `levels` levels, each holding the level below twice (`a` and `b`), over one 1 KiB file:
+/// 2^levels paths and 2^levels KiB of content from `levels` + 2 blocks.
+fn dir_bomb(store: &Store, levels: usize) -> Cid {
+    let mut level = dir(store, &[("f", file(store, &[7u8; 1024]))]);
+    for _ in 0..levels {
+        level = dir(store, &[("a", level), ("b", level)]);
+    }
+    level
+}
+
+/// A file of `levels` levels, each node linking the level below twice: 2^levels KiB from `levels` + 1 blocks.
+fn file_bomb(store: &Store, levels: usize) -> Cid {
+    let mut level = file(store, &[7u8; 1024]);
+    let mut size = 1024u64;
+    for _ in 0..levels {
+        let data = Data { filesize: Some(2 * size), blocksizes: vec![size, size], ..Data::new(Kind::File) };
+        let links = [level, level]
+            .iter()
+            .map(|c| Link { cid: *c, name: Some(String::new()), tsize: Some(size) })
+            .collect();
+        level = put(store, &Node { links, data: Some(data.encode()) });
+        size *= 2;
+    }
+    level
+}
+
+#[test]
+fn a_dag_that_shares_its_blocks_is_sized_in_linear_time_and_refused_over_the_limits() {
+    let store = Store::memory();
+    // 2^50 KiB (a zettabyte) and 2^51 entries, in 52 blocks.
+    let tree = dir_bomb(&store, 50);
+    let expanded = store.expanded(&tree).unwrap();
+    assert_eq!(expanded.bytes, 1024 << 50);
+    assert_eq!(expanded.entries, (1u64 << 51) - 2 + (1 << 50));
+    let huge = file_bomb(&store, 50);
+    assert_eq!(store.expanded(&huge).unwrap(), ocean_store::Expanded { bytes: 1024 << 50, entries: 0 });
+
+    let limits = ocean_store::ExportLimits { max_bytes: 1 << 20, max_entries: 10_000 };
+    for (root, what) in [(tree, "bytes"), (huge, "bytes")] {
+        let scene = Scene::new();
+        let err = store.get_limited(&root, scene.out(), limits).unwrap_err();
+        assert!(matches!(&err, Error::TooLarge { what: w, .. } if *w == what), "{err}");
+        assert!(!scene.out().exists(), "nothing is written for a DAG over the limits");
+    }
+    let many = dir_bomb(&store, 20); // 1 GiB in 2^21 entries
+    let err = store
+        .get_limited(&many, Scene::new().out(), ocean_store::ExportLimits { max_bytes: u64::MAX, ..limits })
+        .unwrap_err();
+    assert!(matches!(&err, Error::TooLarge { what: "entries", .. }), "{err}");
+    // Within its limits the same kind of tree is written whole, both copies of every shared block.
+    let small = dir_bomb(&store, 3);
+    let scene = Scene::new();
+    store.get_limited(&small, scene.out(), limits).unwrap();
+    assert_eq!(std::fs::read(scene.out().join("a/b/a/f")).unwrap(), vec![7u8; 1024]);
+    assert_eq!(store.expanded(&small).unwrap(), ocean_store::Expanded { bytes: 8 * 1024, entries: 14 + 8 });
+}
+
+#[test]
+fn walking_a_dag_that_shares_its_blocks_visits_each_block_once() {
+    let store = Store::memory();
+    let tree = dir_bomb(&store, 60);
+    let blocks = store.block_cids(&tree).unwrap();
+    assert_eq!(blocks.len(), 62, "60 directories, the innermost directory and its file");
+    let mut car = Vec::new();
+    store.export_car(&tree, &mut car).unwrap();
+    assert!(car.len() < 64 * 1024, "a CAR of the distinct blocks: {} bytes", car.len());
+}
+
+#[test]
 fn existing_entries_in_the_output_folder_are_never_written_through() {
     let store = Store::memory();
     let payload = file(&store, b"pwned");
