@@ -571,6 +571,11 @@ impl Client {
         Ok(self.provider.get_block_number().await?)
     }
 
+    /// The hash of block `number`, `None` when the chain has no such block (yet).
+    pub async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        Ok(self.provider.get_block_by_number(number.into()).await?.map(|b| b.header.hash))
+    }
+
     /// The market's `E` events matching `topics` (topic1, topic2; `None` = any) in blocks `from..=to`
     /// (`to = None`: latest), decoded, with their block numbers, in chain order.
     async fn events<E: alloy::sol_types::SolEvent>(

@@ -21,14 +21,18 @@ use crate::{
 };
 
 const SCANNED: &str = "scanned_block";
+/// The first 8 bytes of the scanned block's hash: the cursor is valid only on the chain that has that block.
+const SCANNED_HASH: &str = "scanned_block_hash";
 
 /// Least time between two scans: anyone may poke, and a poke costs the node RPC calls.
 const MIN_SCAN_GAP: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    // The cursor is checked against the chain at the first scan and whenever the head is behind it.
+    let mut cursor_checked = false;
     loop {
         let started = tokio::time::Instant::now();
-        if let Err(e) = scan(&inner).await {
+        if let Err(e) = scan(&inner, &mut cursor_checked).await {
             warn!(target: "ocean::node", "chain scan: {e}");
         }
         if let Err(e) = settle_all(&inner).await {
@@ -48,10 +52,28 @@ pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn scan(inner: &Arc<Inner>) -> Result<()> {
+fn hash_tag(hash: B256) -> u64 {
+    u64::from_be_bytes(hash.0[..8].try_into().unwrap_or_default())
+}
+
+async fn scan(inner: &Arc<Inner>, cursor_checked: &mut bool) -> Result<()> {
     let client = &inner.client;
     let latest = client.block_number().await?;
-    let from = match inner.db.meta(SCANNED)? {
+    let mut scanned = inner.db.meta(SCANNED)?;
+    if let Some(b) = scanned
+        && (!*cursor_checked || b > latest)
+    {
+        // A cursor from another chain (a devnet started again at the same deterministic addresses, a chain
+        // reset, a reorganization deeper than the cursor) would skip the blocks below it for good: assignments
+        // there were never seen and their jobs never ran. Rescan from the deployment instead.
+        let here = client.block_hash(b).await?.map(hash_tag);
+        if here.is_none() || here != inner.db.meta(SCANNED_HASH)? {
+            warn!(target: "ocean::node", cursor = b, latest, "this chain does not hold the last block scanned: it was reset or reorganized; rescanning from the deployment");
+            scanned = None;
+        }
+        *cursor_checked = true;
+    }
+    let from = match scanned {
         Some(b) => b + 1,
         None => client.deployment().start_block,
     };
@@ -124,7 +146,10 @@ async fn scan(inner: &Arc<Inner>) -> Result<()> {
             }
         }
     }
-    inner.db.set_meta(SCANNED, latest)?;
+    if let Some(hash) = client.block_hash(latest).await? {
+        inner.db.set_meta(SCANNED_HASH, hash_tag(hash))?;
+        inner.db.set_meta(SCANNED, latest)?;
+    }
     Ok(())
 }
 

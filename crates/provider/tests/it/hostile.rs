@@ -328,10 +328,12 @@ async fn a_request_flood_is_rate_limited_per_peer() {
 /// "CID" does not parse used to stop the chain scan for good (the cursor never moved past its block), so the
 /// node never saw another assignment and lost its no-show bond on every job it had signed for. Now the junk job
 /// is skipped and the next job in a later block is picked up.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_job_with_a_junk_manifest_cid_does_not_stop_the_scan() {
-    use ocean_chain::{B256, Client, JobRequest, Mode, PrivateKeySigner, bindings::NodeRegistry, eip712};
-    const OCAT: u128 = 1_000_000_000_000_000_000;
+const OCAT: u128 = 1_000_000_000_000_000_000;
+
+/// A provider opened (not running) and registered on a fresh chain, and a funded requester account.
+async fn registered()
+-> (ocean_provider::Provider, tempfile::TempDir, alloy::node_bindings::AnvilInstance, ocean_chain::Client) {
+    use ocean_chain::{Client, PrivateKeySigner, bindings::NodeRegistry};
     let (provider, dir, anvil) = open(|c| c.poll_interval = Duration::from_millis(100)).await;
     let me = provider.client().clone();
     let caps = NodeRegistry::Capabilities {
@@ -345,44 +347,88 @@ async fn a_job_with_a_junk_manifest_cid_does_not_stop_the_scan() {
     let key: PrivateKeySigner = anvil.keys()[1].clone().into();
     let requester = Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
     me.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
-    let create = |salt: u8, manifest: Vec<u8>| {
-        let (requester, me) = (requester.clone(), me.clone());
-        async move {
-            let now = requester.chain_time().await.unwrap();
-            let req = JobRequest {
-                salt: B256::repeat_byte(salt),
-                manifest_cid: manifest,
-                late_manifest: false,
-                replicas: 1,
-                quorum: 1,
-                mode: Mode::None,
-                price_per_replica: OCAT,
-                commit_deadline: now + 600,
-                proof_spec: B256::ZERO,
-                limits_hash: B256::ZERO,
-            };
-            let id = requester.job_id(req.salt);
-            let terms = eip712::terms_hash(&req, &[me.address()]);
-            let offer = me.sign_offer(id, OCAT, now + 300, terms).unwrap();
-            requester.create_job(&req, vec![offer]).await.unwrap().0
-        }
-    };
-    create(1, vec![0xde, 0xad]).await;
-    let good: ocean_store::Cid =
-        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
-    let second = create(2, good.to_bytes()).await;
+    (provider, dir, anvil, requester)
+}
 
+/// Creates a 1-replica job of `manifest` assigned to `provider`, with its signed offer; returns the job id.
+async fn create_job(
+    requester: &ocean_chain::Client,
+    provider: &ocean_chain::Client,
+    salt: u8,
+    manifest: Vec<u8>,
+) -> B256 {
+    use ocean_chain::{JobRequest, Mode, eip712};
+    let now = requester.chain_time().await.unwrap();
+    let req = JobRequest {
+        salt: B256::repeat_byte(salt),
+        manifest_cid: manifest,
+        late_manifest: false,
+        replicas: 1,
+        quorum: 1,
+        mode: Mode::None,
+        price_per_replica: OCAT,
+        commit_deadline: now + 600,
+        proof_spec: B256::ZERO,
+        limits_hash: B256::ZERO,
+    };
+    let id = requester.job_id(req.salt);
+    let terms = eip712::terms_hash(&req, &[provider.address()]);
+    let offer = provider.sign_offer(id, OCAT, now + 300, terms).unwrap();
+    requester.create_job(&req, vec![offer]).await.unwrap().0
+}
+
+/// Runs `provider` for `secs` seconds, stops it, and reopens it to read its tasks.
+async fn run_for(
+    provider: ocean_provider::Provider,
+    dir: &std::path::Path,
+    me: ocean_chain::Client,
+    secs: u64,
+) -> Vec<ocean_provider::db::Task> {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let run = tokio::spawn(provider.run(async move {
         let _ = stopped.await;
     }));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap().unwrap();
+    let config = ocean_provider::Config::new(dir.to_owned(), "127.0.0.1:0".parse().unwrap());
+    ocean_provider::Provider::open(config, me).unwrap().tasks().unwrap()
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scan_cursor_from_another_chain_is_not_trusted() {
+    // A devnet started again at the same deterministic addresses left its nodes' cursors at a block the new
+    // chain has not reached (or holds with another hash): the node skipped every assignment below it and the
+    // job never ran (`make demo` run twice hung after the uploads).
+    let (provider, dir, _anvil, requester) = registered().await;
+    let me = provider.client().clone();
+    drop(provider);
+    {
+        let db = ocean_provider::db::Db::open(&dir.path().join("node.redb")).unwrap();
+        db.set_meta("scanned_block", 10_000).unwrap();
+        db.set_meta("scanned_block_hash", 42).unwrap();
+    }
+    let good: ocean_store::Cid =
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
+    let job = create_job(&requester, &me, 3, good.to_bytes()).await;
     let config = ocean_provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
-    let reopened = ocean_provider::Provider::open(config, me).unwrap();
-    let tasks = reopened.tasks().unwrap();
+    let provider = ocean_provider::Provider::open(config, me.clone()).unwrap();
+    let tasks = run_for(provider, dir.path(), me, 3).await;
+    assert!(
+        tasks.iter().any(|t| t.job_id == format!("{job:#x}")),
+        "the assignment below the stale cursor is seen: {tasks:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_with_a_junk_manifest_cid_does_not_stop_the_scan() {
+    let (provider, dir, _anvil, requester) = registered().await;
+    let me = provider.client().clone();
+    create_job(&requester, &me, 1, vec![0xde, 0xad]).await;
+    let good: ocean_store::Cid =
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
+    let second = create_job(&requester, &me, 2, good.to_bytes()).await;
+    let tasks = run_for(provider, dir.path(), me, 3).await;
     assert!(
         tasks.iter().any(|t| t.job_id == format!("{second:#x}")),
         "the job after the junk one is seen: {tasks:?}"
