@@ -160,7 +160,7 @@ pub(crate) struct Inner {
     /// What the gateway may serve.
     pub(crate) gate: gate::Gate,
     /// Parked tasks: their job data has not arrived yet (an arbiter is drafted by the chain before anyone
-    /// pushes it the data), or the queue was full when they were assigned. The watcher queues each once its
+    /// pushes it the data), or the queue was full when they were assigned or resumed. The watcher queues each once its
     /// data's upload is complete and the queue has room, and fails it once its job can no longer use a result.
     pub(crate) awaiting_data: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -280,11 +280,28 @@ impl Provider {
             .map_err(|e| Error::io(format!("listening on {}", inner.config.listen), e))?;
         info!(target: "ocean::node", addr = %inner.config.listen, provider = %inner.client.address(), "provider up");
 
-        // Resume: anything assigned or interrupted mid-run goes back in the queue.
+        // Resume: anything assigned or interrupted mid-run goes back in the queue, as far as it has room. The
+        // workers do not run yet, so waiting for room here would never end: the rest wait with the parked tasks,
+        // which the watcher queues as room frees up (a run is deterministic, so an interrupted one starts over).
         for task in inner.db.active()? {
             if matches!(task.state, TaskState::Assigned | TaskState::Running) {
-                info!(target: "ocean::node", job = %task.job_id, state = task.state.name(), "resuming task");
-                inner.queue.send(task.job_id.clone()).await.map_err(|_| Error::Db("queue closed".into()))?;
+                if task.state == TaskState::Running {
+                    inner.update(&task.job_id, |t| t.state = TaskState::Assigned)?;
+                }
+                match inner.queue.try_send(task.job_id.clone()) {
+                    Ok(()) => info!(target: "ocean::node", job = %task.job_id, "resuming task"),
+                    Err(mpsc::error::TrySendError::Full(job)) => {
+                        info!(target: "ocean::node", %job, "resuming task once the queue has room");
+                        inner
+                            .awaiting_data
+                            .lock()
+                            .map_err(|_| Error::Db("awaiting-data lock poisoned".into()))?
+                            .insert(job);
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        return Err(Error::Db("queue closed".into()));
+                    }
+                }
             }
         }
 

@@ -396,6 +396,45 @@ async fn run_for(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_restart_with_more_tasks_than_the_queue_holds_comes_up() {
+    // Resume used to wait for room in the bounded queue before any worker ran: with more tasks in flight than
+    // the queue holds, the node never came up (and never stopped).
+    let (provider, dir, _anvil) = open(|c| {
+        c.max_queue = 1;
+        c.max_concurrency = 1;
+    })
+    .await;
+    let me = provider.client().clone();
+    for i in 1..=4u8 {
+        provider
+            .put_task(&ocean_provider::db::Task {
+                job_id: format!("{:#x}", B256::repeat_byte(i)),
+                manifest_cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
+                commit_deadline: u64::MAX,
+                index: Some(0),
+                price_wei: "1".into(),
+                state: if i % 2 == 0 {
+                    ocean_provider::db::TaskState::Running
+                } else {
+                    ocean_provider::db::TaskState::Assigned
+                },
+                requester: None,
+                result_cid: None,
+                signed_commit: None,
+                run_secs: None,
+                done_at: None,
+                envelope_cid: None,
+                proof: None,
+                limits_hash: None,
+            })
+            .unwrap();
+    }
+    // `run_for` stops the node after 2 s and gives it 30 s to end: a node stuck in its resume never ends.
+    let tasks = run_for(provider, dir.path(), me, 2).await;
+    assert_eq!(tasks.len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_scan_cursor_from_another_chain_is_not_trusted() {
     // A devnet started again at the same deterministic addresses left its nodes' cursors at a block the new
     // chain has not reached (or holds with another hash): the node skipped every assignment below it and the
