@@ -24,8 +24,10 @@ pub(crate) struct Flags {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) repo: Option<PathBuf>,
 
-    /// JSON-RPC URL of the EVM chain [env: OCEAN_RPC_URL] [default: http://127.0.0.1:8545].
-    #[arg(long, global = true, value_name = "URL")]
+    /// JSON-RPC URL of the EVM chain; several, separated by commas, are tried in turn when one fails (every
+    /// request is retried on rate limits, 503s and timeouts) [env: OCEAN_RPC_URL] [default:
+    /// http://127.0.0.1:8545].
+    #[arg(long, global = true, value_name = "URL[,URL...]")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) rpc_url: Option<String>,
 

@@ -200,6 +200,57 @@ mod permit {
     }
 }
 
+/// How the client talks to its RPC endpoints: what public providers need (timeouts, rate limits, capped log
+/// ranges). The defaults suit a public RPC and cost nothing on a local devnet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RpcOptions {
+    /// How long one HTTP request may take before it counts as failed (and is retried, or handed to the next URL).
+    pub request_timeout: std::time::Duration,
+    /// Retries of a request the endpoint rate-limited (429), could not serve (503) or that timed out.
+    pub retries: u32,
+    /// The first backoff between retries, ms (it grows with the endpoint's hints and the request rate).
+    pub backoff_ms: u64,
+    /// Blocks per `eth_getLogs` call; halved, down to one block, while the endpoint answers that a range or
+    /// its result is too large.
+    pub log_chunk: u64,
+    /// How long to wait for a sent transaction's receipt before giving up with [`Error::ReceiptTimeout`].
+    pub receipt_timeout: std::time::Duration,
+}
+
+impl Default for RpcOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: std::time::Duration::from_secs(30),
+            retries: 8,
+            backoff_ms: 250,
+            log_chunk: 1_000,
+            receipt_timeout: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+/// The block each job was created in, once the client has seen it (its own `createJob`, a `JobCreated` read):
+/// the per-job reads scan from there instead of from the deployment block (every event of a job is at or after
+/// its creation). Bounded; forgetting costs only a longer scan.
+#[derive(Clone, Debug, Default)]
+struct JobBlocks(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<B256, u64>>>);
+
+impl JobBlocks {
+    const CAP: usize = 4096;
+
+    fn note(&self, job_id: B256, block: u64) {
+        let Ok(mut map) = self.0.lock() else { return };
+        if map.len() >= Self::CAP && !map.contains_key(&job_id) {
+            map.clear();
+        }
+        map.entry(job_id).or_insert(block);
+    }
+
+    fn get(&self, job_id: &B256) -> Option<u64> {
+        self.0.lock().ok()?.get(job_id).copied()
+    }
+}
+
 /// One account's handle on the protocol.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -208,6 +259,91 @@ pub struct Client {
     signer: PrivateKeySigner,
     deployment: Deployment,
     domain: Eip712Domain,
+    options: RpcOptions,
+    job_blocks: JobBlocks,
+}
+
+/// Whether an `eth_getLogs` error says the range or its result was too large. Public providers word it in
+/// many ways ("query exceeds max block range 500", "block range is too wide", "query returned more than 10000
+/// results", "Log response size exceeded"); their codes say less (Infura's -32005 also means "rate limited"), so
+/// the message decides, and a rate limit is never taken for a range error.
+fn is_log_range_error(err: &alloy::transports::TransportError) -> bool {
+    let Some(resp) = err.as_error_resp() else { return false };
+    let message = resp.message.to_lowercase();
+    !message.contains("rate")
+        && ["range", "more than", "results", "response size", "too large", "too wide"]
+            .iter()
+            .any(|w| message.contains(w))
+}
+
+/// What the client retries: rate limits (429) and unavailable servers (503), as alloy's policy does, and
+/// requests that timed out; never an answer that a log range is too large (the scan halves its range instead).
+#[derive(Clone, Debug, Default)]
+struct PublicRpcPolicy(alloy::transports::layers::RateLimitRetryPolicy);
+
+impl alloy::transports::layers::RetryPolicy for PublicRpcPolicy {
+    fn should_retry(&self, error: &alloy::transports::TransportError) -> bool {
+        !is_log_range_error(error)
+            && (self.0.should_retry(error) || error.to_string().to_lowercase().contains("timed out"))
+    }
+
+    fn backoff_hint(&self, error: &alloy::transports::TransportError) -> Option<std::time::Duration> {
+        self.0.backoff_hint(error)
+    }
+}
+
+/// The HTTP transport of one endpoint, or a fallback over several, behind retries with backoff.
+fn rpc_client(
+    urls: &[alloy::transports::http::reqwest::Url],
+    options: &RpcOptions,
+) -> Result<alloy::rpc::client::RpcClient> {
+    use alloy::transports::{
+        http::Http,
+        layers::{FallbackLayer, RetryBackoffLayer},
+    };
+    use tower::Layer as _;
+    let http = alloy::transports::http::reqwest::Client::builder()
+        .timeout(options.request_timeout)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("HTTP client: {e}")))?;
+    let is_local = urls.iter().all(|u| {
+        u.host_str().is_some_and(|h| {
+            h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        })
+    });
+    // Compute units per second: far above any devnet's and public tier's; the backoff hints do the pacing.
+    let retry = RetryBackoffLayer::new_with_policy(
+        options.retries,
+        options.backoff_ms,
+        100_000,
+        PublicRpcPolicy::default(),
+    );
+    let transports: Vec<Http<alloy::transports::http::reqwest::Client>> =
+        urls.iter().map(|u| Http::with_client(http.clone(), u.clone())).collect();
+    Ok(match <[Http<alloy::transports::http::reqwest::Client>; 1]>::try_from(transports) {
+        Ok([one]) => alloy::rpc::client::ClientBuilder::default().layer(retry).transport(one, is_local),
+        Err(many) => {
+            // Reads race the two best-ranked endpoints (the first answer wins, a dead one is passed over); a
+            // transaction goes to one endpoint at a time, the next only when it failed.
+            let active =
+                std::num::NonZeroUsize::new(many.len().min(2)).unwrap_or(std::num::NonZeroUsize::MIN);
+            let fallback = FallbackLayer::default()
+                .with_active_transport_count(active)
+                .with_sequential_methods(
+                    [
+                        "eth_sendRawTransaction",
+                        "eth_sendTransaction",
+                        "eth_sendRawTransactionSync",
+                        "eth_sendTransactionSync",
+                    ]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                )
+                .layer(many);
+            alloy::rpc::client::ClientBuilder::default().layer(retry).transport(fallback, is_local)
+        }
+    })
 }
 
 fn u96(v: u128) -> Result<Uint<96, 2>> {
@@ -219,9 +355,28 @@ fn u40(v: u64) -> Result<Uint<40, 1>> {
 }
 
 impl Client {
-    /// Connects to `rpc_url` as `signer` and checks that `deployment` is live on that chain.
+    /// Connects to `rpc_url` (one URL, or several separated by commas: the next is used when one fails) as
+    /// `signer` with the default [`RpcOptions`], and checks that `deployment` is live on that chain.
     pub async fn connect(rpc_url: &str, signer: PrivateKeySigner, deployment: Deployment) -> Result<Self> {
-        let url = rpc_url.parse().map_err(|e| Error::InvalidArgument(format!("RPC URL `{rpc_url}`: {e}")))?;
+        Self::connect_with(rpc_url, signer, deployment, RpcOptions::default()).await
+    }
+
+    /// [`Client::connect`] with `options`.
+    pub async fn connect_with(
+        rpc_url: &str,
+        signer: PrivateKeySigner,
+        deployment: Deployment,
+        options: RpcOptions,
+    ) -> Result<Self> {
+        let urls = rpc_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|u| u.parse().map_err(|e| Error::InvalidArgument(format!("RPC URL `{u}`: {e}"))))
+            .collect::<Result<Vec<alloy::transports::http::reqwest::Url>>>()?;
+        if urls.is_empty() {
+            return Err(Error::InvalidArgument("no RPC URL given".into()));
+        }
         let nonces = Nonces::default();
         let provider = ProviderBuilder::new()
             .disable_recommended_fillers()
@@ -229,7 +384,7 @@ impl Client {
             .with_nonce_management(nonces.clone())
             .fetch_chain_id()
             .wallet(EthereumWallet::from(signer.clone()))
-            .connect_http(url)
+            .connect_client(rpc_client(&urls, &options)?)
             .erased();
         if provider.client().is_local() {
             // A local chain (Anvil) mines on arrival: poll for receipts often instead of every 250 ms.
@@ -243,7 +398,7 @@ impl Client {
             return Err(Error::NotDeployed(deployment.market));
         }
         let domain = eip712::domain(deployment.chain_id, deployment.market);
-        Ok(Self { provider, nonces, signer, deployment, domain })
+        Ok(Self { provider, nonces, signer, deployment, domain, options, job_blocks: JobBlocks::default() })
     }
 
     /// This client's account.
@@ -274,7 +429,7 @@ impl Client {
         contract: &'static str,
         name: &'static str,
     ) -> Result<TransactionReceipt> {
-        let sent = crate::deploy::send(call, contract, name).await;
+        let sent = crate::deploy::send_within(call, contract, name, self.options.receipt_timeout).await;
         if sent.is_err() {
             self.nonces.resync().await;
         }
@@ -451,7 +606,11 @@ impl Client {
             )
             .await?
         };
-        Ok((self.job_id(req.salt), Receipt::from(&r)))
+        let job_id = self.job_id(req.salt);
+        if let Some(block) = r.block_number {
+            self.job_blocks.note(job_id, block);
+        }
+        Ok((job_id, Receipt::from(&r)))
     }
 
     /// Approves the JobMarket to escrow up to `amount` (wei) for future jobs, so that each job then needs no
@@ -577,7 +736,8 @@ impl Client {
     }
 
     /// The market's `E` events matching `topics` (topic1, topic2; `None` = any) in blocks `from..=to`
-    /// (`to = None`: latest), decoded, with their block numbers, in chain order.
+    /// (`to = None`: latest), decoded, with their block numbers, in chain order. Scanned in chunks of
+    /// [`RpcOptions::log_chunk`] blocks, halved while the endpoint says a range or its result is too large.
     async fn events<E: alloy::sol_types::SolEvent>(
         &self,
         topic1: Option<B256>,
@@ -585,26 +745,49 @@ impl Client {
         from: u64,
         to: Option<u64>,
     ) -> Result<Vec<(E, u64)>> {
-        let mut filter = alloy::rpc::types::Filter::new()
-            .address(self.deployment.market)
-            .event_signature(E::SIGNATURE_HASH)
-            .from_block(from);
-        if let Some(to) = to {
-            filter = filter.to_block(to);
-        }
-        if let Some(t) = topic1 {
-            filter = filter.topic1(t);
-        }
-        if let Some(t) = topic2 {
-            filter = filter.topic2(t);
-        }
-        let logs = self.provider.get_logs(&filter).await?;
-        Ok(logs
-            .iter()
-            .filter_map(|log| {
+        let to = match to {
+            Some(to) => to,
+            None => self.block_number().await?,
+        };
+        let mut out = Vec::new();
+        let mut chunk = self.options.log_chunk.max(1);
+        let mut start = from;
+        while start <= to {
+            let end = start.saturating_add(chunk - 1).min(to);
+            let mut filter = alloy::rpc::types::Filter::new()
+                .address(self.deployment.market)
+                .event_signature(E::SIGNATURE_HASH)
+                .from_block(start)
+                .to_block(end);
+            if let Some(t) = topic1 {
+                filter = filter.topic1(t);
+            }
+            if let Some(t) = topic2 {
+                filter = filter.topic2(t);
+            }
+            let logs = match self.provider.get_logs(&filter).await {
+                Ok(logs) => logs,
+                Err(e) if chunk > 1 && is_log_range_error(&e) => {
+                    chunk = (chunk / 2).max(1);
+                    tracing::debug!(target: "ocean::chain", chunk, "the endpoint refused the log range: {e}");
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            out.extend(logs.iter().filter_map(|log| {
                 Some((E::decode_log(&log.inner).ok()?.data, log.block_number.unwrap_or_default()))
-            })
-            .collect())
+            }));
+            start = end.saturating_add(1);
+            if end == u64::MAX {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the per-job reads of `job_id` start: the block the client saw it in, else the deployment's.
+    fn job_from(&self, job_id: &B256) -> u64 {
+        self.job_blocks.get(job_id).unwrap_or(self.deployment.start_block)
     }
 
     fn assigned((ev, block): (JobMarket::ProviderAssigned, u64)) -> Assigned {
@@ -628,7 +811,7 @@ impl Client {
     /// The full assignment of `job_id`, in index order (from its `ProviderAssigned` events).
     pub async fn assignment(&self, job_id: B256) -> Result<Vec<Assigned>> {
         let events = self
-            .events::<JobMarket::ProviderAssigned>(Some(job_id), None, self.deployment.start_block, None)
+            .events::<JobMarket::ProviderAssigned>(Some(job_id), None, self.job_from(&job_id), None)
             .await?;
         let mut out: Vec<Assigned> = events.into_iter().map(Self::assigned).collect();
         out.sort_by_key(|a| a.index);
@@ -637,10 +820,12 @@ impl Client {
 
     /// The manifest CID (binary) a job was created with, from its `JobCreated` event.
     pub async fn manifest_cid(&self, job_id: B256) -> Result<Option<Vec<u8>>> {
-        let events = self
-            .events::<JobMarket::JobCreated>(Some(job_id), None, self.deployment.start_block, None)
-            .await?;
-        Ok(events.into_iter().next().map(|(ev, _)| ev.manifestCid.to_vec()))
+        let events =
+            self.events::<JobMarket::JobCreated>(Some(job_id), None, self.job_from(&job_id), None).await?;
+        Ok(events.into_iter().next().map(|(ev, block)| {
+            self.job_blocks.note(job_id, block);
+            ev.manifestCid.to_vec()
+        }))
     }
 
     /// Jobs created by `requester`, oldest first: `(job id, manifest CID, block)`.
@@ -658,7 +843,7 @@ impl Client {
 
     /// How a finalized job treated `provider`: `(paid wei, slashed wei)` from its settlement events.
     pub async fn settlement(&self, job_id: B256, provider: Address) -> Result<(u128, u128)> {
-        let (from, who) = (self.deployment.start_block, Some(provider.into_word()));
+        let (from, who) = (self.job_from(&job_id), Some(provider.into_word()));
         let mut paid = 0u128;
         for (ev, _) in self.events::<JobMarket::ProviderPaid>(Some(job_id), who, from, None).await? {
             paid += eip712::to_u128(ev.amount)?;
@@ -672,9 +857,8 @@ impl Client {
 
     /// The finalized result CID of a job (binary), from its `JobFinalized` event.
     pub async fn result_cid(&self, job_id: B256) -> Result<Option<Vec<u8>>> {
-        let events = self
-            .events::<JobMarket::JobFinalized>(Some(job_id), None, self.deployment.start_block, None)
-            .await?;
+        let events =
+            self.events::<JobMarket::JobFinalized>(Some(job_id), None, self.job_from(&job_id), None).await?;
         Ok(events.into_iter().next().map(|(ev, _)| ev.resultCid.to_vec()))
     }
 
@@ -771,9 +955,51 @@ impl Client {
 
     /// The manifest CID (binary) and limits hash a job was created with, from its `JobCreated` event.
     pub async fn job_created(&self, job_id: B256) -> Result<Option<(Vec<u8>, B256)>> {
-        let events = self
-            .events::<JobMarket::JobCreated>(Some(job_id), None, self.deployment.start_block, None)
-            .await?;
-        Ok(events.into_iter().next().map(|(ev, _)| (ev.manifestCid.to_vec(), ev.limitsHash)))
+        let events =
+            self.events::<JobMarket::JobCreated>(Some(job_id), None, self.job_from(&job_id), None).await?;
+        Ok(events.into_iter().next().map(|(ev, block)| {
+            self.job_blocks.note(job_id, block);
+            (ev.manifestCid.to_vec(), ev.limitsHash)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::transports::layers::RetryPolicy as _;
+
+    use super::*;
+
+    fn answer(code: i64, message: &'static str) -> alloy::transports::TransportError {
+        alloy::transports::TransportError::ErrorResp(alloy::rpc::json_rpc::ErrorPayload {
+            code,
+            message: message.into(),
+            data: None,
+        })
+    }
+
+    #[test]
+    fn range_refusals_of_public_providers_are_told_from_rate_limits() {
+        for (code, message) in [
+            (-32005, "query exceeds max block range 500"),
+            (-32602, "eth_getLogs block range is too wide"),
+            (-32005, "query returned more than 10000 results. Try with this block range [0x1, 0x2]."),
+            (
+                -32000,
+                "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
+            ),
+        ] {
+            let e = answer(code, message);
+            assert!(is_log_range_error(&e), "{message}");
+            assert!(!PublicRpcPolicy::default().should_retry(&e), "halved, not retried: {message}");
+        }
+        for (code, message) in
+            [(-32005, "daily request count exceeded, request rate limited"), (429, "Too Many Requests")]
+        {
+            let e = answer(code, message);
+            assert!(!is_log_range_error(&e), "{message}");
+            assert!(PublicRpcPolicy::default().should_retry(&e), "retried: {message}");
+        }
+        assert!(!PublicRpcPolicy::default().should_retry(&answer(3, "execution reverted")));
     }
 }

@@ -662,8 +662,30 @@ where
     P: Provider,
     D: alloy::contract::CallDecoder,
 {
+    send_within(call, contract, name, crate::client::RpcOptions::default().receipt_timeout).await
+}
+
+/// Sends `call` and waits at most `timeout` for its receipt ([`Error::ReceiptTimeout`] after that: the
+/// transaction may still be mined later).
+pub(crate) async fn send_within<P, D>(
+    call: alloy::contract::CallBuilder<P, D>,
+    contract: &'static str,
+    name: &'static str,
+    timeout: std::time::Duration,
+) -> Result<alloy::rpc::types::TransactionReceipt>
+where
+    P: Provider,
+    D: alloy::contract::CallDecoder,
+{
     let pending = call.send().await.map_err(|e| Error::from_contract(contract, name, e))?;
-    let receipt = pending.get_receipt().await?;
+    let tx = *pending.tx_hash();
+    let receipt = match pending.with_timeout(Some(timeout)).get_receipt().await {
+        Ok(receipt) => receipt,
+        Err(alloy::providers::PendingTransactionError::TxWatcher(_)) => {
+            return Err(Error::ReceiptTimeout { tx, secs: timeout.as_secs() });
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !receipt.status() {
         return Err(Error::TxFailed(receipt.transaction_hash));
     }

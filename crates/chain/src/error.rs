@@ -18,6 +18,15 @@ pub enum Error {
         /// Decoded reason.
         reason: String,
     },
+    /// A sent transaction had no receipt within the client's receipt timeout: the chain may still mine it, so
+    /// check before sending again.
+    #[error("transaction {tx} was not mined within {secs} s")]
+    ReceiptTimeout {
+        /// The transaction.
+        tx: alloy::primitives::B256,
+        /// The timeout.
+        secs: u64,
+    },
     /// A transaction was mined but failed.
     #[error("transaction {0} failed on chain")]
     TxFailed(alloy::primitives::B256),

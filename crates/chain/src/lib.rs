@@ -36,7 +36,7 @@ mod nonce;
 
 pub use alloy::primitives::{Address, B256, Bytes, U256};
 pub use alloy::signers::local::PrivateKeySigner;
-pub use client::{Assigned, Client, JobRequest, JobView, Mode, NodeInfo, Receipt, State};
+pub use client::{Assigned, Client, JobRequest, JobView, Mode, NodeInfo, Receipt, RpcOptions, State};
 pub use deploy::{Bounds, Deployment, Params, Profile};
 pub use error::Error;
 

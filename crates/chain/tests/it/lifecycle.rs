@@ -13,15 +13,15 @@ use ocean_chain::{
     deploy, eip712,
 };
 
-const OCAT: u128 = 1_000_000_000_000_000_000;
+pub(crate) const OCAT: u128 = 1_000_000_000_000_000_000;
 
-struct Net {
-    anvil: AnvilInstance,
-    deployment: Deployment,
-    deployer: Client,
+pub(crate) struct Net {
+    pub(crate) anvil: AnvilInstance,
+    pub(crate) deployment: Deployment,
+    pub(crate) deployer: Client,
 }
 
-async fn net() -> Net {
+pub(crate) async fn net() -> Net {
     let anvil = anvil::spawn().expect("anvil (run `make deps`)");
     let key: PrivateKeySigner = anvil.keys()[0].clone().into();
     let deployer_addr = key.address();
@@ -44,7 +44,7 @@ impl Net {
     }
 }
 
-fn caps() -> NodeRegistry::Capabilities {
+pub(crate) fn caps() -> NodeRegistry::Capabilities {
     NodeRegistry::Capabilities {
         cores: 2,
         memoryMiB: 4096,
@@ -81,7 +81,12 @@ async fn deployment_is_deterministic_and_idempotent() {
 }
 
 /// Creates and settles one 3-replica job; returns the gas of (createJobWithPermit, reveal).
-async fn run_job(requester: &Client, providers: &[Client], salt: u8, prices: [u128; 3]) -> (u64, u64) {
+pub(crate) async fn run_job(
+    requester: &Client,
+    providers: &[Client],
+    salt: u8,
+    prices: [u128; 3],
+) -> (u64, u64) {
     let now = requester.chain_time().await.unwrap();
     let req = JobRequest {
         salt: B256::repeat_byte(salt),
