@@ -33,6 +33,8 @@ pub mod deploy;
 pub mod eip712;
 mod error;
 mod nonce;
+#[cfg(feature = "test-utils")]
+pub mod rpc_proxy;
 
 pub use alloy::primitives::{Address, B256, Bytes, U256};
 pub use alloy::signers::local::PrivateKeySigner;

@@ -65,6 +65,31 @@ async fn three_replica_job_is_finalized_and_paid() {
     assert_eq!(net.total_ocat().await, supply, "no OCAT created or lost");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_is_paid_through_an_rpc_endpoint_that_caps_log_ranges_and_fails_calls() {
+    // What a public RPC does on a bad day, between every node (and the requester) and the chain: eth_getLogs
+    // capped at 500 blocks on a chain 1,500 blocks long, one request in ten answered 503.
+    let faults = ocean_chain::rpc_proxy::Faults {
+        max_log_range: Some(500),
+        unavailable_every: Some(10),
+        ..Default::default()
+    };
+    let net = Net::start_behind_faulty_rpc(&[false, false, false], faults).await;
+    let job = net.job("wc", "wordcount", &["--top", "5"], 3, 2, 600);
+    let out_dir = net.dir.path().join("out");
+    let o = net.requester(&["job", "submit", job.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let line = last_line(&stdout(&o)).to_owned();
+    assert!(
+        line.contains(" finalized: result bafy") && line.ends_with("paid 0.02925 OCAT to 3 providers"),
+        "{line}"
+    );
+    let seen = &net.proxy.as_ref().unwrap().seen;
+    use std::sync::atomic::Ordering;
+    assert!(seen.range_refusals.load(Ordering::Relaxed) > 0, "the range cap was met");
+    assert!(seen.unavailable.load(Ordering::Relaxed) > 0, "some calls failed");
+}
+
 #[cfg(feature = "fault-injection")]
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_result_is_outvoted_and_slashed() {

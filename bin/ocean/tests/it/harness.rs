@@ -57,6 +57,9 @@ pub struct Net {
     pub requester: PathBuf,
     pub requester_address: Address,
     pub nodes: Vec<Node>,
+    /// The RPC URL the nodes and the requester use: Anvil's, or the fault-injecting proxy's in front of it.
+    pub rpc_url: String,
+    pub proxy: Option<ocean_chain::rpc_proxy::Proxy>,
 }
 
 impl Net {
@@ -68,6 +71,22 @@ impl Net {
     /// [`Net::start`] whose market verifies zk proofs with `zk_key` (a ceremony's `.zkey`), which the nodes
     /// prove with.
     pub async fn start_with_zk_key(faults: &[bool], commit_grace_secs: u64, zk_key: Option<PathBuf>) -> Net {
+        Self::start_full(faults, commit_grace_secs, zk_key, None).await
+    }
+
+    /// [`Net::start`] whose nodes and requester reach the chain only through a proxy with `rpc_faults`, on a
+    /// chain 1,500 blocks long before the nodes start (so every scan from the deployment spans more than a
+    /// capped `eth_getLogs` range).
+    pub async fn start_behind_faulty_rpc(faults: &[bool], rpc_faults: ocean_chain::rpc_proxy::Faults) -> Net {
+        Self::start_full(faults, 30, None, Some(rpc_faults)).await
+    }
+
+    async fn start_full(
+        faults: &[bool],
+        commit_grace_secs: u64,
+        zk_key: Option<PathBuf>,
+        rpc_faults: Option<ocean_chain::rpc_proxy::Faults>,
+    ) -> Net {
         let dir = tempfile::tempdir().unwrap();
         let anvil =
             anvil::spawn_with(vec!["--accounts".into(), "12".into()]).expect("anvil (run `make deps`)");
@@ -98,6 +117,15 @@ impl Net {
         import(&requester, "default", &keys[1]);
         deployer.transfer(keys[1].address(), 10_000 * OCAT).await.unwrap();
 
+        let (rpc_url, proxy) = match rpc_faults {
+            Some(f) => {
+                let _: serde_json::Value =
+                    deployer.provider().raw_request("anvil_mine".into(), (1_500u64,)).await.unwrap();
+                let proxy = ocean_chain::rpc_proxy::Proxy::start(anvil.endpoint(), f).await.unwrap();
+                (proxy.url.clone(), Some(proxy))
+            }
+            None => (anvil.endpoint(), None),
+        };
         let mut net = Net {
             dir,
             anvil,
@@ -107,6 +135,8 @@ impl Net {
             requester,
             requester_address: keys[1].address(),
             nodes: Vec::new(),
+            rpc_url,
+            proxy,
         };
         for (i, &fault) in faults.iter().enumerate() {
             let key = &keys[2 + i];
@@ -154,7 +184,7 @@ impl Net {
 
     pub fn env(&self, cmd: &mut Command) {
         cmd.env("OCEAN_DEPLOYMENT", &self.deployment_path)
-            .env("OCEAN_RPC_URL", self.anvil.endpoint())
+            .env("OCEAN_RPC_URL", &self.rpc_url)
             .env("OCEAN_PASSWORD", PASSWORD)
             .env_remove("OCEAN_CONFIG")
             .env_remove("OCEAN_ACCOUNT")

@@ -1,15 +1,15 @@
 //! The client against what public RPC endpoints do: capped log ranges, 503s, 429s, a dead URL in the list.
-//! The faults come from the in-process proxy (`proxy.rs`) in front of a real Anvil; the job is a real one.
+//! The faults come from the in-process proxy (`ocean_chain::rpc_proxy`) in front of a real Anvil; the job is a
+//! real one.
 
 use std::sync::atomic::Ordering;
 
 use alloy::{primitives::B256, providers::Provider, signers::local::PrivateKeySigner};
 use ocean_chain::{Client, RpcOptions, State};
 
-use crate::{
-    lifecycle::{OCAT, caps, net, run_job},
-    proxy::{Faults, Proxy},
-};
+use ocean_chain::rpc_proxy::{Faults, Proxy};
+
+use crate::lifecycle::{OCAT, caps, net, run_job};
 
 /// Retries fast enough for a test (the defaults suit public endpoints).
 fn quick() -> RpcOptions {
@@ -23,7 +23,7 @@ async fn a_job_is_paid_and_found_through_an_endpoint_that_caps_log_ranges_and_fa
     n.deployer.provider().raw_request::<_, ()>("anvil_mine".into(), (1_500u64,)).await.unwrap();
     let faults =
         Faults { max_log_range: Some(500), unavailable_every: Some(10), rate_limited_every: Some(13) };
-    let proxy = Proxy::start(n.anvil.endpoint(), faults).await;
+    let proxy = Proxy::start(n.anvil.endpoint(), faults).await.unwrap();
     let via_proxy = |index: usize| {
         let key: PrivateKeySigner = n.anvil.keys()[index].clone().into();
         Client::connect_with(&proxy.url, key, n.deployment.clone(), quick())

@@ -3,4 +3,3 @@
 
 mod faults;
 mod lifecycle;
-mod proxy;
