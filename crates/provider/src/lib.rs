@@ -74,8 +74,11 @@ pub struct Config {
     pub max_offers: usize,
     /// See `max_offers`.
     pub max_offers_per_peer: usize,
-    /// How often the chain is scanned.
+    /// How often the chain is scanned (and settlement looks at the node's tasks).
     pub poll_interval: Duration,
+    /// Blocks an assignment must be deep before the node takes it as work (0 on an automining devnet, a few
+    /// on a chain that reorganizes).
+    pub confirmations: u64,
     /// After a result is ready, how long the requester has to settle with the signed commitment before the
     /// node commits on chain itself (never later than half-way to the commit deadline).
     pub commit_grace: Duration,
@@ -122,6 +125,7 @@ impl Config {
             max_offers: 4096,
             max_offers_per_peer: 64,
             poll_interval: Duration::from_millis(500),
+            confirmations: 0,
             commit_grace: Duration::from_secs(30),
             cores,
             memory_mib: 4096,
@@ -337,13 +341,16 @@ impl Provider {
         });
         let workers = worker::spawn(inner.clone(), receiver, stop_rx.clone());
         let watcher = tokio::spawn(settle::watch(inner.clone(), stop_rx.clone()));
+        let settler = tokio::spawn(settle::settle_periodically(inner.clone(), stop_rx.clone()));
         let collector = tokio::spawn(collect_periodically(inner.clone(), stop_rx.clone()));
 
         shutdown.await;
         info!(target: "ocean::node", "shutting down");
         let _ = stop_tx.send(true);
-        if let Err(e) = watcher.await {
-            warn!(target: "ocean::node", "watcher ended abnormally: {e}");
+        for (name, task) in [("watcher", watcher), ("settler", settler)] {
+            if let Err(e) = task.await {
+                warn!(target: "ocean::node", "{name} ended abnormally: {e}");
+            }
         }
         for w in workers {
             let _ = w.await;

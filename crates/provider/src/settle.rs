@@ -27,6 +27,8 @@ const SCANNED_HASH: &str = "scanned_block_hash";
 /// Least time between two scans: anyone may poke, and a poke costs the node RPC calls.
 const MIN_SCAN_GAP: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// The chain scan: new assignments become tasks. Its own task, apart from settlement, so a slow settlement
+/// (a commit waiting for its receipt) never delays the sight of new work, and the other way round.
 pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     // The cursor is checked against the chain at the first scan and whenever the head is behind it.
     let mut cursor_checked = false;
@@ -34,9 +36,6 @@ pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
         let started = tokio::time::Instant::now();
         if let Err(e) = scan(&inner, &mut cursor_checked).await {
             warn!(target: "ocean::node", "chain scan: {e}");
-        }
-        if let Err(e) = settle_all(&inner).await {
-            warn!(target: "ocean::node", "settlement: {e}");
         }
         tokio::select! {
             _ = tokio::time::sleep(inner.config.poll_interval) => {}
@@ -58,7 +57,8 @@ fn hash_tag(hash: B256) -> u64 {
 
 async fn scan(inner: &Arc<Inner>, cursor_checked: &mut bool) -> Result<()> {
     let client = &inner.client;
-    let latest = client.block_number().await?;
+    // Only blocks `confirmations` deep: an assignment in a block a reorg may still drop is not work yet.
+    let latest = client.block_number().await?.saturating_sub(inner.config.confirmations);
     let mut scanned = inner.db.meta(SCANNED)?;
     if let Some(b) = scanned
         && (!*cursor_checked || b > latest)
@@ -151,6 +151,20 @@ async fn scan(inner: &Arc<Inner>, cursor_checked: &mut bool) -> Result<()> {
         inner.db.set_meta(SCANNED, latest)?;
     }
     Ok(())
+}
+
+/// Settlement: parked tasks whose data arrived are queued, done tasks are committed, revealed, expired or
+/// settled as their jobs move on chain. Every `poll_interval`.
+pub(super) async fn settle_periodically(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = settle_all(&inner).await {
+            warn!(target: "ocean::node", "settlement: {e}");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(inner.config.poll_interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn settle_all(inner: &Arc<Inner>) -> Result<()> {

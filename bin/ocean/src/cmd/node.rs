@@ -124,6 +124,11 @@ struct Settings {
     #[arg(long, env = "OCEAN_NODE_GC_INTERVAL_SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     gc_interval_secs: Option<u64>,
+    /// Blocks an assignment must be deep before the node takes it as work: 0 on an automining devnet, a few
+    /// on a chain that reorganizes [default: 0].
+    #[arg(long, env = "OCEAN_NODE_CONFIRMATIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirmations: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -177,6 +182,7 @@ impl Settings {
             max_offer_data_mib: flags.max_offer_data_mib.or(self.max_offer_data_mib),
             retention_secs: flags.retention_secs.or(self.retention_secs),
             gc_interval_secs: flags.gc_interval_secs.or(self.gc_interval_secs),
+            confirmations: flags.confirmations.or(self.confirmations),
         }
     }
 
@@ -196,6 +202,7 @@ impl Settings {
         pc.max_offer_data_mib = self.max_offer_data_mib.unwrap_or(pc.max_offer_data_mib);
         pc.retention = self.retention_secs.map_or(pc.retention, secs);
         pc.gc_interval = self.gc_interval_secs.map_or(pc.gc_interval, secs);
+        pc.confirmations = self.confirmations.unwrap_or(pc.confirmations);
     }
 
     fn listen(&self) -> SocketAddr {

@@ -435,6 +435,31 @@ async fn a_restart_with_more_tasks_than_the_queue_holds_comes_up() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_assignment_becomes_work_only_once_it_is_confirmations_deep() {
+    use alloy::providers::Provider as _;
+    let (provider, dir, _anvil, requester) = registered().await;
+    let me = provider.client().clone();
+    drop(provider);
+    let good: ocean_store::Cid =
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
+    let job = format!("{:#x}", create_job(&requester, &me, 4, good.to_bytes()).await);
+    let open_deep = || {
+        let mut config = ocean_provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+        config.poll_interval = Duration::from_millis(100);
+        config.confirmations = 3;
+        ocean_provider::Provider::open(config, me.clone()).unwrap()
+    };
+    let tasks = run_for(open_deep(), dir.path(), me.clone(), 2).await;
+    assert!(
+        !tasks.iter().any(|t| t.job_id == job),
+        "a block a reorg may still drop is not work yet: {tasks:?}"
+    );
+    let _: serde_json::Value = me.provider().raw_request("anvil_mine".into(), (3u64,)).await.unwrap();
+    let tasks = run_for(open_deep(), dir.path(), me.clone(), 2).await;
+    assert!(tasks.iter().any(|t| t.job_id == job), "three blocks deep, it is: {tasks:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_scan_cursor_from_another_chain_is_not_trusted() {
     // A devnet started again at the same deterministic addresses left its nodes' cursors at a block the new
     // chain has not reached (or holds with another hash): the node skipped every assignment below it and the
