@@ -125,6 +125,24 @@ pub fn check_inputs(store: &Store, manifest: &Manifest) -> Result<Expanded> {
     Ok(total)
 }
 
+/// The units of work a result says its run spent (`result.json`'s `fuel_used`; a `fhe` job's work units),
+/// `None` for a result without it (a limit result, a proof job's). A finalized result is the quorum's: its
+/// figure is what every agreeing provider computed, not what one of them reported.
+pub fn read_fuel_used(store: &Store, result: &Cid) -> Result<Option<u64>> {
+    let file = match store.resolve(result, "result.json") {
+        Ok(cid) => cid,
+        Err(ocean_store::Error::NoSuchPath { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut bytes = Vec::new();
+    store
+        .cat(&file)?
+        .take(64 << 10)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(format!("reading result.json of {result}"), e))?;
+    Ok(serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["fuel_used"].as_u64()))
+}
+
 /// Stores the limit result `hit` (a directory with `ocean-limit.json` only) and returns its CID.
 pub fn store_limit_result(store: &Store, hit: &LimitResult) -> Result<Cid> {
     let opts = import_options();

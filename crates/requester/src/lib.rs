@@ -137,6 +137,10 @@ pub struct Record {
     /// The bundle (CAR root) providers received, for arbiters drafted later. Absent in older records.
     #[serde(default)]
     pub bundle: Option<String>,
+    /// Unix time the job was on chain, in milliseconds: what the providers' latencies are measured from.
+    /// Absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at_ms: Option<u64>,
 }
 
 /// How a job ended.
@@ -262,6 +266,10 @@ fn wei_to_ocat(w: u128) -> f64 {
 
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn unix_now_f64() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl Requester {
@@ -702,6 +710,7 @@ impl Requester {
             result_cid: None,
             reveal_gas: None,
             bundle: Some(job.bundle.to_string()),
+            created_at_ms: Some((unix_now_f64() * 1000.0) as u64),
         };
         self.save(&record)?;
         for (_, endpoint, _) in &offers {
@@ -851,6 +860,12 @@ impl Requester {
         let mut total = assignment.len();
         let mut last_done = usize::MAX;
         let mut observed: Vec<Address> = Vec::new();
+        // When each provider's signed commitment was first seen, seconds after the job was submitted, by this
+        // requester's clock: its latency as this requester lives it, never a figure a provider reports.
+        let submitted = record.as_ref().map_or_else(unix_now_f64, |r| {
+            r.created_at_ms.map_or(r.submitted_at as f64, |ms| ms as f64 / 1000.0)
+        });
+        let mut committed_after: HashMap<Address, f64> = HashMap::new();
         let mut last_chain_check = Instant::now() - Duration::from_secs(10);
         let mut reveal_gas = None;
         // Arbiters still to be given the job's data (`None` until arbitration starts).
@@ -866,7 +881,10 @@ impl Requester {
                 let view = self.client.job(job_id).await?;
                 state = view.state;
                 if view.state.is_final() {
-                    return self.finish(job_id, &view, &endpoints, &mut record, reveal_gas, progress).await;
+                    let outcome =
+                        self.finish(job_id, &view, &endpoints, &mut record, reveal_gas, progress).await?;
+                    self.learn_from(&outcome, &committed_after).await;
+                    return Ok(outcome);
                 }
                 if view.state == State::Arbitration {
                     if unserved.is_none() {
@@ -929,7 +947,11 @@ impl Requester {
                 let Some(st) = st else { continue };
                 if st.state == TaskPhase::Failed && !observed.contains(&a.provider) {
                     observed.push(a.provider);
-                    self.learn(Event::Failed { task: TaskId(0), provider: provider_id(a.provider), at: 0.0 });
+                    self.learn(Event::Failed {
+                        task: TaskId(0),
+                        provider: provider_id(a.provider),
+                        at: unix_now_f64(),
+                    });
                 }
                 let (Some(cid), Some(sc)) = (&st.result_cid, &st.signed_commit) else { continue };
                 let Some(sc) = parse_commit(sc) else { continue };
@@ -937,19 +959,7 @@ impl Requester {
                     continue;
                 }
                 done += 1;
-                if !observed.contains(&a.provider) {
-                    observed.push(a.provider);
-                    self.learn(Event::Finished {
-                        task: TaskId(0),
-                        provider: provider_id(a.provider),
-                        kind: Kind::CPU,
-                        work: None,
-                        input_bytes: 0,
-                        fetch_s: 0.0,
-                        run_s: st.run_secs.unwrap_or(0.0),
-                        at: 0.0,
-                    });
-                }
+                committed_after.entry(a.provider).or_insert_with(|| (unix_now_f64() - submitted).max(0.0));
                 by_cid.entry(cid.clone()).or_default().push(sc.clone());
                 signed.push(sc);
             }
@@ -1004,6 +1014,40 @@ impl Requester {
                 });
             }
             tokio::time::sleep(self.options.poll).await;
+        }
+    }
+
+    /// What the scheduler learns from a finalized job. Speed only from what the quorum verified: the finalized
+    /// result's `fuel_used` (each paid provider committed to that very result, so it computed that much work)
+    /// over the time this requester waited for the provider's commitment. Reliability from the chain's verdict:
+    /// a paid provider finished, a slashed one failed.
+    async fn learn_from(&mut self, outcome: &Outcome, committed_after: &HashMap<Address, f64>) {
+        let work = match &outcome.result {
+            Some(cid) if outcome.inference.is_none() => match ocean_job::read_fuel_used(&self.store, cid) {
+                Ok(work) => work.map(|w| w as f64),
+                Err(e) => {
+                    debug!(target: "ocean::requester", "no work figure in the result: {e}");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let at = unix_now_f64();
+        for (provider, _) in &outcome.paid {
+            let run_s = committed_after.get(provider).copied().unwrap_or(0.0);
+            self.learn(Event::Finished {
+                task: TaskId(0),
+                provider: provider_id(*provider),
+                kind: Kind::CPU,
+                work,
+                input_bytes: 0,
+                fetch_s: 0.0,
+                run_s,
+                at,
+            });
+        }
+        for (provider, _) in &outcome.slashed {
+            self.learn(Event::Failed { task: TaskId(0), provider: provider_id(*provider), at });
         }
     }
 

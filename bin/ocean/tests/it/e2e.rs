@@ -46,6 +46,21 @@ async fn three_replica_job_is_finalized_and_paid() {
     assert!(result.contains("\"status\":\"exited\""), "{result}");
     assert!(out_dir.join("outputs").exists());
 
+    // The scheduler learned each provider's speed from the verified result's work, over the time this requester
+    // waited for that provider's commitment; nothing a provider merely reported.
+    let fuel_used =
+        serde_json::from_str::<serde_json::Value>(&result).unwrap()["fuel_used"].as_u64().unwrap();
+    let log = std::fs::read_to_string(net.requester.join("scheduler.jsonl")).unwrap();
+    let finished: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?.get("Finished").cloned())
+        .collect();
+    assert_eq!(finished.len(), 3, "{log}");
+    for ev in &finished {
+        assert_eq!(ev["work"].as_f64(), Some(fuel_used as f64), "{ev}");
+        assert!(ev["run_s"].as_f64().unwrap() > 0.0 && ev["at"].as_f64().unwrap() > 1.7e9, "{ev}");
+    }
+
     let id = job_id_of(line);
     let paid = 10_000_000_000_000_000u128 - 10_000_000_000_000_000 * 250 / 10_000;
     for n in &net.nodes {
