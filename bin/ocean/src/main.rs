@@ -39,6 +39,8 @@ enum Command {
     Node(cmd::node::Args),
     /// Submit jobs, follow them, fetch their verified results.
     Job(cmd::job::Args),
+    /// What the scheduler has learned about the providers (speed, reliability, latency, price).
+    Sched(cmd::sched::Args),
     /// A local network (Anvil + contracts + provider nodes) for development and demos.
     Devnet(cmd::devnet::Args),
     /// Deploy the protocol to the configured chain and write the deployment file.
@@ -78,6 +80,7 @@ fn main() -> std::process::ExitCode {
             Command::Store(args) => cmd::store::run(args, &config).await,
             Command::Node(args) => cmd::node::run(args, &config).await,
             Command::Job(args) => cmd::job::run(args, &config).await,
+            Command::Sched(args) => cmd::sched::run(args, &config).await,
             Command::Devnet(args) => cmd::devnet::run(args, &config).await,
             Command::Deploy(args) => cmd::deploy::run(args, &config).await,
             Command::Wallet(args) => cmd::wallet::run(args, &config).await,

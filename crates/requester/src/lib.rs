@@ -143,6 +143,62 @@ pub struct Record {
     pub created_at_ms: Option<u64>,
 }
 
+/// What the requester's scheduler has learned about one reachable provider (`ocean sched show`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Learned {
+    /// The provider's account.
+    pub address: Address,
+    /// Its API endpoint.
+    pub endpoint: String,
+    /// Learned speed: units of work (fuel) per second of this requester's wait, posterior mean. Until it has
+    /// evidence, the population's speed scaled by the provider's advertised benchmark.
+    pub speed: f64,
+    /// Posterior probability that a job placed there is delivered and paid.
+    pub reliability: f64,
+    /// Aged number of speed observations behind `speed` (0: a prior only).
+    pub evidence: f64,
+    /// Round trip of its telemetry probe just now, seconds.
+    pub latency_s: f64,
+    /// Its asking price per job, OCAT.
+    pub price_ocat: f64,
+    /// Tasks queued or running there now.
+    pub queue: u32,
+}
+
+/// Most lines `scheduler.jsonl` may reach before it is compacted at the next start.
+const LOG_COMPACT_AT: usize = 8192;
+/// Events kept per provider when the log is compacted: more than the model's evidence cap, which ages the
+/// rest away anyway.
+const LOG_KEEP_PER_PROVIDER: usize = 64;
+
+/// The lines of a scheduler log to keep: the last [`LOG_KEEP_PER_PROVIDER`] events of each provider, in order.
+fn compacted(lines: &[&str]) -> Vec<String> {
+    let provider_of = |line: &str| -> Option<u64> {
+        let ev: Event = serde_json::from_str(line).ok()?;
+        Some(match ev {
+            Event::Started { provider, .. }
+            | Event::Finished { provider, .. }
+            | Event::Failed { provider, .. }
+            | Event::TimedOut { provider, .. } => provider.0,
+        })
+    };
+    let mut kept: HashMap<u64, usize> = HashMap::new();
+    let mut out: Vec<String> = lines
+        .iter()
+        .rev()
+        .filter(|line| {
+            provider_of(line).is_some_and(|p| {
+                let n = kept.entry(p).or_default();
+                *n += 1;
+                *n <= LOG_KEEP_PER_PROVIDER
+            })
+        })
+        .map(|l| (*l).to_owned())
+        .collect();
+    out.reverse();
+    out
+}
+
 /// How a job ended.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -282,7 +338,27 @@ impl Requester {
         let mut scheduler = Scheduler::new(ocean_scheduler::Config::default(), rand::random());
         let log = repo.join("scheduler.jsonl");
         if let Ok(text) = std::fs::read_to_string(&log) {
-            for line in text.lines() {
+            let lines: Vec<&str> = text.lines().collect();
+            // What the model learned is bounded (evidence is capped and aged), so its log is too.
+            let lines: Vec<String> = if lines.len() > LOG_COMPACT_AT {
+                let kept = compacted(&lines);
+                let rewritten = tempfile::NamedTempFile::new_in(&repo).and_then(|mut f| {
+                    f.write_all(kept.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())?;
+                    f.as_file().sync_all()?;
+                    f.persist(&log).map_err(|e| e.error)?;
+                    Ok(())
+                });
+                match rewritten {
+                    Ok(()) => {
+                        info!(target: "ocean::requester", from = lines.len(), to = kept.len(), "compacted the scheduler's log")
+                    }
+                    Err(e) => warn!(target: "ocean::requester", "compacting {}: {e}", log.display()),
+                }
+                kept
+            } else {
+                lines.iter().map(|l| (*l).to_owned()).collect()
+            };
+            for line in &lines {
                 match serde_json::from_str::<Event>(line) {
                     Ok(ev) => scheduler.observe(&ev),
                     Err(e) => {
@@ -476,6 +552,31 @@ impl Requester {
             self.http.get(format!("{}/telemetry", node.endpoint.trim_end_matches('/'))).send().await.ok()?;
         let t: Telemetry = resp.json().await.ok()?;
         Some((t, started.elapsed().as_secs_f64()))
+    }
+
+    /// What the scheduler has learned about every registered, active, reachable provider, fastest first.
+    pub async fn learned(&mut self) -> Result<Vec<Learned>> {
+        let candidates = self.candidates().await?;
+        let model = self.scheduler.model();
+        let mut out: Vec<Learned> = candidates
+            .iter()
+            .filter_map(|c| {
+                let (address, endpoint) = self.ids.get(&c.id.0)?.clone();
+                let belief = model.belief(c, Kind::CPU);
+                Some(Learned {
+                    address,
+                    endpoint,
+                    speed: belief.speed,
+                    reliability: belief.success,
+                    evidence: belief.evidence,
+                    latency_s: c.latency_s,
+                    price_ocat: c.price,
+                    queue: c.queue_len,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| b.speed.total_cmp(&a.speed));
+        Ok(out)
     }
 
     /// Registered, active, reachable providers as scheduler candidates.
@@ -1252,4 +1353,26 @@ fn parse_commit(sc: &ocean_protocol::SignedCommit) -> Option<JobMarket::SignedCo
         r: sc.r.parse().ok()?,
         vs: sc.vs.parse().ok()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compacted_log_keeps_the_last_events_of_each_provider_in_order() {
+        let event = |p: u64, at: f64| {
+            serde_json::to_string(&Event::Failed { task: TaskId(0), provider: ProviderId(p), at })
+                .expect("encodes")
+        };
+        let mut lines: Vec<String> = (0..200).map(|i| event(1, f64::from(i))).collect();
+        lines.push(event(2, 500.0));
+        lines.push("not an event".into());
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let kept = compacted(&refs);
+        assert_eq!(kept.len(), LOG_KEEP_PER_PROVIDER + 1);
+        assert_eq!(kept[0], event(1, f64::from(200 - LOG_KEEP_PER_PROVIDER as i32)));
+        assert_eq!(kept[LOG_KEEP_PER_PROVIDER - 1], event(1, 199.0));
+        assert_eq!(kept[LOG_KEEP_PER_PROVIDER], event(2, 500.0));
+    }
 }

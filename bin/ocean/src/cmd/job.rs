@@ -81,7 +81,7 @@ enum Command {
     List,
 }
 
-async fn requester(config: &Config) -> eyre::Result<Requester> {
+pub(crate) async fn requester(config: &Config) -> eyre::Result<Requester> {
     let deployment = session::load_deployment(config)?;
     let signer = ocean_wallet::unlock_account(
         &config.keys_dir(),

@@ -7,6 +7,7 @@ pub(crate) mod exec;
 pub(crate) mod fhe;
 pub(crate) mod job;
 pub(crate) mod node;
+pub(crate) mod sched;
 pub(crate) mod sim;
 pub(crate) mod store;
 pub(crate) mod wallet;

@@ -60,6 +60,16 @@ async fn three_replica_job_is_finalized_and_paid() {
         assert_eq!(ev["work"].as_f64(), Some(fuel_used as f64), "{ev}");
         assert!(ev["run_s"].as_f64().unwrap() > 0.0 && ev["at"].as_f64().unwrap() > 1.7e9, "{ev}");
     }
+    // `ocean sched show` reports what was learned: every provider with evidence behind its speed.
+    let shown = net.requester(&["sched", "show", "--json"]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let learned: Vec<serde_json::Value> =
+        stdout(&shown).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(learned.len(), 3, "{}", stdout(&shown));
+    for l in &learned {
+        assert!(l["evidence"].as_f64().unwrap() > 0.0 && l["speed"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(l["reliability"].as_f64().unwrap() > 0.5, "{l}");
+    }
 
     let id = job_id_of(line);
     let paid = 10_000_000_000_000_000u128 - 10_000_000_000_000_000 * 250 / 10_000;
