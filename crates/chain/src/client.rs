@@ -251,6 +251,17 @@ impl JobBlocks {
     }
 }
 
+/// What the market's public history says about one provider on one job (`Client::verdicts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Paid: its result was the finalized one.
+    Paid,
+    /// Slashed: it committed a result the majority outvoted.
+    Slashed,
+    /// It committed nothing in time and lost its no-show bond.
+    NoShow,
+}
+
 /// One account's handle on the protocol.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -826,6 +837,22 @@ impl Client {
             self.job_blocks.note(job_id, block);
             ev.manifestCid.to_vec()
         }))
+    }
+
+    /// Every provider verdict of the market in blocks `from..=to` (all requesters' jobs), in chain order within
+    /// each kind: `(job id, provider, verdict, block)`.
+    pub async fn verdicts(&self, from: u64, to: u64) -> Result<Vec<(B256, Address, Verdict, u64)>> {
+        let mut out = Vec::new();
+        for (ev, block) in self.events::<JobMarket::ProviderPaid>(None, None, from, Some(to)).await? {
+            out.push((ev.jobId, ev.provider, Verdict::Paid, block));
+        }
+        for (ev, block) in self.events::<JobMarket::ProviderSlashed>(None, None, from, Some(to)).await? {
+            out.push((ev.jobId, ev.provider, Verdict::Slashed, block));
+        }
+        for (ev, block) in self.events::<JobMarket::NoShowBondTaken>(None, None, from, Some(to)).await? {
+            out.push((ev.jobId, ev.provider, Verdict::NoShow, block));
+        }
+        Ok(out)
     }
 
     /// Jobs created by `requester`, oldest first: `(job id, manifest CID, block)`.

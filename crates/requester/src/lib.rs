@@ -554,8 +554,63 @@ impl Requester {
         Some((t, started.elapsed().as_secs_f64()))
     }
 
+    /// Learns providers' reliability from the market's public history since the last look (every requester's
+    /// jobs: payments, slashes, lost no-show bonds), so a new requester starts warm instead of from zero.
+    /// This requester's own jobs are skipped: it learned those first-hand. The block looked at last is kept in
+    /// `<repo>/chain-history.json`. Returns the number of verdicts learned.
+    pub async fn learn_from_chain(&mut self) -> Result<usize> {
+        #[derive(Serialize, Deserialize)]
+        struct Cursor {
+            chain_id: u64,
+            market: Address,
+            block: u64,
+        }
+        let path = self.repo.join("chain-history.json");
+        let d = self.client.deployment().clone();
+        let from = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+            .filter(|c| c.chain_id == d.chain_id && c.market == d.market)
+            .map_or(d.start_block, |c| c.block + 1);
+        let latest = self.client.block_number().await?;
+        if from > latest {
+            return Ok(0);
+        }
+        let mut learned = 0;
+        for (job_id, provider, verdict, _) in self.client.verdicts(from, latest).await? {
+            if self.record(job_id)?.is_some() {
+                continue;
+            }
+            let (provider, at) = (provider_id(provider), unix_now_f64());
+            self.learn(match verdict {
+                ocean_chain::Verdict::Paid => Event::Finished {
+                    task: TaskId(0),
+                    provider,
+                    kind: Kind::CPU,
+                    work: None,
+                    input_bytes: 0,
+                    fetch_s: 0.0,
+                    run_s: 0.0,
+                    at,
+                },
+                ocean_chain::Verdict::Slashed | ocean_chain::Verdict::NoShow => {
+                    Event::Failed { task: TaskId(0), provider, at }
+                }
+            });
+            learned += 1;
+        }
+        let cursor = Cursor { chain_id: d.chain_id, market: d.market, block: latest };
+        let bytes =
+            serde_json::to_vec(&cursor).map_err(|e| Error::Job(format!("encoding the cursor: {e}")))?;
+        std::fs::write(&path, bytes).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        Ok(learned)
+    }
+
     /// What the scheduler has learned about every registered, active, reachable provider, fastest first.
     pub async fn learned(&mut self) -> Result<Vec<Learned>> {
+        if let Err(e) = self.learn_from_chain().await {
+            warn!(target: "ocean::requester", "learning from the market's history: {e}");
+        }
         let candidates = self.candidates().await?;
         let model = self.scheduler.model();
         let mut out: Vec<Learned> = candidates
@@ -641,6 +696,10 @@ impl Requester {
             return Err(Error::Funds(format!("{me} has no ETH to pay for gas")));
         }
 
+        // What other requesters' jobs showed since the last look: a failure there is a reason to look elsewhere.
+        if let Err(e) = self.learn_from_chain().await {
+            warn!(target: "ocean::requester", "learning from the market's history: {e}");
+        }
         let mut candidates = self.candidates().await?;
         if job.private_inputs.is_some() {
             // Only providers that can open the inputs may take a private job.

@@ -131,6 +131,26 @@ async fn wrong_result_is_outvoted_and_slashed() {
     let stake = net.deployer.nodes().await.unwrap().into_iter().find(|n| n.address == liar).unwrap().stake;
     assert_eq!(stake, 180 * OCAT, "10% of its stake is gone");
     assert_eq!(net.total_ocat().await, supply);
+
+    // A requester that never placed a job learns from the market's history: the liar is less reliable.
+    let newcomer = net.dir.path().join("newcomer");
+    crate::harness::import(&newcomer, "default", &net.client_for(10));
+    let mut cmd = std::process::Command::new(crate::harness::ocean());
+    cmd.args(["sched", "show", "--json", "--repo"]).arg(&newcomer);
+    net.env(&mut cmd);
+    let shown = cmd.output().unwrap();
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let reliability = |who: ocean_chain::Address| {
+        stdout(&shown)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|l| l["address"].as_str().unwrap().eq_ignore_ascii_case(&who.to_string()))
+            .unwrap()["reliability"]
+            .as_f64()
+            .unwrap()
+    };
+    let (honest, liar_r) = (reliability(net.nodes[0].address), reliability(liar));
+    assert!(liar_r < honest, "the slashed provider {liar_r} vs an honest one {honest}: {}", stdout(&shown));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -319,7 +319,7 @@ impl Drop for Net {
     }
 }
 
-fn import(repo: &Path, name: &str, key: &PrivateKeySigner) {
+pub fn import(repo: &Path, name: &str, key: &PrivateKeySigner) {
     std::fs::create_dir_all(repo).unwrap();
     let wallet = ocean_wallet::Wallet::open(repo.join("keys"));
     wallet.import_private_key(name, &format!("{:#x}", key.to_bytes()), PASSWORD).unwrap();
