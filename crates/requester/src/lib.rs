@@ -150,7 +150,7 @@ pub struct Learned {
     pub address: Address,
     /// Its API endpoint.
     pub endpoint: String,
-    /// Learned speed: units of work (fuel) per second of this requester's wait, posterior mean. Until it has
+    /// Learned speed: Gfuel (10^9 units of fuel) per second of this requester's wait, posterior mean. Until it has
     /// evidence, the population's speed scaled by the provider's advertised benchmark.
     pub speed: f64,
     /// Posterior probability that a job placed there is delivered and paid.
@@ -164,6 +164,10 @@ pub struct Learned {
     /// Tasks queued or running there now.
     pub queue: u32,
 }
+
+/// Fuel per unit of work the scheduler counts in (a Gfuel): a task's work estimate and the work learned from
+/// a verified result are in the same unit, so predicted times are in seconds.
+const FUEL_PER_WORK_UNIT: f64 = 1e9;
 
 /// Most lines `scheduler.jsonl` may reach before it is compacted at the next start.
 const LOG_COMPACT_AT: usize = 8192;
@@ -723,7 +727,7 @@ impl Requester {
         let task = Task {
             id: TaskId(u64::from_be_bytes(salt.0[..8].try_into().unwrap_or([0; 8]))),
             kind: Kind::CPU,
-            work: Some(job.manifest.limits.fuel as f64 / 1e9),
+            work: Some(job.manifest.limits.fuel as f64 / FUEL_PER_WORK_UNIT),
             input_bytes: 0,
             needs: Resources { cores: 1, memory_mib: u64::from(job.manifest.limits.memory_mib), gpu: false },
             replicas,
@@ -1184,7 +1188,7 @@ impl Requester {
     async fn learn_from(&mut self, outcome: &Outcome, committed_after: &HashMap<Address, f64>) {
         let work = match &outcome.result {
             Some(cid) if outcome.inference.is_none() => match ocean_job::read_fuel_used(&self.store, cid) {
-                Ok(work) => work.map(|w| w as f64),
+                Ok(work) => work.map(|fuel| fuel as f64 / FUEL_PER_WORK_UNIT),
                 Err(e) => {
                     debug!(target: "ocean::requester", "no work figure in the result: {e}");
                     None

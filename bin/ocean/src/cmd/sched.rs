@@ -13,7 +13,7 @@ pub(crate) struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Each reachable provider's learned speed (fuel per second of your wait, from the verified results of
+    /// Each reachable provider's learned speed (Gfuel per second of your wait, from the verified results of
     /// your jobs), reliability, round trip and price, fastest first.
     Show {
         /// One JSON object per provider instead of a table.
@@ -39,12 +39,12 @@ pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
                 return Ok(());
             }
             out(&format!(
-                "{:<42}  {:>14}  {:>11}  {:>8}  {:>7}  {:>10}  {:>5}",
-                "provider", "speed (fuel/s)", "reliability", "evidence", "rtt ms", "price OCAT", "queue"
+                "{:<42}  {:>15}  {:>11}  {:>8}  {:>7}  {:>10}  {:>5}",
+                "provider", "speed (Gfuel/s)", "reliability", "evidence", "rtt ms", "price OCAT", "queue"
             ));
             for l in &learned {
                 out(&format!(
-                    "{:<42}  {:>14.3e}  {:>11.3}  {:>8.1}  {:>7.1}  {:>10.4}  {:>5}",
+                    "{:<42}  {:>15.4}  {:>11.3}  {:>8.1}  {:>7.1}  {:>10.4}  {:>5}",
                     l.address.to_string(),
                     l.speed,
                     l.reliability,

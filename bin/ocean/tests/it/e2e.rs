@@ -57,7 +57,7 @@ async fn three_replica_job_is_finalized_and_paid() {
         .collect();
     assert_eq!(finished.len(), 3, "{log}");
     for ev in &finished {
-        assert_eq!(ev["work"].as_f64(), Some(fuel_used as f64), "{ev}");
+        assert_eq!(ev["work"].as_f64(), Some(fuel_used as f64 / 1e9), "work is counted in Gfuel: {ev}");
         assert!(ev["run_s"].as_f64().unwrap() > 0.0 && ev["at"].as_f64().unwrap() > 1.7e9, "{ev}");
     }
     // `ocean sched show` reports what was learned: every provider with evidence behind its speed.
