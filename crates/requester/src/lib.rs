@@ -51,6 +51,12 @@ pub use error::{Error, Result};
 /// A step of a job's life, for progress displays.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
+    /// Why each registered provider was chosen or passed over (`ocean job submit --explain`), once the offers
+    /// are in.
+    Placed {
+        /// One entry per registered provider, the chosen ones first.
+        choices: Vec<Choice>,
+    },
     /// Looking for providers among `candidates` registered nodes.
     Placing {
         /// Registered, reachable providers.
@@ -141,6 +147,17 @@ pub struct Record {
     /// Absent in older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at_ms: Option<u64>,
+}
+
+/// Why one provider was chosen for a job or passed over.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Choice {
+    /// The provider's account.
+    pub address: Address,
+    /// Whether it runs the job.
+    pub chosen: bool,
+    /// Why, in words.
+    pub reason: String,
 }
 
 /// What the requester's scheduler has learned about one reachable provider (`ocean sched show`).
@@ -255,6 +272,8 @@ pub struct Requester {
     ids: BTreeMap<u64, (Address, String)>,
     /// Registered encryption keys of the providers seen by [`Requester::candidates`].
     keys: HashMap<Address, B256>,
+    /// Registered providers the last [`Requester::candidates`] left out, and why.
+    left_out: Vec<(Address, String)>,
 }
 
 /// How long one upload of a job's data may take (the providers' default bound is the same).
@@ -371,7 +390,17 @@ impl Requester {
                 }
             }
         }
-        Ok(Self { client, store, repo, http, scheduler, options, ids: BTreeMap::new(), keys: HashMap::new() })
+        Ok(Self {
+            client,
+            store,
+            repo,
+            http,
+            scheduler,
+            options,
+            ids: BTreeMap::new(),
+            keys: HashMap::new(),
+            left_out: Vec::new(),
+        })
     }
 
     /// The chain client.
@@ -638,14 +667,74 @@ impl Requester {
         Ok(out)
     }
 
+    /// Why each registered provider was chosen for `task` or passed over: the requester's own filters
+    /// (registry, telemetry, encryption key), the provider's answer, the task's needs and cap, and otherwise
+    /// the learned model's view against the chosen ones.
+    fn explain(
+        &self,
+        task: &Task,
+        candidates: &[Candidate],
+        offers: &[(Address, String, JobMarket::Offer)],
+        declined: &[(Address, String)],
+    ) -> Vec<Choice> {
+        let model = self.scheduler.model();
+        let view = |c: &Candidate| {
+            let b = model.belief(c, task.kind);
+            format!(
+                "{:.4} Gfuel/s learned from {:.1} observations, reliability {:.3}, price {} OCAT, queue {}",
+                b.speed, b.evidence, b.success, c.price, c.queue_len
+            )
+        };
+        let mut out: Vec<Choice> = Vec::new();
+        for c in candidates {
+            let Some((address, _)) = self.ids.get(&c.id.0).cloned() else { continue };
+            let chosen = offers.iter().any(|(a, _, _)| *a == address);
+            let reason = if chosen {
+                format!("chosen: {}", view(c))
+            } else if let Some((_, why)) = declined.iter().find(|(a, _)| *a == address) {
+                why.clone()
+            } else if c.caps.memory_mib < task.needs.memory_mib {
+                format!(
+                    "advertises {} MiB of memory, the job needs {} MiB",
+                    c.caps.memory_mib, task.needs.memory_mib
+                )
+            } else if task.price_cap.is_some_and(|cap| c.price > cap) {
+                format!(
+                    "asks {} OCAT, above the job's cap of {} OCAT",
+                    c.price,
+                    task.price_cap.unwrap_or_default()
+                )
+            } else {
+                format!("ranked below the chosen ones: {}", view(c))
+            };
+            out.push(Choice { address, chosen, reason });
+        }
+        out.extend(self.left_out.iter().map(|(address, why)| Choice {
+            address: *address,
+            chosen: false,
+            reason: why.clone(),
+        }));
+        out.sort_by_key(|c| !c.chosen);
+        out
+    }
+
     /// Registered, active, reachable providers as scheduler candidates.
     pub async fn candidates(&mut self) -> Result<Vec<Candidate>> {
-        let nodes: Vec<NodeInfo> = self.client.nodes().await?.into_iter().filter(|n| n.active).collect();
+        let (nodes, inactive): (Vec<NodeInfo>, Vec<NodeInfo>) =
+            self.client.nodes().await?.into_iter().partition(|n| n.active);
+        self.left_out = inactive
+            .iter()
+            .map(|n| {
+                (n.address, "not active in the registry (unbonding, or below the minimum stake)".to_owned())
+            })
+            .collect();
         let probes = join_all(nodes.iter().map(|n| self.telemetry(n))).await;
         let mut out = Vec::new();
         for (node, probe) in nodes.iter().zip(probes) {
             let Some((t, rtt)) = probe else {
                 debug!(target: "ocean::requester", endpoint = %node.endpoint, "unreachable");
+                self.left_out
+                    .push((node.address, format!("its telemetry at {} did not answer", node.endpoint)));
                 continue;
             };
             let price: u128 = t.price_wei.parse().unwrap_or(u128::MAX);
@@ -708,9 +797,15 @@ impl Requester {
         if job.private_inputs.is_some() {
             // Only providers that can open the inputs may take a private job.
             let reachable = candidates.len();
-            candidates.retain(|c| {
+            let (keyed, keyless): (Vec<Candidate>, Vec<Candidate>) = candidates.into_iter().partition(|c| {
                 self.ids.get(&c.id.0).is_some_and(|(a, _)| self.keys.get(a).is_some_and(|k| !k.is_zero()))
             });
+            candidates = keyed;
+            for c in keyless {
+                if let Some((a, _)) = self.ids.get(&c.id.0) {
+                    self.left_out.push((*a, "no registered encryption key, and the job is private".into()));
+                }
+            }
             if candidates.len() < usize::from(replicas) {
                 return Err(Error::NotPlaced(format!(
                     "a private job needs {replicas} providers with a registered encryption key; {} of the \
@@ -766,6 +861,7 @@ impl Requester {
         // most 3 rounds); then the data goes to every one of them, and they sign the final terms (the whole
         // provider set, and a private job's manifest sealed to exactly that set).
         let mut excluded: Vec<ProviderId> = Vec::new();
+        let mut declined: Vec<(Address, String)> = Vec::new();
         let mut chosen: Vec<(Address, String)> = Vec::new();
         for _round in 0..3 {
             let pool: Vec<Candidate> = candidates
@@ -792,6 +888,7 @@ impl Requester {
             for (addr, endpoint, answer) in answers {
                 if let Err(e) = answer {
                     info!(target: "ocean::requester", %endpoint, "no offer: {e}");
+                    declined.push((addr, format!("declined the offer: {e}")));
                     excluded.push(provider_id(addr));
                     chosen.retain(|(a, _)| *a != addr);
                 }
@@ -849,6 +946,7 @@ impl Requester {
             }
         }
         progress(Progress::Offered { providers: offers.len() });
+        progress(Progress::Placed { choices: self.explain(&task, &candidates, &offers, &declined) });
 
         let request = JobRequest {
             salt,

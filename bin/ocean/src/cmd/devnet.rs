@@ -132,7 +132,7 @@ async fn demo(state: &State, job: &Path, config: &Config) -> eyre::Result<()> {
     std::fs::write(&password_file, PASSWORD).wrap_err("writing the devnet password file")?;
     config.password_file = Some(password_file);
     eprintln_step(&format!("submitting {} (3 replicas, quorum 2)", job.display()));
-    crate::cmd::job::submit_and_wait(job, None, 300, &config).await
+    crate::cmd::job::submit_and_wait(job, None, 300, false, &config).await
 }
 
 fn eprintln_step(line: &str) {

@@ -44,6 +44,9 @@ enum Command {
         /// Give up waiting after this many seconds (the job itself goes on, and its deadlines still apply).
         #[arg(long, default_value_t = 900)]
         timeout: u64,
+        /// Say on stderr why each registered provider was chosen or passed over.
+        #[arg(long)]
+        explain: bool,
     },
     /// Show a job's state on chain.
     Status {
@@ -115,14 +118,19 @@ fn classify(err: ocean_requester::Error) -> eyre::Report {
 /// Runs `ocean job`.
 pub(crate) async fn run(args: Args, config: &Config) -> eyre::Result<()> {
     match args.command {
-        Command::Submit { job, detach, output, timeout } => {
+        Command::Submit { job, detach, output, timeout, explain } => {
             if detach {
                 let (mut requester, prepared) = prepare(&job, config).await?;
-                let record = requester.submit(&prepared, &mut |_| {}).await.map_err(classify)?;
+                let mut report = |p: Progress| {
+                    if explain && let Progress::Placed { choices } = &p {
+                        print_choices(choices);
+                    }
+                };
+                let record = requester.submit(&prepared, &mut report).await.map_err(classify)?;
                 out(&record.job_id);
                 return Ok(());
             }
-            submit_and_wait(&job, output, timeout, config).await
+            submit_and_wait(&job, output, timeout, explain, config).await
         }
         Command::Wait { id, output, timeout } => {
             let mut requester = requester(config).await?;
@@ -236,11 +244,17 @@ pub(crate) async fn submit_and_wait(
     job: &std::path::Path,
     output: Option<PathBuf>,
     timeout: u64,
+    explain: bool,
     config: &Config,
 ) -> eyre::Result<()> {
     let (mut requester, prepared) = prepare(job, config).await?;
     let bar = bar();
-    let mut report = |p: Progress| show(&bar, &p);
+    let mut report = |p: Progress| {
+        if explain && let Progress::Placed { choices } = &p {
+            bar.suspend(|| print_choices(choices));
+        }
+        show(&bar, &p);
+    };
     let record = requester.submit(&prepared, &mut report).await.map_err(classify)?;
     let id: B256 = record.job_id.parse().wrap_err("job id")?;
     let outcome = requester.wait(id, Duration::from_secs(timeout), &mut report).await.map_err(classify)?;
@@ -319,8 +333,23 @@ fn bar() -> ProgressBar {
     bar
 }
 
+/// `--explain`: one line per registered provider on stderr, the chosen ones first.
+fn print_choices(choices: &[ocean_requester::Choice]) {
+    #[allow(clippy::print_stderr)]
+    for c in choices {
+        eprintln!("{} {}: {}", if c.chosen { "+" } else { "-" }, c.address, c.reason);
+    }
+}
+
 fn show(bar: &ProgressBar, p: &Progress) {
     let msg = match p {
+        Progress::Placed { choices } => {
+            format!(
+                "placed on {} of {} providers",
+                choices.iter().filter(|c| c.chosen).count(),
+                choices.len()
+            )
+        }
         Progress::Placing { candidates } => format!("placing: {candidates} providers reachable"),
         Progress::Offered { providers } => {
             format!(

@@ -32,9 +32,20 @@ async fn three_replica_job_is_finalized_and_paid() {
     let job = net.job("wc", "wordcount", &["--top", "5"], 3, 2, 600);
     let out_dir = net.dir.path().join("out");
     let started = Instant::now();
-    let o = net.requester(&["job", "submit", job.to_str().unwrap(), "-o", out_dir.to_str().unwrap()]);
+    let o = net.requester(&[
+        "job",
+        "submit",
+        job.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--explain",
+    ]);
     let elapsed = started.elapsed();
     assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    // `--explain` says why each provider runs the job (three of three registered here).
+    let explained = stderr(&o);
+    let chosen = explained.lines().filter(|l| l.starts_with("+ 0x") && l.contains(": chosen: ")).count();
+    assert_eq!(chosen, 3, "{explained}");
     let text = stdout(&o);
     let line = last_line(&text);
     assert!(line.starts_with("job 0x") && line.contains(" finalized: result bafy"), "{line}");
