@@ -460,6 +460,48 @@ async fn an_assignment_becomes_work_only_once_it_is_confirmations_deep() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_assignment_in_blocks_a_reorganization_dropped_is_forgotten_and_the_new_chain_rescanned() {
+    use alloy::providers::Provider as _;
+    let (provider, dir, anvil, requester) = registered().await;
+    let me = provider.client().clone();
+    drop(provider);
+    let good: ocean_store::Cid =
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
+    let reopen = || {
+        let mut config = ocean_provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+        config.poll_interval = Duration::from_millis(100);
+        ocean_provider::Provider::open(config, me.clone()).unwrap()
+    };
+    // The node sees a job assigned in a block that a reorganization then drops (Anvil's snapshot and revert).
+    let snapshot: alloy::primitives::U256 =
+        me.provider().raw_request("evm_snapshot".into(), ()).await.unwrap();
+    let dropped = format!("{:#x}", create_job(&requester, &me, 5, good.to_bytes()).await);
+    let tasks = run_for(reopen(), dir.path(), me.clone(), 2).await;
+    assert!(tasks.iter().any(|t| t.job_id == dropped), "{tasks:?}");
+    let reverted: bool = me.provider().raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    assert!(reverted);
+    // The new chain grows past the old height with another job in it. (A fresh requester client: the old one
+    // counted its nonces on the dropped chain; see the closing note of issue 16's first part.)
+    let key: ocean_chain::PrivateKeySigner = anvil.keys()[1].clone().into();
+    assert_eq!(key.address(), requester.address());
+    let requester =
+        ocean_chain::Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
+    let kept = format!("{:#x}", create_job(&requester, &me, 6, good.to_bytes()).await);
+    let _: serde_json::Value = me.provider().raw_request("anvil_mine".into(), (2u64,)).await.unwrap();
+    let tasks = run_for(reopen(), dir.path(), me.clone(), 3).await;
+    assert!(tasks.iter().any(|t| t.job_id == kept), "the new chain's assignment is seen: {tasks:?}");
+    // The dropped job's task is over: its job does not exist (nothing to commit, nothing committed twice).
+    let old = tasks.iter().find(|t| t.job_id == dropped).unwrap();
+    assert!(
+        matches!(
+            old.state,
+            ocean_provider::db::TaskState::Failed { .. } | ocean_provider::db::TaskState::Assigned
+        ),
+        "{old:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_scan_cursor_from_another_chain_is_not_trusted() {
     // A devnet started again at the same deterministic addresses left its nodes' cursors at a block the new
     // chain has not reached (or holds with another hash): the node skipped every assignment below it and the
