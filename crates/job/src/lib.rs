@@ -129,7 +129,13 @@ pub fn check_inputs(store: &Store, manifest: &Manifest) -> Result<Expanded> {
 /// `None` for a result without it (a limit result, a proof job's). A finalized result is the quorum's: its
 /// figure is what every agreeing provider computed, not what one of them reported.
 pub fn read_fuel_used(store: &Store, result: &Cid) -> Result<Option<u64>> {
-    let file = match store.resolve(result, "result.json") {
+    let Some(bytes) = read_entry(store, result, "result.json", 64 << 10)? else { return Ok(None) };
+    Ok(serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["fuel_used"].as_u64()))
+}
+
+/// At most `max + 1` bytes of the file `name` at the root of the directory `result`; `None` when it has none.
+fn read_entry(store: &Store, result: &Cid, name: &str, max: u64) -> Result<Option<Vec<u8>>> {
+    let file = match store.resolve(result, name) {
         Ok(cid) => cid,
         Err(ocean_store::Error::NoSuchPath { .. }) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -137,10 +143,10 @@ pub fn read_fuel_used(store: &Store, result: &Cid) -> Result<Option<u64>> {
     let mut bytes = Vec::new();
     store
         .cat(&file)?
-        .take(64 << 10)
+        .take(max.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("reading result.json of {result}"), e))?;
-    Ok(serde_json::from_slice::<serde_json::Value>(&bytes).ok().and_then(|v| v["fuel_used"].as_u64()))
+        .map_err(|e| Error::io(format!("reading {name} of {result}"), e))?;
+    Ok(Some(bytes))
 }
 
 /// Stores the limit result `hit` (a directory with `ocean-limit.json` only) and returns its CID.
@@ -153,17 +159,9 @@ pub fn store_limit_result(store: &Store, hit: &LimitResult) -> Result<Cid> {
 /// The limit result that `result` is, if it is one: its root holds a canonical `ocean-limit.json` and the
 /// whole directory is exactly what [`store_limit_result`] makes of it. `None` for any other result.
 pub fn read_limit_result(store: &Store, result: &Cid) -> Result<Option<LimitResult>> {
-    let file = match store.resolve(result, limit::FILE) {
-        Ok(cid) => cid,
-        Err(ocean_store::Error::NoSuchPath { .. }) => return Ok(None),
-        Err(e) => return Err(e.into()),
+    let Some(bytes) = read_entry(store, result, limit::FILE, limit::MAX_BYTES as u64)? else {
+        return Ok(None);
     };
-    let mut bytes = Vec::new();
-    store
-        .cat(&file)?
-        .take(limit::MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("reading {} of {result}", limit::FILE), e))?;
     let Ok(hit) = LimitResult::from_canonical(&bytes) else { return Ok(None) };
     // Same bytes, same directory: anything else beside the file would change the CID.
     Ok((store_limit_result(store, &hit)? == *result).then_some(hit))

@@ -182,6 +182,20 @@ pub struct Learned {
     pub queue: u32,
 }
 
+/// What the scheduler learns from a delivered job of `provider`: `work` (Gfuel, when verified) done in `run_s`.
+fn finished(provider: ProviderId, work: Option<f64>, run_s: f64, at: f64) -> Event {
+    Event::Finished {
+        task: TaskId(0),
+        provider,
+        kind: Kind::CPU,
+        work,
+        input_bytes: 0,
+        fetch_s: 0.0,
+        run_s,
+        at,
+    }
+}
+
 /// Fuel per unit of work the scheduler counts in (a Gfuel): a task's work estimate and the work learned from
 /// a verified result are in the same unit, so predicted times are in seconds.
 const FUEL_PER_WORK_UNIT: f64 = 1e9;
@@ -616,16 +630,7 @@ impl Requester {
             }
             let (provider, at) = (provider_id(provider), unix_now_f64());
             self.learn(match verdict {
-                ocean_chain::Verdict::Paid => Event::Finished {
-                    task: TaskId(0),
-                    provider,
-                    kind: Kind::CPU,
-                    work: None,
-                    input_bytes: 0,
-                    fetch_s: 0.0,
-                    run_s: 0.0,
-                    at,
-                },
+                ocean_chain::Verdict::Paid => finished(provider, None, 0.0, at),
                 ocean_chain::Verdict::Slashed | ocean_chain::Verdict::NoShow => {
                     Event::Failed { task: TaskId(0), provider, at }
                 }
@@ -879,12 +884,7 @@ impl Requester {
             };
             chosen.extend(picked.iter().filter_map(|id| self.ids.get(&id.0).cloned()));
             let req = offer_request(job.manifest_cid, chosen.iter().map(|(a, _)| *a).collect());
-            let this = &*self;
-            let answers = join_all(chosen.iter().map(|(addr, endpoint)| {
-                let req = req.clone();
-                async move { (*addr, endpoint.clone(), this.ask_offer(endpoint, &req).await) }
-            }))
-            .await;
+            let answers = self.ask_all(&chosen, &req).await;
             for (addr, endpoint, answer) in answers {
                 if let Err(e) = answer {
                     info!(target: "ocean::requester", %endpoint, "no offer: {e}");
@@ -923,12 +923,7 @@ impl Requester {
             u?;
         }
         let req = offer_request(job.manifest_cid, chosen.iter().map(|(a, _)| *a).collect());
-        let this = &*self;
-        let answers = join_all(chosen.iter().map(|(addr, endpoint)| {
-            let req = req.clone();
-            async move { (*addr, endpoint.clone(), this.ask_offer(endpoint, &req).await) }
-        }))
-        .await;
+        let answers = self.ask_all(&chosen, &req).await;
         let mut offers: Vec<(Address, String, JobMarket::Offer)> = Vec::new();
         for (addr, endpoint, answer) in answers {
             match answer {
@@ -1028,6 +1023,18 @@ impl Requester {
 
     /// Asks one provider for an offer: `Some` a signed offer, `None` a reserved slot (it signs once it holds
     /// the job's data).
+    /// Asks every provider of `chosen` for an offer on `req` at once: `(provider, endpoint, answer)` each.
+    async fn ask_all(
+        &self,
+        chosen: &[(Address, String)],
+        req: &OfferRequest,
+    ) -> Vec<(Address, String, Result<Option<JobMarket::Offer>>)> {
+        join_all(chosen.iter().map(|(addr, endpoint)| async move {
+            (*addr, endpoint.clone(), self.ask_offer(endpoint, req).await)
+        }))
+        .await
+    }
+
     async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<Option<JobMarket::Offer>> {
         let url = format!("{}/offers", endpoint.trim_end_matches('/'));
         let peer = |message: String| Error::Peer { peer: url.clone(), message };
@@ -1297,16 +1304,7 @@ impl Requester {
         let at = unix_now_f64();
         for (provider, _) in &outcome.paid {
             let run_s = committed_after.get(provider).copied().unwrap_or(0.0);
-            self.learn(Event::Finished {
-                task: TaskId(0),
-                provider: provider_id(*provider),
-                kind: Kind::CPU,
-                work,
-                input_bytes: 0,
-                fetch_s: 0.0,
-                run_s,
-                at,
-            });
+            self.learn(finished(provider_id(*provider), work, run_s, at));
         }
         for (provider, _) in &outcome.slashed {
             self.learn(Event::Failed { task: TaskId(0), provider: provider_id(*provider), at });
