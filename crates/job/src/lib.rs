@@ -111,7 +111,7 @@ pub fn staged_inputs(manifest: &Manifest) -> Vec<(String, Option<Cid>)> {
 
 /// What a resolved manifest's inputs unpack to together (each input is one entry more), checked against
 /// [`input_limits`]: an error names the input over them, or the block of it the store lacks. A provider runs
-/// this before it signs an offer (so it never commits to a job it cannot stage), and again when it stages.
+/// this before it signs an offer (so it never commits to a job it cannot stage); staging enforces the same limits.
 pub fn check_inputs(store: &Store, manifest: &Manifest) -> Result<Expanded> {
     let limits = input_limits(&manifest.limits);
     let mut total = Expanded::default();

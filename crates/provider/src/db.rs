@@ -115,6 +115,28 @@ pub struct Task {
     pub limits_hash: Option<String>,
 }
 
+impl Task {
+    /// A task just assigned on chain: nothing run, nothing known beyond its assignment.
+    pub fn assigned(job_id: String, manifest_cid: String, commit_deadline: u64, index: Option<u8>) -> Self {
+        Self {
+            job_id,
+            manifest_cid,
+            commit_deadline,
+            index,
+            price_wei: "0".into(),
+            state: TaskState::Assigned,
+            requester: None,
+            result_cid: None,
+            signed_commit: None,
+            run_secs: None,
+            done_at: None,
+            envelope_cid: None,
+            proof: None,
+            limits_hash: None,
+        }
+    }
+}
+
 /// The CIDs the node pinned for one job (the roots of its uploads), and since when the job is over.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Hold {
@@ -303,22 +325,7 @@ mod tests {
     use super::*;
 
     fn task(id: &str) -> Task {
-        Task {
-            job_id: id.into(),
-            manifest_cid: "bafy".into(),
-            commit_deadline: 10,
-            index: None,
-            price_wei: "1".into(),
-            state: TaskState::Assigned,
-            requester: None,
-            result_cid: None,
-            signed_commit: None,
-            run_secs: None,
-            done_at: None,
-            envelope_cid: None,
-            proof: None,
-            limits_hash: None,
-        }
+        Task { price_wei: "1".into(), ..Task::assigned(id.into(), "bafy".into(), 10, None) }
     }
 
     #[test]

@@ -122,20 +122,10 @@ mod tests {
 
     fn task(job: &str, state: TaskState, result: Option<&str>) -> Task {
         Task {
-            job_id: job.into(),
-            manifest_cid: "m".into(),
-            commit_deadline: 0,
-            index: None,
             price_wei: "1".into(),
             state,
             result_cid: result.map(Into::into),
-            signed_commit: None,
-            run_secs: None,
-            done_at: None,
-            envelope_cid: None,
-            proof: None,
-            limits_hash: None,
-            requester: None,
+            ..Task::assigned(job.into(), "m".into(), 0, None)
         }
     }
 

@@ -105,20 +105,10 @@ async fn scan(inner: &Arc<Inner>, cursor_checked: &mut bool) -> Result<()> {
             continue;
         }
         let task = Task {
-            job_id: key.clone(),
-            manifest_cid: manifest.to_string(),
-            commit_deadline: view.commit_deadline,
-            index: Some(a.index),
             price_wei: a.price.to_string(),
-            state: TaskState::Assigned,
             requester: Some(view.requester.to_string()),
-            result_cid: None,
-            signed_commit: None,
-            run_secs: None,
-            done_at: None,
-            envelope_cid: None,
-            proof: None,
             limits_hash: Some(format!("{limits_hash:#x}")),
+            ..Task::assigned(key.clone(), manifest.to_string(), view.commit_deadline, Some(a.index))
         };
         // Every task has a hold, even when its data was already here (no upload of its own): gc then releases
         // its result after the retention instead of keeping it pinned for good, and a restart finds the node's

@@ -160,6 +160,14 @@ pub struct Choice {
     pub reason: String,
 }
 
+/// `text` with its control characters escaped (`\u{1b}`, `\n`): reasons quote what providers wrote (their
+/// registered endpoint, their reason to decline), and a terminal must not take that for escape sequences.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() })
+        .collect()
+}
+
 /// What the requester's scheduler has learned about one reachable provider (`ocean sched show`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Learned {
@@ -623,9 +631,18 @@ impl Requester {
         if from > latest {
             return Ok(0);
         }
+        let verdicts = self.client.verdicts(from, latest).await?;
+        // This requester's own jobs, by record file name, listed once rather than looked up per verdict.
+        let mine: std::collections::HashSet<String> = if verdicts.is_empty() {
+            Default::default()
+        } else {
+            std::fs::read_dir(self.records_dir())
+                .map(|dir| dir.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+                .unwrap_or_default()
+        };
         let mut learned = 0;
-        for (job_id, provider, verdict, _) in self.client.verdicts(from, latest).await? {
-            if self.record(job_id)?.is_some() {
+        for (job_id, provider, verdict, _) in verdicts {
+            if mine.contains(&format!("{job_id:#x}.json")) {
                 continue;
             }
             let (provider, at) = (provider_id(provider), unix_now_f64());
@@ -712,12 +729,12 @@ impl Requester {
             } else {
                 format!("ranked below the chosen ones: {}", view(c))
             };
-            out.push(Choice { address, chosen, reason });
+            out.push(Choice { address, chosen, reason: printable(&reason) });
         }
         out.extend(self.left_out.iter().map(|(address, why)| Choice {
             address: *address,
             chosen: false,
-            reason: why.clone(),
+            reason: printable(why),
         }));
         out.sort_by_key(|c| !c.chosen);
         out
@@ -1517,6 +1534,17 @@ fn parse_commit(sc: &ocean_protocol::SignedCommit) -> Option<JobMarket::SignedCo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_providers_words_reach_the_terminal_without_control_characters() {
+        // A registered endpoint or a decline reason is whatever its provider wrote: clearing the screen,
+        // moving the cursor or forging another line of `--explain` output must not get through.
+        let hostile = "declined the offer: \u{1b}[2J\u{1b}[1;1H+ 0xbeef: chosen\r\nok\u{7}";
+        let shown = printable(hostile);
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert_eq!(shown, "declined the offer: \\u{1b}[2J\\u{1b}[1;1H+ 0xbeef: chosen\\r\\nok\\u{7}");
+        assert_eq!(printable("plain text, ünïcode kept"), "plain text, ünïcode kept");
+    }
 
     #[test]
     fn a_compacted_log_keeps_the_last_events_of_each_provider_in_order() {

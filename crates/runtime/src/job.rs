@@ -130,18 +130,16 @@ pub fn stage(store: &Store, manifest: &Manifest, work: &Path) -> Result<Staged> 
     for dir in [&inputs, &outputs] {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
-    let mut files: Vec<(String, Cid)> =
-        manifest.inputs.iter().map(|(name, s)| Ok((name.clone(), cid_of(s)?))).collect::<Result<_>>()?;
-    if let (Kind::Onnx, Some(model)) = (manifest.program.kind, &manifest.program.model) {
-        files.push((MODEL_INPUT.to_owned(), cid_of(model)?));
-    }
-    // A stranger's DAG: what it unpacks to is checked before anything is written (its blocks may be shared
-    // at every level), and counted again as it is written.
-    ocean_job::check_inputs(store, manifest)?;
-    let limits = ocean_job::input_limits(&manifest.limits);
-    for (name, cid) in &files {
-        let at = inputs.join(name);
-        store.get_limited(cid, &at, limits)?;
+    // A stranger's DAG (its blocks may be shared at every level): each input is sized against what is left of
+    // the job's limits before anything of it is written, and counted again as it is written.
+    let mut left = ocean_job::input_limits(&manifest.limits);
+    for (name, cid) in ocean_job::staged_inputs(manifest) {
+        let cid = cid
+            .ok_or_else(|| Error::Job(format!("input `{name}` is not a CID: resolve the manifest first")))?;
+        let at = inputs.join(&name);
+        let written = store.get_limited(&cid, &at, left)?;
+        left.max_bytes = left.max_bytes.saturating_sub(written.bytes);
+        left.max_entries = left.max_entries.saturating_sub(written.entries.saturating_add(1));
         fix_times(&at)?;
     }
     let invocation = Invocation {

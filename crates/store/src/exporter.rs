@@ -448,13 +448,13 @@ fn shape(store: &dyn Blockstore, cid: &Cid) -> Result<(u64, Vec<(Cid, bool)>), E
 /// put there by someone else meanwhile) is an error, never overwritten or written through.
 ///
 /// At most `limits` is written: the DAG's [`Expanded`] size is checked first (nothing is written if it is
-/// over), and the bytes and entries are counted again as they are written.
+/// over), and the bytes and entries are counted again as they are written. Returns what was written.
 pub(crate) fn get(
     store: &Arc<dyn Blockstore>,
     root: &Cid,
     out: &Path,
     limits: ExportLimits,
-) -> Result<(), Error> {
+) -> Result<Expanded, Error> {
     if limits != ExportLimits::UNLIMITED {
         limits.check(root, expanded(store.as_ref(), root)?)?;
     }
@@ -462,9 +462,10 @@ pub(crate) fn get(
     let entries = match classify(store.as_ref(), root)? {
         Entity::File => {
             let mut file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
-            return copy_file(store, root, &mut file, out, &mut budget);
+            copy_file(store, root, &mut file, out, &mut budget)?;
+            return Ok(budget.written());
         }
-        Entity::Symlink(target) => return root_symlink(&target, out),
+        Entity::Symlink(target) => return root_symlink(&target, out).map(|()| budget.written()),
         Entity::Dir(entries) => entries,
     };
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
@@ -491,7 +492,7 @@ pub(crate) fn get(
             Entity::Symlink(target) => dir_symlink(&parent, &target, &name).map_err(io)?,
         }
     }
-    Ok(())
+    Ok(budget.written())
 }
 
 /// An entry still to write: its name inside the directory `parent` (`parent_path` names it in messages).
@@ -527,6 +528,10 @@ struct Budget {
 }
 
 impl Budget {
+    fn written(&self) -> Expanded {
+        Expanded { bytes: self.bytes, entries: self.entries }
+    }
+
     fn entry(&mut self) -> Result<(), Error> {
         self.entries += 1;
         if self.entries > self.limits.max_entries {

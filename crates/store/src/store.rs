@@ -185,16 +185,17 @@ impl Store {
 
     /// Writes the DAG `cid` to `out` (a file, or a directory tree), however large it unpacks.
     pub fn get(&self, cid: &Cid, out: impl AsRef<Path>) -> Result<(), Error> {
-        exporter::get(&self.blocks, cid, out.as_ref(), exporter::ExportLimits::UNLIMITED)
+        exporter::get(&self.blocks, cid, out.as_ref(), exporter::ExportLimits::UNLIMITED).map(drop)
     }
 
-    /// Like [`Store::get`], writing at most `limits` (a stranger's DAG: job inputs, results).
+    /// Like [`Store::get`], writing at most `limits` (a stranger's DAG: job inputs, results); returns what it
+    /// wrote.
     pub fn get_limited(
         &self,
         cid: &Cid,
         out: impl AsRef<Path>,
         limits: exporter::ExportLimits,
-    ) -> Result<(), Error> {
+    ) -> Result<exporter::Expanded, Error> {
         exporter::get(&self.blocks, cid, out.as_ref(), limits)
     }
 

@@ -4,12 +4,12 @@
 
 use std::sync::atomic::Ordering;
 
-use alloy::{primitives::B256, providers::Provider, signers::local::PrivateKeySigner};
+use alloy::{providers::Provider, signers::local::PrivateKeySigner};
 use ocean_chain::{Client, RpcOptions, State};
 
 use ocean_chain::rpc_proxy::{Faults, Proxy};
 
-use crate::lifecycle::{OCAT, caps, net, run_job};
+use crate::lifecycle::{OCAT, net, register, run_job};
 
 /// Retries fast enough for a test (the defaults suit public endpoints).
 fn quick() -> RpcOptions {
@@ -34,14 +34,7 @@ async fn a_job_is_paid_and_found_through_an_endpoint_that_caps_log_ranges_and_fa
     for i in 0..3 {
         let p = via_proxy(2 + i).await.unwrap();
         n.deployer.transfer(p.address(), 500 * OCAT).await.unwrap();
-        p.register_node(
-            200 * OCAT,
-            caps(),
-            B256::repeat_byte(i as u8),
-            format!("http://127.0.0.1:{}", 7000 + i),
-        )
-        .await
-        .unwrap();
+        register(&p, i).await;
         providers.push(p);
     }
     run_job(&requester, &providers, 9, [10 * OCAT; 3]).await;

@@ -44,7 +44,14 @@ impl Net {
     }
 }
 
-pub(crate) fn caps() -> NodeRegistry::Capabilities {
+/// Registers `p` as the `i`-th provider of a test network (200 OCAT of stake).
+pub(crate) async fn register(p: &Client, i: usize) {
+    p.register_node(200 * OCAT, caps(), B256::repeat_byte(i as u8), format!("http://127.0.0.1:{}", 7000 + i))
+        .await
+        .unwrap();
+}
+
+fn caps() -> NodeRegistry::Capabilities {
     NodeRegistry::Capabilities {
         cores: 2,
         memoryMiB: 4096,
@@ -140,14 +147,7 @@ async fn three_replica_job_is_paid_and_refunded() {
     let mut providers = Vec::new();
     for i in 0..3 {
         let p = n.account(2 + i, 500).await;
-        p.register_node(
-            200 * OCAT,
-            caps(),
-            B256::repeat_byte(i as u8),
-            format!("http://127.0.0.1:{}", 7000 + i),
-        )
-        .await
-        .unwrap();
+        register(&p, i).await;
         assert!(p.is_active(p.address()).await.unwrap());
         providers.push(p);
     }

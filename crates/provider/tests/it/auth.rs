@@ -35,21 +35,14 @@ async fn node() -> Node {
 }
 
 fn task(job: B256, requester: Address, state: TaskState, result: Option<String>) -> Task {
+    let manifest = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into();
     Task {
-        job_id: format!("{job:#x}"),
-        manifest_cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
-        commit_deadline: u64::MAX / 2,
-        index: Some(0),
         price_wei: "1".into(),
         state,
         requester: Some(requester.to_string()),
         result_cid: result,
-        signed_commit: None,
         run_secs: Some(1.0),
-        done_at: None,
-        envelope_cid: None,
-        proof: None,
-        limits_hash: None,
+        ..Task::assigned(format!("{job:#x}"), manifest, u64::MAX / 2, Some(0))
     }
 }
 

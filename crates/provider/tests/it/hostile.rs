@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use ocean_chain::B256;
 use ocean_protocol::OfferResponse;
+use ocean_provider::db::TaskState;
 use ocean_store::{ImportOptions, Store};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -408,24 +409,13 @@ async fn a_restart_with_more_tasks_than_the_queue_holds_comes_up() {
     for i in 1..=4u8 {
         provider
             .put_task(&ocean_provider::db::Task {
-                job_id: format!("{:#x}", B256::repeat_byte(i)),
-                manifest_cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
-                commit_deadline: u64::MAX,
-                index: Some(0),
-                price_wei: "1".into(),
-                state: if i % 2 == 0 {
-                    ocean_provider::db::TaskState::Running
-                } else {
-                    ocean_provider::db::TaskState::Assigned
-                },
-                requester: None,
-                result_cid: None,
-                signed_commit: None,
-                run_secs: None,
-                done_at: None,
-                envelope_cid: None,
-                proof: None,
-                limits_hash: None,
+                state: if i % 2 == 0 { TaskState::Running } else { TaskState::Assigned },
+                ..ocean_provider::db::Task::assigned(
+                    format!("{:#x}", B256::repeat_byte(i)),
+                    "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
+                    u64::MAX,
+                    Some(0),
+                )
             })
             .unwrap();
     }
@@ -492,13 +482,7 @@ async fn an_assignment_in_blocks_a_reorganization_dropped_is_forgotten_and_the_n
     assert!(tasks.iter().any(|t| t.job_id == kept), "the new chain's assignment is seen: {tasks:?}");
     // The dropped job's task is over: its job does not exist (nothing to commit, nothing committed twice).
     let old = tasks.iter().find(|t| t.job_id == dropped).unwrap();
-    assert!(
-        matches!(
-            old.state,
-            ocean_provider::db::TaskState::Failed { .. } | ocean_provider::db::TaskState::Assigned
-        ),
-        "{old:?}"
-    );
+    assert!(matches!(old.state, TaskState::Failed { .. } | TaskState::Assigned), "{old:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
