@@ -36,3 +36,25 @@ pub fn spawn_with(args: Vec<String>) -> Result<AnvilInstance> {
         Error::Anvil(format!("{e} (anvil at {}; run `make deps` to install Foundry)", binary().display()))
     })
 }
+
+/// A fresh Anvil with the protocol deployed with the devnet parameters (treasury `0x7e…7e`), and a client for
+/// its deployer, the first funded account, which holds the whole OCAT supply. For tests.
+#[cfg(feature = "test-utils")]
+pub async fn spawn_deployed() -> Result<(AnvilInstance, crate::Client)> {
+    use alloy::{
+        network::EthereumWallet,
+        primitives::Address,
+        providers::{Provider, ProviderBuilder},
+        signers::local::PrivateKeySigner,
+    };
+    let anvil = spawn()?;
+    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let params = crate::Params::devnet(Address::repeat_byte(0x7e));
+    let deployment = crate::deploy::deploy(&provider, key.address(), &params).await?;
+    let deployer = crate::Client::connect(&anvil.endpoint(), key, deployment).await?;
+    Ok((anvil, deployer))
+}

@@ -22,17 +22,8 @@ pub(crate) struct Net {
 }
 
 pub(crate) async fn net() -> Net {
-    let anvil = anvil::spawn().expect("anvil (run `make deps`)");
-    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
-    let deployer_addr = key.address();
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
-    let treasury = Address::repeat_byte(0x7e);
-    let deployment = deploy::deploy(&provider, deployer_addr, &Params::devnet(treasury)).await.unwrap();
-    let deployer = Client::connect(&anvil.endpoint(), key, deployment.clone()).await.unwrap();
-    Net { anvil, deployment, deployer }
+    let (anvil, deployer) = anvil::spawn_deployed().await.expect("anvil with the protocol (run `make deps`)");
+    Net { anvil, deployment: deployer.deployment().clone(), deployer }
 }
 
 impl Net {

@@ -2,12 +2,8 @@
 
 use std::net::SocketAddr;
 
-use alloy::{
-    network::EthereumWallet,
-    node_bindings::AnvilInstance,
-    providers::{Provider as _, ProviderBuilder},
-};
-use ocean_chain::{Address, B256, Client, Params, PrivateKeySigner, anvil, deploy};
+use alloy::node_bindings::AnvilInstance;
+use ocean_chain::{B256, Client, anvil};
 use ocean_protocol::{OfferRequest, OfferResponse};
 use ocean_provider::{Config, Provider};
 use ocean_store::{ImportOptions, Store};
@@ -22,16 +18,7 @@ pub struct Node {
 }
 
 async fn client() -> (AnvilInstance, Client) {
-    let anvil = anvil::spawn().expect("anvil (run `make deps`)");
-    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
-    let deployment =
-        deploy::deploy(&provider, key.address(), &Params::devnet(Address::repeat_byte(0x7e))).await.unwrap();
-    let client = Client::connect(&anvil.endpoint(), key, deployment).await.unwrap();
-    (anvil, client)
+    anvil::spawn_deployed().await.expect("anvil with the protocol (run `make deps`)")
 }
 
 /// An opened (not running) provider, for in-process router tests; keep the guards alive.

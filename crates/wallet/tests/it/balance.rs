@@ -1,27 +1,17 @@
 //! Balances of wallet keys on a real Anvil chain with the protocol deployed.
 
-use alloy::{
-    network::{EthereumWallet, TransactionBuilder},
-    providers::{Provider, ProviderBuilder},
-    rpc::types::TransactionRequest,
-    signers::local::PrivateKeySigner,
-};
-use ocean_chain::{B256, Client, JobRequest, Mode, Params, U256, anvil, deploy};
-use ocean_wallet::{Address, Balance, Error, Wallet, balance, format_units};
+use alloy::{network::TransactionBuilder, providers::Provider, rpc::types::TransactionRequest};
+use ocean_chain::{B256, Client, JobRequest, Mode, U256, anvil};
+use ocean_wallet::{Balance, Error, Wallet, balance, format_units};
 
 const E18: u128 = 1_000_000_000_000_000_000;
 
 #[tokio::test]
 async fn balances_of_a_wallet_key_and_of_a_bare_address() {
-    let anvil = anvil::spawn().expect("anvil (run `make deps-node`)");
-    let key: PrivateKeySigner = anvil.keys()[0].clone().into();
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
-    let deployment =
-        deploy::deploy(&provider, key.address(), &Params::devnet(Address::repeat_byte(0x7e))).await.unwrap();
-    let deployer = Client::connect(&anvil.endpoint(), key, deployment.clone()).await.unwrap();
+    let (anvil, deployer) =
+        anvil::spawn_deployed().await.expect("anvil with the protocol (run `make deps-node`)");
+    let deployment = deployer.deployment().clone();
+    let provider = deployer.provider().clone();
 
     let dir = tempfile::tempdir().unwrap();
     let wallet = Wallet::open(dir.path());
