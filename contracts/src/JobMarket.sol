@@ -17,6 +17,7 @@ import {IWorkLedger} from "./Rewards.sol";
 ///
 ///   createJob (one signed offer per replica) ─► Assigned
 ///   Assigned    ── reveal with ≥ quorum matching commitments ──► Finalized (pay, slash, no-show bonds, refund)
+///   Assigned    ── reassign a silent slot after `rebalanceAt` ──► Assigned (the silent provider released)
 ///   Assigned    ── submitProof (Mode.Proof) ──► Finalized
 ///   Assigned    ── expire after the reveal deadline, something committed (Mode.Quorum) ──► Arbitration
 ///   Assigned    ── expire otherwise ──► Failed (refund, no-show bonds)
@@ -67,6 +68,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint16 slashBps;
         uint16 noShowBps;
         uint40 arbitrationWindow;
+        uint32 rebalanceAt;
         // slot 2
         bytes32 assignmentHash;
     }
@@ -105,7 +107,10 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     /// @notice What a requester asks for.
     /// @dev `limitsHash` is `keccak256` of the manifest's canonical limits (docs/protocol.md §3); providers check
     ///      the manifest they run against it. `lateManifest` says the manifest is made after the offers (private
-    ///      jobs seal inputs to the providers that offered), so offers could not sign its CID.
+    ///      jobs seal inputs to the providers that offered), so offers could not sign its CID. `rebalanceAt`
+    ///      (0: never) is the time from which a provider that has not committed may be left out: a quorum that
+    ///      agrees by then settles without it, and the requester may hand its slot to another provider
+    ///      (`reassign`). It is part of the terms every provider signs.
     struct JobRequest {
         bytes32 salt;
         bytes manifestCid;
@@ -117,6 +122,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint40 commitDeadline;
         bytes32 proofSpec;
         bytes32 limitsHash;
+        uint32 rebalanceAt;
     }
 
     /// @notice Settings chosen at deployment; the `Bounds` say how far governance may move each later.
@@ -156,6 +162,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     bytes32 public constant OFFER_TYPEHASH =
         keccak256("Offer(bytes32 jobId,address provider,uint96 price,uint40 expiry,bytes32 terms)");
     bytes32 public constant COMMIT_TYPEHASH = keccak256("Commit(bytes32 jobId,bytes32 commitment)");
+    /// @dev Sets the terms of an offer for a slot handed over by `reassign` apart from those of a creation offer.
+    bytes32 internal constant REASSIGN_TAG = keccak256("Ocean AI reassignment");
     uint256 public constant MAX_REPLICAS = 16;
     /// @dev Arbiters are drawn by trying random registry entries; a bounded number of tries keeps the gas bounded.
     uint256 internal constant DRAW_TRIES_PER_ARBITER = 4;
@@ -226,6 +234,9 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     );
     /// @dev Indexes `replicas..2*replicas-1` are arbiters drawn for an arbitration round.
     event ProviderAssigned(bytes32 indexed jobId, address indexed provider, uint8 index, uint96 price);
+    /// @notice `provider` left slot `index` of the job without commitment, pay or bond (`reassign`); the slot's
+    ///         new provider is in the `ProviderAssigned` event that follows.
+    event ProviderReleased(bytes32 indexed jobId, address indexed provider, uint8 index);
     event Committed(bytes32 indexed jobId, address indexed provider, bytes32 commitment);
     event JobFinalized(bytes32 indexed jobId, bytes resultCid, uint8 matches, uint256 refund);
     event ProviderPaid(bytes32 indexed jobId, address indexed provider, uint256 amount);
@@ -259,6 +270,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     error ZeroCommitment();
     error RevealClosed(uint256 deadline);
     error RevealTooEarly(uint256 commitDeadline);
+    error RebalanceOutOfRange(uint256 rebalanceAt);
+    error RebalanceNotOpen(uint256 rebalanceAt);
     error NotParticipant(address caller);
     error QuorumNotReached(uint256 matches, uint256 quorum);
     error BadCommitIndex(uint256 index);
@@ -370,9 +383,12 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
 
     /// @notice Reveals the result CID; with at least `quorum` matching commitments the job is settled.
     /// @dev Callable by the requester or any assigned provider. Before the commit deadline it needs a commitment
-    ///      from every provider (so a requester cannot settle early to skip a slower honest provider); after it,
-    ///      until the reveal deadline, whatever was committed counts. A CID that nobody computed cannot reach
-    ///      quorum, so a requester cannot dodge payment: the providers reveal the real one themselves.
+    ///      from every provider (so a requester cannot settle early to skip a slower honest provider), unless the
+    ///      job's `rebalanceAt` has passed: every provider signed that it may be left out if it has not committed
+    ///      by then, and such a provider is then neither paid nor bonded. After the commit deadline, until the
+    ///      reveal deadline, whatever was committed counts and a silent provider loses its no-show bond. A CID
+    ///      that nobody computed cannot reach quorum, so a requester cannot dodge payment: the providers reveal
+    ///      the real one themselves.
     function reveal(
         bytes32 jobId,
         Assignment[] calldata assignment,
@@ -388,7 +404,9 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         (uint256 matches, bool complete, bool isParticipant) = _countMatches(jobId, assignment, resultCid, commits);
         if (msg.sender == job.requester) isParticipant = true;
         if (!isParticipant) revert NotParticipant(msg.sender);
-        if (!complete && block.timestamp <= job.commitDeadline) revert RevealTooEarly(job.commitDeadline);
+        if (!complete && block.timestamp <= job.commitDeadline && !_rebalancing(job)) {
+            revert RevealTooEarly(job.rebalanceAt != 0 ? job.rebalanceAt : job.commitDeadline);
+        }
         if (matches < job.quorum) revert QuorumNotReached(matches, job.quorum);
 
         _settle(jobId, job, assignment, resultCid, commits, uint8(matches));
@@ -422,6 +440,40 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (matches <= r) revert QuorumNotReached(matches, r + 1);
 
         _settle(jobId, job, all, resultCid, commits, uint8(matches));
+    }
+
+    /// @notice Hands slot `index` of a job to another provider once `rebalanceAt` has passed and while the commit
+    ///         deadline has not, if its provider has not committed on chain. Only the requester may call. The
+    ///         provider left out is released (neither paid nor bonded: it agreed to `rebalanceAt` and did not
+    ///         commit by then); the new one signed `offer` over `reassignTerms` of the assignment it joins, and
+    ///         gets the job's remaining time. Deadlines and escrow do not change (the new price is at most
+    ///         `pricePerReplica`, which the escrow covers).
+    /// @dev A provider whose result is ready protects itself by committing on chain: a commitment it only signed
+    ///      off chain does not stop a reassignment.
+    function reassign(bytes32 jobId, Assignment[] calldata assignment, uint8 index, Offer calldata offer) external {
+        Job storage job = jobs[jobId];
+        if (job.state != State.Assigned) revert WrongState(job.state);
+        if (msg.sender != job.requester) revert NotParticipant(msg.sender);
+        if (keccak256(abi.encode(assignment)) != job.assignmentHash) revert AssignmentMismatch();
+        if (!_rebalancing(job)) revert RebalanceNotOpen(job.rebalanceAt);
+        if (block.timestamp > job.commitDeadline) revert CommitClosed(job.commitDeadline);
+        if (index >= assignment.length) revert BadCommitIndex(index);
+        address released = assignment[index].provider;
+        if (commitments[jobId][released] != bytes32(0)) revert AlreadyCommitted();
+        if (offer.expiry < block.timestamp) revert OfferExpired(offer.provider);
+        if (offer.price > job.pricePerReplica) {
+            revert OfferAbovePrice(offer.provider, offer.price, job.pricePerReplica);
+        }
+        if (_contains(assignment, offer.provider, assignment.length)) revert ProviderAlreadyAssigned(offer.provider);
+        Assignment[] memory next = assignment;
+        next[index] = Assignment(offer.provider, offer.price);
+        bytes32 nextHash = keccak256(abi.encode(next));
+        bytes32 digest = offerDigest(jobId, offer.provider, offer.price, offer.expiry, reassignTerms(nextHash));
+        if (ECDSA.recover(digest, offer.r, offer.vs) != offer.provider) revert BadSignature(offer.provider);
+        if (!registry.isActive(offer.provider)) revert ProviderNotActive(offer.provider);
+        job.assignmentHash = nextHash;
+        emit ProviderReleased(jobId, released, index);
+        emit ProviderAssigned(jobId, offer.provider, index, offer.price);
     }
 
     /// @notice Mode.Proof: the assigned provider submits its result with a proof; paid if the job's verifier
@@ -529,7 +581,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     }
 
     /// @notice The hash of everything a provider agrees to besides its own price: the manifest (unless it is made
-    ///         later), r, q, mode, price cap, commit deadline, proof spec, limits and the ordered providers.
+    ///         later), r, q, mode, price cap, commit deadline, proof spec, limits, rebalance time and the ordered
+    ///         providers.
     function termsHash(JobRequest calldata req, address[] memory providers) public pure returns (bytes32) {
         bytes32 manifest = req.lateManifest ? bytes32(0) : keccak256(req.manifestCid);
         return keccak256(
@@ -542,9 +595,16 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
                 req.commitDeadline,
                 req.proofSpec,
                 req.limitsHash,
+                req.rebalanceAt,
                 keccak256(abi.encodePacked(providers))
             )
         );
+    }
+
+    /// @notice The `terms` of an offer to join a running job whose assignment becomes the one hashed to
+    ///         `nextAssignmentHash` (`reassign`); the rest of the job's terms are on chain and cannot change.
+    function reassignTerms(bytes32 nextAssignmentHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(REASSIGN_TAG, nextAssignmentHash));
     }
 
     /// @notice EIP-712 digest a provider signs to offer to run `jobId` for `price` until `expiry` on `terms`.
@@ -646,6 +706,9 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (req.commitDeadline <= block.timestamp || req.commitDeadline > block.timestamp + maxJobDuration) {
             revert DeadlineOutOfRange(req.commitDeadline);
         }
+        if (req.rebalanceAt != 0 && (req.rebalanceAt <= block.timestamp || req.rebalanceAt >= req.commitDeadline)) {
+            revert RebalanceOutOfRange(req.rebalanceAt);
+        }
         // Fully assigned at birth: a job nobody is committed to pay for in full never exists on chain.
         if (offers.length != r) revert OfferCountMismatch(offers.length, r);
         jobId = jobIdOf(msg.sender, req.salt);
@@ -667,6 +730,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         job.slashBps = slashBps;
         job.noShowBps = noShowBps;
         job.arbitrationWindow = arbitrationWindow;
+        job.rebalanceAt = req.rebalanceAt;
         job.assignmentHash = keccak256(abi.encode(assignment));
         if (req.mode == Mode.Proof) {
             // A proof job without a verifier could never be proved, and its provider would lose its bond.
@@ -813,12 +877,14 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         bytes32[] memory commits,
         uint8 matches
     ) internal {
-        // In arbitration the first `replicas` slots are the originals, the rest arbiters; otherwise all originals.
+        // In arbitration the first `replicas` slots are the originals, the rest arbiters; otherwise all originals,
+        // and before the commit deadline (a settlement after `rebalanceAt`) a silent one is released, not bonded.
         uint256 originals = job.state == State.Arbitration ? job.replicas : type(uint256).max;
+        bool early = job.state == State.Assigned && block.timestamp <= job.commitDeadline;
         job.state = State.Finalized;
         Payout memory p = Payout(0, 0, job.feeBps, currentEpoch(), minRewardFee, 0);
         for (uint256 i; i < assignment.length; ++i) {
-            _settleOne(jobId, job, p, assignment[i], commits[i], result, _role(originals, i));
+            _settleOne(jobId, job, p, assignment[i], commits[i], result, _role(originals, i, early));
         }
         if (p.fees != 0) accounts[treasury].owed += uint128(p.fees);
         uint256 refund = escrowOf(job.mode, job.replicas, job.pricePerReplica) - p.paid;
@@ -847,18 +913,20 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     }
 
     /// @dev How a settlement treats a slot: an original provider of a job settled by `reveal` (paid, slashed for
-    ///      a dissent, bonded when silent); an original in arbitration (its bond was taken when arbitration
+    ///      a dissent, bonded when silent); one settled before the commit deadline (likewise, but released when
+    ///      silent: the job settled without it after its `rebalanceAt`); an original in arbitration (its bond was taken when arbitration
     ///      began); a drafted arbiter, which did not volunteer: paid when it matches, never slashed or bonded (a
     ///      requester's Sybils among the originals plus one among the arbiters could otherwise outvote an honest
     ///      arbiter and have it slashed).
     enum Role {
         Original,
+        Early,
         DisputedOriginal,
         Arbiter
     }
 
-    function _role(uint256 originals, uint256 i) internal pure returns (Role) {
-        if (originals == type(uint256).max) return Role.Original;
+    function _role(uint256 originals, uint256 i, bool early) internal pure returns (Role) {
+        if (originals == type(uint256).max) return early ? Role.Early : Role.Original;
         return i < originals ? Role.DisputedOriginal : Role.Arbiter;
     }
 
@@ -895,6 +963,11 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         a.owed += uint128(price - fee);
         accounts[provider] = a;
         emit ProviderPaid(jobId, provider, price - fee);
+    }
+
+    function _rebalancing(Job storage job) internal view returns (bool) {
+        uint256 at = job.rebalanceAt;
+        return at != 0 && block.timestamp >= at;
     }
 
     function _takeNoShowBond(bytes32 jobId, Job storage job, address provider) internal {

@@ -215,7 +215,8 @@ contract HolesTest is Fixture {
             req.pricePerReplica,
             req.commitDeadline,
             req.proofSpec,
-            req.limitsHash
+            req.limitsHash,
+            req.rebalanceAt
         );
     }
 

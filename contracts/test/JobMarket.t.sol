@@ -1500,6 +1500,7 @@ contract JobMarketTest is Fixture {
                 req.commitDeadline,
                 req.proofSpec,
                 req.limitsHash,
+                req.rebalanceAt,
                 keccak256(abi.encodePacked(list))
             )
         );

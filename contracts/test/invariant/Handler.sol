@@ -44,6 +44,7 @@ contract Handler {
         uint256 escrow;
         uint40 commitDeadline; // of the current phase
         uint40 revealDeadline; // of the current phase
+        uint32 rebalanceAt;
         Phase phase;
         JobMarket.Assignment[] assignment;
         Behaviour[] behaviour;
@@ -168,9 +169,9 @@ contract Handler {
 
     function _request(uint8 r, uint8 qSeed, bool none, uint96 capSeed, uint32 durSeed)
         internal
-        returns (JobMarket.JobRequest memory)
+        returns (JobMarket.JobRequest memory req)
     {
-        return JobMarket.JobRequest({
+        req = JobMarket.JobRequest({
             salt: bytes32(++salt),
             manifestCid: hex"0170",
             lateManifest: false,
@@ -180,8 +181,14 @@ contract Handler {
             pricePerReplica: uint96(_bound(capSeed, 1, 1_000 ether)),
             commitDeadline: uint40(block.timestamp + _bound(durSeed, 5 minutes, 1 hours)),
             proofSpec: bytes32(0),
-            limitsHash: keccak256("limits")
+            limitsHash: keccak256("limits"),
+            rebalanceAt: 0
         });
+        // Half the jobs may be rebalanced, from a random time before their commit deadline.
+        uint256 roll = uint256(keccak256(abi.encode(capSeed, durSeed, salt)));
+        if (roll % 2 == 0) {
+            req.rebalanceAt = uint32(_bound(roll >> 8, block.timestamp + 1, req.commitDeadline - 1));
+        }
     }
 
     /// @dev `n` offers from distinct active providers, starting at a random one, each at a random price <= cap,
@@ -234,6 +241,7 @@ contract Handler {
         j.q = req.quorum;
         j.cap = req.pricePerReplica;
         j.escrow = escrow;
+        j.rebalanceAt = req.rebalanceAt;
         _refreshDeadlines(j);
         for (uint256 i; i < offers.length; ++i) {
             j.assignment.push(JobMarket.Assignment(offers[i].provider, offers[i].price));
@@ -596,24 +604,106 @@ contract Handler {
         }
         if (block.timestamp > j.revealDeadline) {
             calls["revealLate"]++;
-        } else if (!complete && block.timestamp <= j.commitDeadline) {
+        } else if (!complete && block.timestamp <= j.commitDeadline && !_rebalancing(j)) {
             calls["revealEarly"]++;
         } else if (matches < j.q) {
             calls["revealNoQuorum"]++;
+        } else if (!complete && block.timestamp <= j.commitDeadline) {
+            calls["revealRebalanced"]++;
         }
-        bool expectOk =
-            block.timestamp <= j.revealDeadline && (complete || block.timestamp > j.commitDeadline) && matches >= j.q;
+        bool expectOk = block.timestamp <= j.revealDeadline
+            && (complete || block.timestamp > j.commitDeadline || _rebalancing(j)) && matches >= j.q;
 
         Before memory b = _snapshot(j, j.assignment);
+        // A silent provider loses its bond only when the job settles after the commit deadline; before it (after
+        // `rebalanceAt`) it is released.
+        bool bondable = block.timestamp > j.commitDeadline;
         vm.prank(caller);
         try market.reveal(j.id, j.assignment, cid, sc) {
             if (!expectOk) _violation("reveal succeeded where it must fail");
-            _checkSettlement(j, j.assignment, cid, counted, b, true);
+            _checkSettlement(j, j.assignment, cid, counted, b, bondable);
             _settled(j);
             calls["reveal"]++;
         } catch {
             if (expectOk) _violation("reveal failed where it must succeed");
         }
+    }
+
+    function _rebalancing(JobInfo storage j) internal view returns (bool) {
+        return j.rebalanceAt != 0 && block.timestamp >= j.rebalanceAt;
+    }
+
+    /// @dev The requester (or, to be refused, a provider) hands a slot to a provider outside the job, signed over
+    ///      the new assignment. Allowed exactly in the Assigned phase between `rebalanceAt` and the commit
+    ///      deadline, for a slot without an on-chain commitment; it moves no token and no stake.
+    function reassign(uint256 jobSeed, uint256 slotSeed, uint256 pick, bool asProvider) external {
+        (bool found, uint256 idx) = _liveForReassign(jobSeed);
+        if (!found) return;
+        JobInfo storage j = jobs[idx];
+        uint256 i = slotSeed % j.r;
+        uint256 who = _outsider(j, pick);
+        if (who == type(uint256).max) return;
+        JobMarket.Assignment[] memory next = j.assignment;
+        uint96 price = uint96(_bound(uint256(keccak256(abi.encode(pick, j.id))), 0, j.cap));
+        next[i] = JobMarket.Assignment(providers[who], price);
+        JobMarket.Offer memory offer = _offer(j.id, who, price, market.reassignTerms(keccak256(abi.encode(next))));
+        bool expectOk = !asProvider && j.phase == Phase.Assigned && _rebalancing(j)
+            && block.timestamp <= j.commitDeadline && !j.onChain[i];
+        ReassignCheck memory c = _reassignCheck(j.assignment[i].provider);
+        vm.prank(asProvider ? c.released : requester);
+        try market.reassign(j.id, j.assignment, uint8(i), offer) {
+            if (!expectOk) _violation("reassign succeeded where it must fail");
+            _checkReassigned(c);
+            j.assignment[i] = next[i];
+            j.behaviour[i] = _roll(uint256(keccak256(abi.encode(pick, i, j.id, "reassigned"))));
+            j.onChain[i] = false;
+            calls["reassign"]++;
+        } catch {
+            if (expectOk) _violation("reassign failed where it must succeed");
+            calls["reassignRefused"]++;
+        }
+    }
+
+    struct ReassignCheck {
+        address released;
+        uint256 stake;
+        uint256 owed;
+        uint256 marketBalance;
+    }
+
+    function _reassignCheck(address released) internal view returns (ReassignCheck memory c) {
+        c = ReassignCheck(released, _stakeOf(released), market.owed(released), token.balanceOf(address(market)));
+    }
+
+    function _checkReassigned(ReassignCheck memory c) internal {
+        if (_stakeOf(c.released) != c.stake || market.owed(c.released) != c.owed) {
+            _violation("a released provider was paid or bonded");
+        }
+        if (token.balanceOf(address(market)) != c.marketBalance) _violation("reassign moved tokens");
+    }
+
+    /// @dev Like `_live`, but preferring (odd seeds) jobs inside their rebalancing window, where a reassignment
+    ///      can succeed.
+    function _liveForReassign(uint256 seed) internal view returns (bool found, uint256 idx) {
+        if (seed % 2 == 0) return _live(seed / 2);
+        uint256 n = jobs.length;
+        for (uint256 k; k < n; ++k) {
+            idx = (seed % n + k) % n;
+            JobInfo storage j = jobs[idx];
+            if (j.phase == Phase.Assigned && _rebalancing(j) && block.timestamp <= j.commitDeadline) {
+                return (true, idx);
+            }
+        }
+        return _live(seed);
+    }
+
+    /// @dev An active provider outside the job, from a random start (max when there is none).
+    function _outsider(JobInfo storage j, uint256 pick) internal view returns (uint256) {
+        for (uint256 k; k < providers.length; ++k) {
+            uint256 w = (pick % providers.length + k) % providers.length;
+            if (registry.isActive(providers[w]) && _indexOf(j, providers[w]) == type(uint256).max) return w;
+        }
+        return type(uint256).max;
     }
 
     /// @dev The same for an arbitration: originals count with their on-chain commitments (NO_SHOW for the rest),

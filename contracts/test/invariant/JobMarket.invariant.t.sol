@@ -33,7 +33,7 @@ contract JobMarketInvariantTest is Fixture {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory s) {
-        bytes4[] memory sel = new bytes4[](17);
+        bytes4[] memory sel = new bytes4[](18);
         sel[0] = Handler.createJob.selector;
         sel[1] = Handler.createJobAgain.selector;
         sel[2] = Handler.createJobUnderfilled.selector;
@@ -51,6 +51,7 @@ contract JobMarketInvariantTest is Fixture {
         sel[14] = Handler.warp.selector;
         sel[15] = Handler.addStake.selector;
         sel[16] = Handler.warpAgain.selector;
+        sel[17] = Handler.reassign.selector;
         s = new FuzzSelector[](1);
         s[0] = FuzzSelector(address(handler), sel);
     }

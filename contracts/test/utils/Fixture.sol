@@ -190,7 +190,8 @@ abstract contract Fixture {
             pricePerReplica: PRICE,
             commitDeadline: uint40(block.timestamp + 1 hours),
             proofSpec: bytes32(0),
-            limitsHash: LIMITS
+            limitsHash: LIMITS,
+            rebalanceAt: 0
         });
     }
 
