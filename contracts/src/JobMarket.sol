@@ -21,7 +21,7 @@ import {IWorkLedger} from "./Rewards.sol";
 ///   Assigned    ── submitProof (Mode.Proof) ──► Finalized
 ///   Assigned    ── expire after the reveal deadline, something committed (Mode.Quorum) ──► Arbitration
 ///   Assigned    ── expire otherwise ──► Failed (refund, no-show bonds)
-///   Arbitration ── revealArbitration with a majority of all 2r commitments ──► Finalized
+///   Arbitration ── reveal with a majority of all 2r commitments ──► Finalized
 ///   Arbitration ── expire after its reveal deadline ──► Failed (refund, nobody slashed)
 ///
 ///   A job is born fully assigned: there is no half-filled state in which a provider could work for a job the
@@ -204,8 +204,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     uint40 public arbitrationWindow;
     /// @notice After the job limits were lowered, jobs created under the old ones may run until
     ///         `oldLifetimeEnds`; until then `maxJobLifetime()` reports `oldLifetime`.
-    uint40 public oldLifetime;
-    uint40 public oldLifetimeEnds;
+    uint40 internal oldLifetime;
+    uint40 internal oldLifetimeEnds;
     IResultVerifier public proofVerifier;
 
     /// @dev Read with `jobOf` (a struct: a getter returning thirteen values is too deep for most callers' stacks).
@@ -214,7 +214,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     mapping(bytes32 jobId => ProofTerms) public proofTerms;
     /// @notice `keccak256(abi.encode(arbiters))` of a job in arbitration (each at the job's `pricePerReplica`).
     mapping(bytes32 jobId => bytes32) public arbitrationHash;
-    mapping(address account => Account) public accounts;
+    mapping(address account => Account) internal accounts;
     /// @notice Work units of finished epochs, written when an account first works in a later epoch.
     mapping(address account => mapping(uint256 epoch => uint256)) public pastUnits;
     /// @notice Total verified work units (fees paid) per epoch.
@@ -381,65 +381,66 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         emit Committed(jobId, msg.sender, commitment);
     }
 
-    /// @notice Reveals the result CID; with at least `quorum` matching commitments the job is settled.
-    /// @dev Callable by the requester or any assigned provider. Before the commit deadline it needs a commitment
-    ///      from every provider (so a requester cannot settle early to skip a slower honest provider), unless the
-    ///      job's `rebalanceAt` has passed: every provider signed that it may be left out if it has not committed
-    ///      by then, and such a provider is then neither paid nor bonded. After the commit deadline, until the
-    ///      reveal deadline, whatever was committed counts and a silent provider loses its no-show bond. A CID
-    ///      that nobody computed cannot reach quorum, so a requester cannot dodge payment: the providers reveal
-    ///      the real one themselves.
-    function reveal(
-        bytes32 jobId,
-        Assignment[] calldata assignment,
-        bytes calldata resultCid,
-        SignedCommit[] calldata signed
-    ) external {
+    /// @notice Reveals the result CID; with enough matching commitments the job is settled. `list` is the job's
+    ///         assignment; in arbitration, the assignment followed by its arbiters.
+    /// @dev Callable by the requester or any provider in `list`. A CID that nobody computed cannot reach a
+    ///      majority, so a requester cannot dodge payment: the providers reveal the real one themselves.
+    ///
+    ///      Assigned: at least `quorum` matches. Before the commit deadline it needs a commitment from every
+    ///      provider (so a requester cannot settle early to skip a slower honest provider), unless the job's
+    ///      `rebalanceAt` has passed: every provider signed that it may be left out if it has not committed by
+    ///      then, and such a provider is then neither paid nor bonded. After the commit deadline, until the
+    ///      reveal deadline, whatever was committed counts and a silent provider loses its no-show bond.
+    ///
+    ///      Arbitration: a strict majority of all `2 * replicas` (`replicas + 1` matches). Original providers count
+    ///      with what they committed on chain before arbitration (a signature cannot prove when it was made);
+    ///      arbiters may commit on chain or sign (`signed` indexes into `list`, arbiters only). Matching
+    ///      commitments are paid, dissenting ones slashed, drafted arbiters that stayed silent are neither.
+    function reveal(bytes32 jobId, Assignment[] calldata list, bytes calldata resultCid, SignedCommit[] calldata signed)
+        external
+    {
         Job storage job = jobs[jobId];
-        if (job.state != State.Assigned || job.mode == Mode.Proof) revert WrongState(job.state);
-        if (keccak256(abi.encode(assignment)) != job.assignmentHash) revert AssignmentMismatch();
-        if (block.timestamp > job.revealDeadline) revert RevealClosed(job.revealDeadline);
-
-        bytes32[] memory commits = _signedCommits(jobId, assignment, signed, 0);
-        (uint256 matches, bool complete, bool isParticipant) = _countMatches(jobId, assignment, resultCid, commits);
-        if (msg.sender == job.requester) isParticipant = true;
-        if (!isParticipant) revert NotParticipant(msg.sender);
-        if (!complete && block.timestamp <= job.commitDeadline && !_rebalancing(job)) {
-            revert RevealTooEarly(job.rebalanceAt != 0 ? job.rebalanceAt : job.commitDeadline);
-        }
-        if (matches < job.quorum) revert QuorumNotReached(matches, job.quorum);
-
-        _settle(jobId, job, assignment, resultCid, commits, uint8(matches));
+        bool arbitration = job.state == State.Arbitration;
+        _checkRevealable(jobId, job, list, arbitration);
+        (bytes32[] memory commits, uint256 matches) = _countReveal(jobId, job, list, resultCid, signed, arbitration);
+        _settle(jobId, job, list, resultCid, commits, uint8(matches));
     }
 
-    /// @notice Settles a job in arbitration: `all` is its assignment followed by its arbiters. A result needs a
-    ///         strict majority of all `2 * replicas` (`replicas + 1` matching commitments).
-    /// @dev Original providers count with what they committed on chain before arbitration (a signature cannot
-    ///      prove when it was made); arbiters may commit on chain or sign (`signed` indexes into `all`, arbiters
-    ///      only). Matching commitments are paid, dissenting ones slashed, drafted arbiters that stayed silent
-    ///      are neither.
-    function revealArbitration(
-        bytes32 jobId,
-        Assignment[] calldata all,
-        bytes calldata resultCid,
-        SignedCommit[] calldata signed
-    ) external {
-        Job storage job = jobs[jobId];
-        if (job.state != State.Arbitration) revert WrongState(job.state);
+    /// @dev One body for both rounds: the JobMarket's code must stay under EIP-170's 24,576 bytes.
+    function _checkRevealable(bytes32 jobId, Job storage job, Assignment[] calldata list, bool arbitration)
+        internal
+        view
+    {
         uint256 r = job.replicas;
-        if (all.length != 2 * r) revert AssignmentMismatch();
-        if (keccak256(abi.encode(all[:r])) != job.assignmentHash) revert AssignmentMismatch();
-        if (keccak256(abi.encode(all[r:])) != arbitrationHash[jobId]) revert AssignmentMismatch();
+        if (arbitration ? job.state != State.Arbitration : job.state != State.Assigned || job.mode == Mode.Proof) {
+            revert WrongState(job.state);
+        }
+        if (list.length != (arbitration ? 2 * r : r)) revert AssignmentMismatch();
+        if (keccak256(abi.encode(list[:r])) != job.assignmentHash) revert AssignmentMismatch();
+        if (arbitration && keccak256(abi.encode(list[r:])) != arbitrationHash[jobId]) revert AssignmentMismatch();
         if (block.timestamp > job.revealDeadline) revert RevealClosed(job.revealDeadline);
+    }
 
-        bytes32[] memory commits = _signedCommits(jobId, all, signed, r);
-        (uint256 matches, bool complete, bool isParticipant) = _countMatches(jobId, all, resultCid, commits);
-        if (msg.sender == job.requester) isParticipant = true;
-        if (!isParticipant) revert NotParticipant(msg.sender);
-        if (!complete && block.timestamp <= job.commitDeadline) revert RevealTooEarly(job.commitDeadline);
-        if (matches <= r) revert QuorumNotReached(matches, r + 1);
-
-        _settle(jobId, job, all, resultCid, commits, uint8(matches));
+    /// @dev The commitments that count (signed ones first, then on chain) and how many match `resultCid`; reverts
+    ///      unless the caller may reveal now and the matches decide.
+    function _countReveal(
+        bytes32 jobId,
+        Job storage job,
+        Assignment[] calldata list,
+        bytes calldata resultCid,
+        SignedCommit[] calldata signed,
+        bool arbitration
+    ) internal view returns (bytes32[] memory commits, uint256 matches) {
+        commits = _signedCommits(jobId, list, signed, arbitration ? job.replicas : 0);
+        bool complete;
+        bool isParticipant;
+        (matches, complete, isParticipant) = _countMatches(jobId, list, resultCid, commits);
+        if (!isParticipant && msg.sender != job.requester) revert NotParticipant(msg.sender);
+        if (!complete && block.timestamp <= job.commitDeadline && (arbitration || !_rebalancing(job))) {
+            revert RevealTooEarly(!arbitration && job.rebalanceAt != 0 ? job.rebalanceAt : job.commitDeadline);
+        }
+        uint256 needed = arbitration ? uint256(job.replicas) + 1 : job.quorum;
+        if (matches < needed) revert QuorumNotReached(matches, needed);
     }
 
     /// @notice Hands slot `index` of a job to another provider once `rebalanceAt` has passed and while the commit
@@ -460,17 +461,11 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (index >= assignment.length) revert BadCommitIndex(index);
         address released = assignment[index].provider;
         if (commitments[jobId][released] != bytes32(0)) revert AlreadyCommitted();
-        if (offer.expiry < block.timestamp) revert OfferExpired(offer.provider);
-        if (offer.price > job.pricePerReplica) {
-            revert OfferAbovePrice(offer.provider, offer.price, job.pricePerReplica);
-        }
         if (_contains(assignment, offer.provider, assignment.length)) revert ProviderAlreadyAssigned(offer.provider);
         Assignment[] memory next = assignment;
         next[index] = Assignment(offer.provider, offer.price);
         bytes32 nextHash = keccak256(abi.encode(next));
-        bytes32 digest = offerDigest(jobId, offer.provider, offer.price, offer.expiry, reassignTerms(nextHash));
-        if (ECDSA.recover(digest, offer.r, offer.vs) != offer.provider) revert BadSignature(offer.provider);
-        if (!registry.isActive(offer.provider)) revert ProviderNotActive(offer.provider);
+        _checkOffer(jobId, offer, job.pricePerReplica, reassignTerms(nextHash));
         job.assignmentHash = nextHash;
         emit ProviderReleased(jobId, released, index);
         emit ProviderAssigned(jobId, offer.provider, index, offer.price);
@@ -621,61 +616,46 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         return _hashTypedDataV4(keccak256(abi.encode(COMMIT_TYPEHASH, jobId, commitment)));
     }
 
-    /// @notice The commitment a provider makes to a result.
-    function commitmentOf(bytes calldata resultCid, address provider) external pure returns (bytes32) {
-        return keccak256(abi.encodePacked(resultCid, provider));
-    }
-
     // =========================================================================================================
     // Governance (owner = timelock); every value inside its immutable bounds
     // =========================================================================================================
 
     function setFeeBps(uint16 value) external onlyOwner {
-        _bound("feeBps", value, 0, maxFeeBps);
+        _setting("feeBps", value, 0, maxFeeBps);
         feeBps = value;
-        emit ParameterSet("feeBps", value);
     }
 
     function setSlashBps(uint16 value) external onlyOwner {
-        _bound("slashBps", value, minSlashBps, maxSlashBps);
+        _setting("slashBps", value, minSlashBps, maxSlashBps);
         slashBps = value;
-        emit ParameterSet("slashBps", value);
     }
 
     function setNoShowBps(uint16 value) external onlyOwner {
-        _bound("noShowBps", value, 0, maxNoShowBps);
+        _setting("noShowBps", value, 0, maxNoShowBps);
         noShowBps = value;
-        emit ParameterSet("noShowBps", value);
     }
 
     function setMinRewardFee(uint80 value) external onlyOwner {
-        _bound("minRewardFee", value, 0, maxMinRewardFee);
+        _setting("minRewardFee", value, 0, maxMinRewardFee);
         minRewardFee = value;
-        emit ParameterSet("minRewardFee", value);
     }
 
     function setRevealWindow(uint40 value) external onlyOwner {
-        _bound("revealWindow", value, minRevealWindow, maxRevealWindow);
-        _checkLifetime(maxJobDuration, value, arbitrationWindow);
-        _keepOldLifetime();
+        _setting("revealWindow", value, minRevealWindow, maxRevealWindow);
+        _changeLifetime(maxJobDuration, value, arbitrationWindow);
         revealWindow = value;
-        emit ParameterSet("revealWindow", value);
     }
 
     function setMaxJobDuration(uint40 value) external onlyOwner {
-        _bound("maxJobDuration", value, minJobDuration, maxJobDurationCap);
-        _checkLifetime(value, revealWindow, arbitrationWindow);
-        _keepOldLifetime();
+        _setting("maxJobDuration", value, minJobDuration, maxJobDurationCap);
+        _changeLifetime(value, revealWindow, arbitrationWindow);
         maxJobDuration = value;
-        emit ParameterSet("maxJobDuration", value);
     }
 
     function setArbitrationWindow(uint40 value) external onlyOwner {
-        _bound("arbitrationWindow", value, minArbitrationWindow, maxArbitrationWindow);
-        _checkLifetime(maxJobDuration, revealWindow, value);
-        _keepOldLifetime();
+        _setting("arbitrationWindow", value, minArbitrationWindow, maxArbitrationWindow);
+        _changeLifetime(maxJobDuration, revealWindow, value);
         arbitrationWindow = value;
-        emit ParameterSet("arbitrationWindow", value);
     }
 
     function setTreasury(address value) external onlyOwner {
@@ -759,17 +739,22 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         assignment = new Assignment[](offers.length);
         for (uint256 i; i < offers.length; ++i) {
             Offer calldata o = offers[i];
-            if (o.expiry < block.timestamp) revert OfferExpired(o.provider);
-            if (o.price > req.pricePerReplica) revert OfferAbovePrice(o.provider, o.price, req.pricePerReplica);
             for (uint256 k; k < i; ++k) {
                 if (providers[k] == o.provider) revert ProviderAlreadyAssigned(o.provider);
             }
-            if (ECDSA.recover(offerDigest(jobId, o.provider, o.price, o.expiry, terms), o.r, o.vs) != o.provider) {
-                revert BadSignature(o.provider);
-            }
-            if (!registry.isActive(o.provider)) revert ProviderNotActive(o.provider);
+            _checkOffer(jobId, o, req.pricePerReplica, terms);
             assignment[i] = Assignment(o.provider, o.price);
         }
+    }
+
+    /// @dev An offer is live, within the price cap, signed by its provider over `terms`, and from an active node.
+    function _checkOffer(bytes32 jobId, Offer calldata o, uint256 cap, bytes32 terms) internal view {
+        if (o.expiry < block.timestamp) revert OfferExpired(o.provider);
+        if (o.price > cap) revert OfferAbovePrice(o.provider, o.price, cap);
+        if (ECDSA.recover(offerDigest(jobId, o.provider, o.price, o.expiry, terms), o.r, o.vs) != o.provider) {
+            revert BadSignature(o.provider);
+        }
+        if (!registry.isActive(o.provider)) revert ProviderNotActive(o.provider);
     }
 
     function _emitCreated(bytes32 jobId, JobRequest calldata req, uint40 revealDeadline) internal {
@@ -1021,6 +1006,12 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         emit JobFailed(jobId, refund);
     }
 
+    /// @dev A governance change: inside its bounds, and announced (the caller then stores it).
+    function _setting(bytes32 name, uint256 value, uint256 min, uint256 max) internal {
+        _bound(name, value, min, max);
+        emit ParameterSet(name, value);
+    }
+
     function _bound(bytes32 name, uint256 value, uint256 min, uint256 max) internal pure {
         if (value < min || value > max) revert OutOfBounds(name, value, min, max);
     }
@@ -1037,6 +1028,13 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (oldLifetimeEnds > end) end = oldLifetimeEnds;
         oldLifetime = maxJobLifetime();
         oldLifetimeEnds = end;
+    }
+
+    /// @dev A change of the job limits: the new lifetime fits the unbonding delay, and jobs created under the old
+    ///      ones keep theirs.
+    function _changeLifetime(uint40 duration, uint40 window, uint40 arbitration) internal {
+        _checkLifetime(duration, window, arbitration);
+        _keepOldLifetime();
     }
 
     function _checkLifetime(uint40 duration, uint40 window, uint40 arbitration) internal view {

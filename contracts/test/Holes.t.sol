@@ -641,7 +641,7 @@ contract HolesTest is Fixture {
         vm.expectEmit(address(market));
         emit ProviderSlashed(jobId, providers[1], SLASH);
         vm.prank(requester);
-        market.revealArbitration(jobId, all, RESULT, sc);
+        market.reveal(jobId, all, RESULT, sc);
 
         vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Finalized), "finalized");
         vm.assertEq(market.owed(providers[0]), NET, "honest original paid");
@@ -665,7 +665,7 @@ contract HolesTest is Fixture {
             market.commit(jobId, commitmentOf(WRONG, all[i].provider));
         }
         vm.prank(all[2].provider);
-        market.revealArbitration(jobId, all, WRONG, noCommits());
+        market.reveal(jobId, all, WRONG, noCommits());
         vm.assertEq(market.owed(providers[1]), NET, "the original that agreed with the arbiters is paid");
         (uint96 s0,) = stakeOf(providers[0]);
         vm.assertEq(s0, STAKE - SLASH, "the other is slashed");
@@ -679,10 +679,10 @@ contract HolesTest is Fixture {
         sc[1] = signedCommitOf(jobId, 3, all[3].provider, WRONG);
         vm.prank(requester);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.QuorumNotReached.selector, 2, 3));
-        market.revealArbitration(jobId, all, RESULT, sc);
+        market.reveal(jobId, all, RESULT, sc);
         vm.prank(requester);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.QuorumNotReached.selector, 2, 3));
-        market.revealArbitration(jobId, all, WRONG, sc);
+        market.reveal(jobId, all, WRONG, sc);
 
         (, uint40 ard) = deadlinesOf(jobId);
         vm.warp(ard + 1);
@@ -718,7 +718,7 @@ contract HolesTest is Fixture {
             sc[i] = signedCommitOf(jobId, 3 + i, all[3 + i].provider, RESULT);
         }
         vm.prank(requester);
-        market.revealArbitration(jobId, all, RESULT, sc);
+        market.reveal(jobId, all, RESULT, sc);
         (s2,) = stakeOf(providers[2]);
         vm.assertEq(s2, STAKE - BOND, "not bonded twice, not slashed");
         (uint96 s1,) = stakeOf(providers[1]);

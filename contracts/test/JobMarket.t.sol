@@ -457,7 +457,7 @@ contract JobMarketTest is Fixture {
     function test_commit_storesAndEmits() public {
         (bytes32 jobId,) = createAssigned(3, 2);
         bytes32 c = commitmentOf(RESULT, providers[0]);
-        vm.assertEq(c, market.commitmentOf(RESULT, providers[0]), "formula matches the contract");
+        vm.assertEq(c, commitmentOf(RESULT, providers[0]), "formula matches the contract");
         vm.expectEmit(address(market));
         emit Committed(jobId, providers[0], c);
         vm.prank(providers[0]);
@@ -1064,12 +1064,12 @@ contract JobMarketTest is Fixture {
             vm.assertTrue(registry.isActive(all[i].provider), "active");
         }
         vm.assertTrue(all[2].provider != all[3].provider, "distinct arbiters");
-        // The originals cannot change their commitments; the Assigned-phase reveal is closed.
+        // The originals cannot change their commitments; a reveal by the originals alone no longer settles.
         vm.prank(providers[1]);
         vm.expectRevert(JobMarket.AlreadyCommitted.selector);
         market.commit(jobId, commitmentOf(RESULT, providers[1]));
         vm.prank(requester);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongState.selector, JobMarket.State.Arbitration));
+        vm.expectRevert(JobMarket.AssignmentMismatch.selector);
         market.reveal(jobId, assignmentOf(2, PRICE), RESULT, noCommits());
         // Expire waits for the arbitration's reveal deadline.
         vm.expectRevert(abi.encodeWithSelector(JobMarket.NotExpired.selector, rd));
@@ -1103,39 +1103,39 @@ contract JobMarketTest is Fixture {
         // Only the originals: wrong length.
         vm.prank(requester);
         vm.expectRevert(JobMarket.AssignmentMismatch.selector);
-        market.revealArbitration(jobId, assignmentOf(2, PRICE), RESULT, sc);
+        market.reveal(jobId, assignmentOf(2, PRICE), RESULT, sc);
         // Other arbiters than the drawn ones.
         JobMarket.Assignment[] memory fake = concat(assignmentOf(2, PRICE), assignmentOf(2, PRICE));
         vm.prank(requester);
         vm.expectRevert(JobMarket.AssignmentMismatch.selector);
-        market.revealArbitration(jobId, fake, RESULT, sc);
+        market.reveal(jobId, fake, RESULT, sc);
         // An original's commitment cannot arrive as a signature (it could have been made after the fact).
         JobMarket.SignedCommit[] memory late = new JobMarket.SignedCommit[](1);
         late[0] = signedCommit(jobId, 1, RESULT);
         vm.prank(requester);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.BadCommitIndex.selector, 1));
-        market.revealArbitration(jobId, all, RESULT, late);
+        market.reveal(jobId, all, RESULT, late);
         // A stranger cannot settle.
         vm.prank(address(0x5757));
         vm.expectRevert(abi.encodeWithSelector(JobMarket.NotParticipant.selector, address(0x5757)));
-        market.revealArbitration(jobId, all, RESULT, sc);
+        market.reveal(jobId, all, RESULT, sc);
         // Before the arbitration's commit deadline only a complete set settles.
         JobMarket.SignedCommit[] memory one = new JobMarket.SignedCommit[](1);
         one[0] = sc[0];
         (uint40 cd, uint40 rd) = deadlinesOf(jobId);
         vm.prank(requester);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.RevealTooEarly.selector, cd));
-        market.revealArbitration(jobId, all, RESULT, one);
+        market.reveal(jobId, all, RESULT, one);
         // A majority of all 2r is needed: 1 original + 1 arbiter is not enough even late.
         vm.warp(cd + 1);
         vm.prank(requester);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.QuorumNotReached.selector, 2, 3));
-        market.revealArbitration(jobId, all, RESULT, one);
+        market.reveal(jobId, all, RESULT, one);
         // After the reveal deadline it is closed.
         vm.warp(rd + 1);
         vm.prank(requester);
         vm.expectRevert(abi.encodeWithSelector(JobMarket.RevealClosed.selector, rd));
-        market.revealArbitration(jobId, all, RESULT, sc);
+        market.reveal(jobId, all, RESULT, sc);
     }
 
     function test_arbitration_arbiterCommitsOnChain_andRevealsItself() public {
@@ -1145,7 +1145,7 @@ contract JobMarketTest is Fixture {
             market.commit(jobId, commitmentOf(RESULT, all[i].provider));
         }
         vm.prank(all[3].provider); // complete: no need to wait
-        market.revealArbitration(jobId, all, RESULT, noCommits());
+        market.reveal(jobId, all, RESULT, noCommits());
         vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Finalized), "finalized");
         vm.assertEq(market.owed(all[2].provider), NET, "arbiter paid");
         vm.assertEq(market.owed(providers[0]), NET, "honest original paid");
@@ -1188,7 +1188,7 @@ contract JobMarketTest is Fixture {
         (uint96 arbiterStake,,,) = registry.stakes(all[5].provider);
         (uint96 originalStake,,,) = registry.stakes(providers[2]);
         vm.prank(requester); // every one of the 6 has committed: no need to wait for the deadline
-        market.revealArbitration(jobId, all, RESULT, noCommits());
+        market.reveal(jobId, all, RESULT, noCommits());
         vm.assertEq(uint256(stateOf(jobId)), uint256(JobMarket.State.Finalized), "4 of 6 is a verdict");
         (uint96 arbiterAfter,,,) = registry.stakes(all[5].provider);
         (uint96 originalAfter,,,) = registry.stakes(providers[2]);
@@ -1238,11 +1238,12 @@ contract JobMarketTest is Fixture {
         }
     }
 
-    function test_revealArbitration_reverts_notInArbitration() public {
+    /// @dev Outside arbitration a reveal takes the assignment alone: a list with arbiters appended is refused.
+    function test_revealWithArbiters_reverts_notInArbitration() public {
         (bytes32 jobId, JobMarket.Assignment[] memory a) = createAssigned(2, 2);
         vm.prank(requester);
-        vm.expectRevert(abi.encodeWithSelector(JobMarket.WrongState.selector, JobMarket.State.Assigned));
-        market.revealArbitration(jobId, concat(a, a), RESULT, noCommits());
+        vm.expectRevert(JobMarket.AssignmentMismatch.selector);
+        market.reveal(jobId, concat(a, a), RESULT, noCommits());
     }
 
     function test_withdraw_paysOwedOnce() public {

@@ -739,7 +739,7 @@ contract Handler {
 
         Before memory b = _snapshot(j, all);
         vm.prank(caller);
-        try market.revealArbitration(j.id, all, cid, sc) {
+        try market.reveal(j.id, all, cid, sc) {
             if (!expectOk) _violation("arbitration reveal succeeded where it must fail");
             _checkSettlement(j, all, cid, counted, b, false);
             _settled(j);

@@ -360,7 +360,7 @@ abstract contract Fixture {
         }
     }
 
-    /// @dev The assignment followed by the arbiters, as revealArbitration takes them.
+    /// @dev The assignment followed by the arbiters, as reveal takes them in arbitration.
     function concat(JobMarket.Assignment[] memory a, JobMarket.Assignment[] memory b)
         internal
         pure

@@ -95,6 +95,9 @@ pub struct JobRequest {
     pub proof_spec: B256,
     /// [`eip712::limits_hash`] of the manifest's limits.
     pub limits_hash: B256,
+    /// Unix time from which a provider that has not committed may be left out (0: never): a quorum that agrees
+    /// settles without it, and the requester may hand its slot to another provider (`JobMarket.reassign`).
+    pub rebalance_at: u64,
 }
 
 impl JobRequest {
@@ -125,6 +128,19 @@ pub struct JobView {
     pub reveal_deadline: u64,
     /// How its result is verified.
     pub mode: Mode,
+    /// Unix time from which it may be rebalanced (0: never; see [`JobRequest::rebalance_at`]).
+    pub rebalance_at: u64,
+}
+
+impl JobView {
+    /// Whether, at chain time `now`, a silent provider may be left out (the quorum settles without it, or its
+    /// slot is handed on): from `rebalance_at` to the commit deadline of a job still in its first round.
+    pub fn rebalancing(&self, now: u64) -> bool {
+        self.state == State::Assigned
+            && self.rebalance_at != 0
+            && now >= self.rebalance_at
+            && now <= self.commit_deadline
+    }
 }
 
 /// A provider's assignment to a job, read from a `ProviderAssigned` event.
@@ -598,6 +614,9 @@ impl Client {
             commitDeadline: u40(req.commit_deadline)?,
             proofSpec: req.proof_spec,
             limitsHash: req.limits_hash,
+            rebalanceAt: u32::try_from(req.rebalance_at).map_err(|_| {
+                Error::InvalidArgument(format!("rebalance time {} exceeds uint32", req.rebalance_at))
+            })?,
         };
         let market = self.market();
         let allowance = self
@@ -682,10 +701,8 @@ impl Client {
         result_cid: &[u8],
         signed: Vec<JobMarket::SignedCommit>,
     ) -> Result<Receipt> {
-        let market = self.market();
-        let call = market.revealArbitration(job_id, all, Bytes::copy_from_slice(result_cid), signed);
-        let r = self.send(call, "JobMarket", "revealArbitration").await?;
-        Ok(Receipt::from(&r))
+        // One `reveal` in the market for both rounds: in arbitration it takes the arbiters after the assignment.
+        self.reveal(job_id, all, result_cid, signed).await
     }
 
     /// `Mode::Proof`: the assigned provider submits its result with a proof; paid when the market's verifier
@@ -819,14 +836,42 @@ impl Client {
         Ok(events.into_iter().map(Self::assigned).collect())
     }
 
-    /// The full assignment of `job_id`, in index order (from its `ProviderAssigned` events).
+    /// The full assignment of `job_id`, in index order (from its `ProviderAssigned` events; a slot handed on
+    /// by `reassign` has a later event for the same index, which wins).
     pub async fn assignment(&self, job_id: B256) -> Result<Vec<Assigned>> {
         let events = self
             .events::<JobMarket::ProviderAssigned>(Some(job_id), None, self.job_from(&job_id), None)
             .await?;
-        let mut out: Vec<Assigned> = events.into_iter().map(Self::assigned).collect();
-        out.sort_by_key(|a| a.index);
-        Ok(out)
+        let mut slots = std::collections::BTreeMap::new();
+        // Chain order: a later event for an index replaces the slot's earlier provider.
+        for a in events.into_iter().map(Self::assigned) {
+            slots.insert(a.index, a);
+        }
+        Ok(slots.into_values().collect())
+    }
+
+    /// Jobs in blocks `from..=to` whose slot `provider` left through `reassign`: `(job id, slot index)`.
+    pub async fn releases(&self, provider: Address, from: u64, to: u64) -> Result<Vec<(B256, u8)>> {
+        let events = self
+            .events::<JobMarket::ProviderReleased>(None, Some(provider.into_word()), from, Some(to))
+            .await?;
+        Ok(events.into_iter().map(|(ev, _)| (ev.jobId, ev.index)).collect())
+    }
+
+    /// Hands slot `index` of a job (whose assignment is `assignment` today) to the provider of `offer`, signed
+    /// over [`eip712::reassign_terms`] of the new assignment. Only the requester, only while the job is
+    /// [`JobView::rebalancing`], only for a slot without an on-chain commitment.
+    pub async fn reassign(
+        &self,
+        job_id: B256,
+        assignment: Vec<JobMarket::Assignment>,
+        index: u8,
+        offer: JobMarket::Offer,
+    ) -> Result<Receipt> {
+        let market = self.market();
+        let call = market.reassign(job_id, assignment, index, offer);
+        let r = self.send(call, "JobMarket", "reassign").await?;
+        Ok(Receipt::from(&r))
     }
 
     /// The manifest CID (binary) a job was created with, from its `JobCreated` event.
@@ -961,6 +1006,7 @@ impl Client {
             price_per_replica: j.pricePerReplica.to::<u128>(),
             reveal_deadline: j.revealDeadline.to::<u64>(),
             mode: Mode::from_u8(j.mode),
+            rebalance_at: u64::from(j.rebalanceAt),
         })
     }
 

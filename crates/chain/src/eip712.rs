@@ -132,10 +132,24 @@ pub fn terms_hash(req: &JobRequest, providers: &[Address]) -> B256 {
             Uint::<40, 1>::saturating_from(req.commit_deadline),
             req.proof_spec,
             req.limits_hash,
+            // uint32: one padded word.
+            U256::from(req.rebalance_at),
             keccak256(packed),
         )
             .abi_encode(),
     )
+}
+
+/// `keccak256(abi.encode(assignment))`: what the JobMarket stores as a job's `assignmentHash`.
+pub fn assignment_hash(assignment: &[JobMarket::Assignment]) -> B256 {
+    // `abi.encode` of one dynamic array: the offset of its data (one word), then the array.
+    keccak256((assignment.to_vec(),).abi_encode_params())
+}
+
+/// The `terms` an offer to join a running job signs (`JobMarket.reassignTerms`): the job's assignment as it
+/// becomes with the new provider in its slot. The rest of the job's terms are on chain and cannot change.
+pub fn reassign_terms(next: &[JobMarket::Assignment]) -> B256 {
+    keccak256((keccak256(b"Ocean AI reassignment"), assignment_hash(next)).abi_encode())
 }
 
 /// The digest a provider signs to offer to run `job_id` for `price` (wei) until `expiry` (unix seconds) on the

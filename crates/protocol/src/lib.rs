@@ -100,6 +100,10 @@ pub struct OfferTerms {
     pub limits: OfferLimits,
     /// Every provider of the job, in assignment order (this one among them).
     pub providers: Vec<ocean_chain::Address>,
+    /// Unix time from which this provider may be left out of the job if it has not committed on chain by then
+    /// (0: never; see `ocean_chain::JobRequest::rebalance_at`). Absent from older requesters: never.
+    #[serde(default)]
+    pub rebalance_at: u64,
 }
 
 /// A manifest's limits as an offer binds them (their hash is `ocean_chain::eip712::limits_hash`).
@@ -157,6 +161,7 @@ impl OfferRequest {
             commit_deadline: self.commit_deadline,
             proof_spec: self.terms.proof_spec,
             limits_hash: self.terms.limits.hash(),
+            rebalance_at: self.terms.rebalance_at,
         }
     }
 

@@ -131,6 +131,16 @@ async fn offer(
     if req.commit_deadline <= t + 2 {
         return decline("the commit deadline leaves no time to run the job".into());
     }
+    // Past its rebalance time a provider that has not committed may be left out unpaid: it must leave at least
+    // the job's own wall-clock limit to run it.
+    let rebalance_at = req.terms.rebalance_at;
+    if rebalance_at != 0 && rebalance_at < t + req.terms.limits.timeout_secs {
+        return decline(format!(
+            "the job may be handed to another provider {}s from now, less than its {}s time limit",
+            rebalance_at.saturating_sub(t),
+            req.terms.limits.timeout_secs
+        ));
+    }
     match inner.assigned() {
         Ok(n) if n as usize >= inner.config.max_queue => return decline(format!("queue full ({n} tasks)")),
         Ok(_) => {}

@@ -24,6 +24,10 @@ const SCANNED: &str = "scanned_block";
 /// The first 8 bytes of the scanned block's hash: the cursor is valid only on the chain that has that block.
 const SCANNED_HASH: &str = "scanned_block_hash";
 
+/// How long before a job's rebalance time a provider with a result commits it on chain if the job is still
+/// open: a few block times and polls.
+const REBALANCE_MARGIN_SECS: u64 = 10;
+
 /// Least time between two scans: anyone may poke, and a poke costs the node RPC calls.
 const MIN_SCAN_GAP: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -136,6 +140,20 @@ async fn scan(inner: &Arc<Inner>, cursor_checked: &mut bool) -> Result<()> {
             }
         }
     }
+    // A slot handed to another provider after the job's rebalance time: the task is over, unpaid and unbonded.
+    for (job_id, index) in client.releases(client.address(), from, latest).await? {
+        let key = job_hex(job_id);
+        let released = inner.update(&key, |t| {
+            if !t.state.is_final() {
+                t.state = TaskState::Failed {
+                    reason: format!("released: the requester handed slot {index} to another provider after the job's rebalance time"),
+                };
+            }
+        })?;
+        if released.is_some() {
+            info!(target: "ocean::node", job = %key, index, "released from the job");
+        }
+    }
     if let Some(hash) = client.block_hash(latest).await? {
         inner.db.set_meta(SCANNED_HASH, hash_tag(hash))?;
         inner.db.set_meta(SCANNED, latest)?;
@@ -213,7 +231,12 @@ async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
         TaskState::Done if t < view.commit_deadline => {
             let done_at = task.done_at.unwrap_or(t);
             let half_way = done_at + view.commit_deadline.saturating_sub(done_at) / 2;
-            let due = (done_at + inner.config.commit_grace.as_secs()).min(half_way);
+            let mut due = (done_at + inner.config.commit_grace.as_secs()).min(half_way);
+            if view.rebalance_at != 0 {
+                // From its rebalance time a job may settle without a provider whose commitment is not on chain
+                // (its signed one only reached the requester): commit before then, whatever the grace.
+                due = due.min(view.rebalance_at.saturating_sub(REBALANCE_MARGIN_SECS));
+            }
             if t >= due {
                 commit(inner, task, job_id, &result).await?;
             }

@@ -209,7 +209,10 @@ async fn run(inner: &Arc<Inner>, job: &str) -> Result<()> {
         t.run_secs = Some(run_secs);
         t.envelope_cid = envelope.map(|c| c.to_string());
         t.done_at = Some(now());
-        t.state = TaskState::Done;
+        // A task released while it ran (its slot handed to another provider) stays failed: nothing to commit.
+        if !matches!(t.state, TaskState::Failed { .. }) {
+            t.state = TaskState::Done;
+        }
     })?;
     inner.completed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     info!(target: "ocean::node", %job, %result, private = manifest.privacy.encrypt, secs = run_secs, "task done");

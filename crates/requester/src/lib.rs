@@ -365,6 +365,17 @@ fn wei_to_ocat(w: u128) -> f64 {
     w as f64 / 1e18
 }
 
+/// Slack beyond a job's time limit before a provider that has not committed may be left out: the upload of the
+/// job's data, a wait in the provider's queue and a few blocks.
+const REBALANCE_SLACK_SECS: u64 = 30;
+
+/// When a job submitted at `now` may be rebalanced (see [`JobRequest::rebalance_at`]): once every provider has
+/// had the job's own time limit and some slack, if that comes before the commit deadline; otherwise never (0).
+fn rebalance_time(now: u64, commit_deadline: u64, timeout_secs: u64) -> u64 {
+    let at = now.saturating_add(timeout_secs).saturating_add(REBALANCE_SLACK_SECS);
+    if at < commit_deadline { at } else { 0 }
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -839,6 +850,7 @@ impl Requester {
         progress(Progress::Placing { candidates: candidates.len() });
         let now = self.client.chain_time().await?;
         let commit_deadline = now + job.manifest.payment.deadline_secs;
+        let rebalance_at = rebalance_time(now, commit_deadline, job.manifest.limits.timeout_secs);
         let salt: B256 = B256::from(rand::random::<[u8; 32]>());
         let job_id = self.client.job_id(salt);
         let task = Task {
@@ -875,6 +887,7 @@ impl Requester {
                 proof_spec,
                 limits,
                 providers,
+                rebalance_at,
             },
         };
 
@@ -971,6 +984,7 @@ impl Requester {
             commit_deadline,
             proof_spec,
             limits_hash: limits.hash(),
+            rebalance_at,
         };
         let (created, receipt) =
             self.client.create_job(&request, offers.iter().map(|(_, _, o)| o.clone()).collect()).await?;
@@ -1262,7 +1276,11 @@ impl Requester {
             // In arbitration a result needs r + 1 of the 2r commitments, and only with every one in (the chain
             // knows the later deadline; the providers settle after it themselves).
             let needed = if arbitration { usize::from(view.replicas) + 1 } else { usize::from(view.quorum) };
-            let ready = done == total || (!arbitration && now > view.commit_deadline);
+            // Before the commit deadline a quorum settles with every commitment in, or without the silent ones
+            // once the job's rebalance time has passed.
+            let ready = done == total
+                || (!arbitration
+                    && (now > view.commit_deadline || (view.rebalance_at != 0 && now >= view.rebalance_at)));
             if let Some((cid, matching)) = best
                 && matching.len() >= needed
                 && ready
@@ -1292,10 +1310,10 @@ impl Requester {
                         .into(),
                 });
             } else if done < total && done >= usize::from(view.quorum) {
+                let at = if view.rebalance_at != 0 { view.rebalance_at } else { view.commit_deadline };
                 progress(Progress::Waiting {
                     reason: format!(
-                        "{} of {total} results in; settling at the commit deadline if the rest never come",
-                        done
+                        "{done} of {total} results in; settling without the rest at {at} (unix) if they never come"
                     ),
                 });
             }

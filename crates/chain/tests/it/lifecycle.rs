@@ -97,6 +97,7 @@ pub(crate) async fn run_job(
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
         limits_hash: eip712::limits_hash(256, 5_000_000_000, 60, 64, 1024),
+        rebalance_at: 0,
     };
     let job_id = requester.job_id(req.salt);
     let addresses: Vec<Address> = providers.iter().map(Client::address).collect();
@@ -191,6 +192,7 @@ async fn reverts_are_decoded_into_custom_errors() {
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
         limits_hash: B256::ZERO,
+        rebalance_at: 0,
     };
     let err = requester.create_job(&req, vec![]).await.unwrap_err();
     assert!(err.to_string().contains("ZeroReplicas"), "{err}");
@@ -234,6 +236,7 @@ async fn terms_and_job_ids_match_the_contract() {
             commit_deadline: 1_900_000_000,
             proof_spec: B256::repeat_byte(4),
             limits_hash: eip712::limits_hash(512, 1_000, 30, 8, 16),
+            rebalance_at: 1_899_999_000,
         };
         let onchain = market
             .termsHash(
@@ -248,6 +251,7 @@ async fn terms_and_job_ids_match_the_contract() {
                     commitDeadline: alloy::primitives::Uint::<40, 1>::from(req.commit_deadline),
                     proofSpec: req.proof_spec,
                     limitsHash: req.limits_hash,
+                    rebalanceAt: 1_899_999_000,
                 },
                 providers.to_vec(),
             )
@@ -259,4 +263,90 @@ async fn terms_and_job_ids_match_the_contract() {
     let me = n.deployer.address();
     let onchain = market.jobIdOf(me, B256::repeat_byte(5)).call().await.unwrap();
     assert_eq!(onchain, n.deployer.job_id(B256::repeat_byte(5)));
+}
+
+/// Rebalancing through the client: past the job's rebalance time the requester hands a silent slot to another
+/// provider (signed over `eip712::reassign_terms`, which must agree with the contract's hash of the new
+/// assignment), the client's view of the assignment follows, the released provider finds its release, and the
+/// job settles long before its commit deadline.
+#[tokio::test]
+async fn a_silent_slot_is_handed_to_another_provider_and_the_job_settles_early() {
+    let n = net().await;
+    let requester = n.account(1, 1_000).await;
+    let mut providers = Vec::new();
+    for i in 0..4 {
+        let p = n.account(2 + i, 500).await;
+        register(&p, i).await;
+        providers.push(p);
+    }
+    let now = requester.chain_time().await.unwrap();
+    let req = JobRequest {
+        salt: B256::repeat_byte(7),
+        manifest_cid: b"\x01\x70\x12\x20manifest".to_vec(),
+        late_manifest: false,
+        replicas: 3,
+        quorum: 2,
+        mode: Mode::Quorum,
+        price_per_replica: 10 * OCAT,
+        commit_deadline: now + 600,
+        proof_spec: B256::ZERO,
+        limits_hash: B256::ZERO,
+        rebalance_at: now + 60,
+    };
+    let job_id = requester.job_id(req.salt);
+    let first: Vec<Address> = providers[..3].iter().map(Client::address).collect();
+    let terms = eip712::terms_hash(&req, &first);
+    let offers =
+        providers[..3].iter().map(|p| p.sign_offer(job_id, 10 * OCAT, now + 300, terms).unwrap()).collect();
+    requester.create_job(&req, offers).await.unwrap();
+    let view = requester.job(job_id).await.unwrap();
+    assert_eq!(view.rebalance_at, now + 60);
+    assert!(!view.rebalancing(now));
+
+    let _: serde_json::Value =
+        n.deployer.provider().raw_request("evm_increaseTime".into(), (61u64,)).await.unwrap();
+    let _: serde_json::Value = n.deployer.provider().raw_request("evm_mine".into(), ()).await.unwrap();
+    let t = requester.chain_time().await.unwrap();
+    assert!(requester.job(job_id).await.unwrap().rebalancing(t));
+
+    let mut next: Vec<_> = requester
+        .assignment(job_id)
+        .await
+        .unwrap()
+        .iter()
+        .map(ocean_chain::Assigned::to_assignment)
+        .collect();
+    let current = next.clone();
+    let newcomer = &providers[3];
+    next[2] = JobMarket::Assignment {
+        provider: newcomer.address(),
+        price: alloy::primitives::Uint::from(6 * OCAT),
+    };
+    let offer = newcomer.sign_offer(job_id, 6 * OCAT, t + 300, eip712::reassign_terms(&next)).unwrap();
+    let from = requester.block_number().await.unwrap();
+    requester.reassign(job_id, current, 2, offer).await.unwrap();
+
+    let market = JobMarket::new(n.deployment.market, n.deployer.provider());
+    let stored = market.jobOf(job_id).call().await.unwrap();
+    assert_eq!(stored.assignmentHash, eip712::assignment_hash(&next));
+    let seen = requester.assignment(job_id).await.unwrap();
+    assert_eq!(
+        seen.iter().map(|a| a.provider).collect::<Vec<_>>(),
+        vec![first[0], first[1], newcomer.address()]
+    );
+    let latest = requester.block_number().await.unwrap();
+    assert_eq!(providers[2].releases(first[2], from, latest).await.unwrap(), vec![(job_id, 2)]);
+
+    // Provider 0 and the newcomer agree: with provider 1 silent the quorum settles now, not at the deadline.
+    let result = b"\x01\x55\x12\x20result-bytes".to_vec();
+    let signed = vec![
+        providers[0].sign_commit(job_id, 0, &result).unwrap(),
+        newcomer.sign_commit(job_id, 2, &result).unwrap(),
+    ];
+    requester.reveal(job_id, next, &result, signed).await.unwrap();
+    assert_eq!(requester.job(job_id).await.unwrap().state, State::Finalized);
+    let fee = |p: u128| p * 250 / 10_000;
+    assert_eq!(requester.owed(newcomer.address()).await.unwrap(), 6 * OCAT - fee(6 * OCAT));
+    assert_eq!(requester.owed(first[1]).await.unwrap(), 0, "the silent provider is not paid");
+    assert_eq!(requester.owed(first[2]).await.unwrap(), 0, "the released provider is not paid");
 }

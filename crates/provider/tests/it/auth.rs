@@ -235,6 +235,7 @@ async fn an_offer_signs_the_terms_it_was_asked_for_and_nothing_else() {
             proof_spec: B256::ZERO,
             limits: OfferLimits::of(&limits),
             providers: vec![Address::repeat_byte(1), Address::repeat_byte(2)],
+            rebalance_at: 0,
         },
     };
     let post = |req: &OfferRequest| {

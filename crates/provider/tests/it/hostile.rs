@@ -371,6 +371,7 @@ async fn create_job(
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
         limits_hash: B256::ZERO,
+        rebalance_at: 0,
     };
     let id = requester.job_id(req.salt);
     let terms = eip712::terms_hash(&req, &[provider.address()]);

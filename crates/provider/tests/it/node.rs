@@ -97,6 +97,7 @@ impl Node {
                 proof_spec: B256::ZERO,
                 limits: ocean_protocol::OfferLimits::of(limits),
                 providers: vec![me],
+                rebalance_at: 0,
             },
         };
         let resp =

@@ -53,6 +53,7 @@ async fn balances_of_a_wallet_key_and_of_a_bare_address() {
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
         limits_hash: B256::ZERO,
+        rebalance_at: 0,
     };
     let job_id = requester.job_id(request.salt);
     let terms = ocean_chain::eip712::terms_hash(&request, &[deployer.address()]);

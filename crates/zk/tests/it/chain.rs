@@ -34,6 +34,7 @@ async fn create(requester: &Client, provider: &Client, salt: u8, proof_spec: B25
         commit_deadline: now + 600,
         proof_spec,
         limits_hash: B256::ZERO,
+        rebalance_at: 0,
     };
     let job_id = requester.job_id(req.salt);
     let terms = ocean_chain::eip712::terms_hash(&req, &[provider.address()]);
