@@ -83,6 +83,12 @@ pub struct OfferRequest {
     /// Everything else the provider's signature binds (docs/protocol.md §3): the market refuses the job if
     /// any of it differs at creation.
     pub terms: OfferTerms,
+    /// An offer to join a job already on chain, in this slot of its assignment: the requester hands the slot of
+    /// a provider that stayed silent past the job's rebalance time to this one (`JobMarket.reassign`). The
+    /// node checks the job on chain against these terms (whose `providers` are the assignment as it becomes)
+    /// and signs `ocean_chain::eip712::reassign_terms`. Absent for a new job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u8>,
 }
 
 /// The job terms an offer signs besides the manifest CID, price cap and deadline.

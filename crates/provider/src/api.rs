@@ -133,8 +133,10 @@ async fn offer(
     }
     // Past its rebalance time a provider that has not committed may be left out unpaid: it must leave at least
     // the job's own wall-clock limit to run it.
+    // (An offer to join a job being rebalanced is past that time by definition: `join_terms` checks the time to
+    // the commit deadline instead.)
     let rebalance_at = req.terms.rebalance_at;
-    if rebalance_at != 0 && rebalance_at < t + req.terms.limits.timeout_secs {
+    if req.slot.is_none() && rebalance_at != 0 && rebalance_at < t + req.terms.limits.timeout_secs {
         return decline(format!(
             "the job may be handed to another provider {}s from now, less than its {}s time limit",
             rebalance_at.saturating_sub(t),
@@ -150,6 +152,14 @@ async fn offer(
         Ok(Some(existing)) => return decline(format!("job already {}", existing.state.name())),
         Ok(None) => {}
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+    // An offer to join a running job is checked against the chain before the node takes any of its data.
+    if let Some(slot) = req.slot {
+        match join_terms(&inner, job_id, manifest, &req, slot, price).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(why)) => return decline(why),
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        }
     }
     let expiry = t + OFFER_TTL;
     // Nothing durable: the offer is a signature the requester may never use. If the chain assigns the job,
@@ -175,7 +185,17 @@ async fn offer(
         Ok(Some(DataCheck::Mismatch(why))) => return decline(why),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
-    let terms = req.terms_hash(manifest.to_bytes(), cap);
+    let terms = match req.slot {
+        None => req.terms_hash(manifest.to_bytes(), cap),
+        Some(slot) => match join_terms(&inner, job_id, manifest, &req, slot, price).await {
+            Ok(Ok(terms)) => terms,
+            Ok(Err(why)) => {
+                inner.offers.remove(&job_id);
+                return decline(why);
+            }
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        },
+    };
     match inner.client.sign_offer(job_id, price, expiry, terms) {
         Ok(o) => Json(OfferResponse::Offer {
             provider: o.provider.to_string(),
@@ -187,6 +207,65 @@ async fn offer(
         .into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// The terms of an offer to join job `job_id` in `slot` (see [`OfferRequest::slot`]), or why not: the job is on
+/// chain with the terms asked for (manifest, limits, verification, deadline), may be rebalanced now, leaves this
+/// node the job's time limit before its commit deadline, and this node is not in it yet.
+async fn join_terms(
+    inner: &Arc<Inner>,
+    job_id: B256,
+    manifest: ocean_store::Cid,
+    req: &OfferRequest,
+    slot: u8,
+    price: u128,
+) -> Result<std::result::Result<B256, String>> {
+    let client = &inner.client;
+    let view = client.job(job_id).await?;
+    // Whether its rebalance time has come is the market's to check at `reassign` (by the block that carries it;
+    // the latest block of an idle devnet is older than the clock): this node only needs a job that may be
+    // rebalanced at all and leaves it time to run.
+    let t = now();
+    if view.state != ocean_chain::State::Assigned || view.rebalance_at == 0 {
+        return Ok(Err("the job is not open to rebalancing".into()));
+    }
+    if view.commit_deadline < t.saturating_add(req.terms.limits.timeout_secs) {
+        return Ok(Err(format!(
+            "the job's commit deadline is {}s away, less than its {}s time limit",
+            view.commit_deadline.saturating_sub(t),
+            req.terms.limits.timeout_secs
+        )));
+    }
+    let Some((onchain_manifest, limits_hash)) = client.job_created(job_id).await? else {
+        return Ok(Err("the job is not on chain".into()));
+    };
+    if onchain_manifest != manifest.to_bytes() || limits_hash != req.terms.limits.hash() {
+        return Ok(Err("the job on chain has another manifest or other limits than the terms".into()));
+    }
+    if (view.replicas, view.quorum, view.mode, view.commit_deadline)
+        != (req.terms.replicas, req.terms.quorum, req.terms.mode, req.commit_deadline)
+    {
+        return Ok(Err("the job on chain has other verification or deadline than the terms".into()));
+    }
+    if price > view.price_per_replica {
+        return Ok(Err(format!(
+            "the job pays at most {} wei, below this provider's price",
+            view.price_per_replica
+        )));
+    }
+    let me = client.address();
+    let mut next: Vec<_> =
+        client.assignment(job_id).await?.iter().map(ocean_chain::Assigned::to_assignment).collect();
+    next.truncate(usize::from(view.replicas));
+    if next.iter().any(|a| a.provider == me) {
+        return Ok(Err("this node is in the job already".into()));
+    }
+    let Some(entry) = next.get_mut(usize::from(slot)) else {
+        return Ok(Err(format!("the job has no slot {slot}")));
+    };
+    // The price is at most the job's cap (a uint96), checked above.
+    *entry = ocean_chain::Assigned { job_id, provider: me, index: slot, price, block: 0 }.to_assignment();
+    Ok(Ok(ocean_chain::eip712::reassign_terms(&next)))
 }
 
 /// Why a node does not sign yet.

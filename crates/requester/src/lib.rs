@@ -376,6 +376,17 @@ fn rebalance_time(now: u64, commit_deadline: u64, timeout_secs: u64) -> u64 {
     if at < commit_deadline { at } else { 0 }
 }
 
+/// Providers a requester asks, per silent slot and round, to join a job that is being rebalanced.
+const MAX_REBALANCE_TRIES: usize = 3;
+
+/// Least time between two rounds of rebalancing one job: each asks providers and may send a transaction.
+const REBALANCE_RETRY: Duration = Duration::from_secs(5);
+
+/// The price a signed offer names, wei.
+fn eip712_price(offer: &JobMarket::Offer) -> u128 {
+    offer.price.to::<u128>()
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -889,6 +900,7 @@ impl Requester {
                 providers,
                 rebalance_at,
             },
+            slot: None,
         };
 
         // Providers sign only once they hold the job's data and have checked its manifest against the terms,
@@ -1052,8 +1064,6 @@ impl Requester {
         pushes.into_iter().flatten().collect()
     }
 
-    /// Asks one provider for an offer: `Some` a signed offer, `None` a reserved slot (it signs once it holds
-    /// the job's data).
     /// Asks every provider of `chosen` for an offer on `req` at once: `(provider, endpoint, answer)` each.
     async fn ask_all(
         &self,
@@ -1066,6 +1076,8 @@ impl Requester {
         .await
     }
 
+    /// Asks one provider for an offer: `Some` a signed offer, `None` a reserved slot (it signs once it holds
+    /// the job's data).
     async fn ask_offer(&self, endpoint: &str, req: &OfferRequest) -> Result<Option<JobMarket::Offer>> {
         let url = format!("{}/offers", endpoint.trim_end_matches('/'));
         let peer = |message: String| Error::Peer { peer: url.clone(), message };
@@ -1094,6 +1106,107 @@ impl Requester {
             })),
             OfferResponse::Declined { reason } => Err(peer(format!("declined: {reason}"))),
         }
+    }
+
+    /// Past a job's rebalance time, with its quorum not reached: hands each slot whose provider has neither
+    /// handed over a signed commitment (`heard`) nor committed on chain to a registered provider outside the
+    /// job that offers to join it (`JobMarket.reassign`), pushing it the job's data first. Returns the slots
+    /// handed on, with their new provider. A private job keeps its providers: its inputs are sealed to them.
+    async fn rebalance(
+        &self,
+        job_id: B256,
+        view: &JobView,
+        assignment: &[ocean_chain::Assigned],
+        heard: &[u8],
+        bundle: Cid,
+        passed_over: &mut Vec<Address>,
+    ) -> Result<Vec<(ocean_chain::Assigned, String)>> {
+        let manifest_cid = Cid::from_bytes(
+            &self
+                .client
+                .manifest_cid(job_id)
+                .await?
+                .ok_or_else(|| Error::UnknownJob(format!("{job_id:#x}")))?,
+        )?;
+        let manifest = self.manifest_of(job_id, &[]).await?;
+        if manifest.privacy.encrypt {
+            return Ok(Vec::new());
+        }
+        let mut current: Vec<ocean_chain::Assigned> = assignment.to_vec();
+        let mut handed = Vec::new();
+        let nodes = self.client.nodes().await?;
+        for slot in assignment.iter().filter(|a| !heard.contains(&a.index)) {
+            if self.client.onchain_commitment(job_id, slot.provider).await? != B256::ZERO {
+                continue;
+            }
+            let candidates: Vec<&NodeInfo> = nodes
+                .iter()
+                .filter(|n| n.address != self.client.address() && !passed_over.contains(&n.address))
+                .filter(|n| !current.iter().any(|a| a.provider == n.address))
+                .take(MAX_REBALANCE_TRIES)
+                .collect();
+            for node in candidates {
+                passed_over.push(node.address);
+                let mut providers: Vec<Address> = current.iter().map(|a| a.provider).collect();
+                providers[usize::from(slot.index)] = node.address;
+                let req = OfferRequest {
+                    job_id: format!("{job_id:#x}"),
+                    manifest_cid: manifest_cid.to_string(),
+                    price_cap_wei: view.price_per_replica.to_string(),
+                    commit_deadline: view.commit_deadline,
+                    input_mib: manifest.limits.input_mib,
+                    private: false,
+                    terms: ocean_protocol::OfferTerms {
+                        replicas: view.replicas,
+                        quorum: view.quorum,
+                        mode: view.mode,
+                        proof_spec: B256::ZERO,
+                        limits: ocean_protocol::OfferLimits::of(&manifest.limits),
+                        providers,
+                        rebalance_at: view.rebalance_at,
+                    },
+                    slot: Some(slot.index),
+                };
+                let offer = match self.ask_offer(&node.endpoint, &req).await {
+                    Ok(Some(o)) => Some(o),
+                    Ok(None) => match self.push_bundle(&node.endpoint, job_id, bundle).await {
+                        Ok(()) => self.ask_offer(&node.endpoint, &req).await.ok().flatten(),
+                        Err(e) => {
+                            debug!(target: "ocean::requester", endpoint = %node.endpoint, "no data pushed: {e}");
+                            None
+                        }
+                    },
+                    Err(e) => {
+                        info!(target: "ocean::requester", endpoint = %node.endpoint, "no offer to join the job: {e}");
+                        None
+                    }
+                };
+                let Some(offer) = offer.filter(|o| o.provider == node.address) else { continue };
+                let price = eip712_price(&offer);
+                let onchain: Vec<_> = current.iter().map(ocean_chain::Assigned::to_assignment).collect();
+                match self.client.reassign(job_id, onchain, slot.index, offer).await {
+                    Ok(receipt) => {
+                        info!(target: "ocean::requester", job = %format!("{job_id:#x}"), slot = slot.index, from = %slot.provider, to = %node.address, "slot handed on");
+                        let joined = ocean_chain::Assigned {
+                            job_id,
+                            provider: node.address,
+                            index: slot.index,
+                            price,
+                            block: receipt.block,
+                        };
+                        current[usize::from(slot.index)] = joined;
+                        let poke = format!("{}/tasks/{job_id:#x}/poke", node.endpoint.trim_end_matches('/'));
+                        let _ = self.http.post(&poke).send().await;
+                        handed.push((joined, node.endpoint.clone()));
+                        break;
+                    }
+                    Err(e) => {
+                        warn!(target: "ocean::requester", "reassigning slot {} failed: {e}", slot.index)
+                    }
+                }
+            }
+        }
+        Ok(handed)
     }
 
     fn records_dir(&self) -> PathBuf {
@@ -1170,6 +1283,9 @@ impl Requester {
         let mut reveal_gas = None;
         // Arbiters still to be given the job's data (`None` until arbitration starts).
         let mut unserved: Option<Vec<(Address, String)>> = None;
+        // Rebalancing: providers already asked to join (or released), and when it was last tried.
+        let mut passed_over: Vec<Address> = Vec::new();
+        let mut last_rebalance: Option<Instant> = None;
         let fixed = self.client.job(job_id).await?;
         let mut state = fixed.state;
         loop {
@@ -1301,6 +1417,49 @@ impl Requester {
                 match revealed {
                     Ok(r) => reveal_gas = Some(r.gas_used),
                     Err(e) => warn!(target: "ocean::requester", "reveal failed (will retry): {e}"),
+                }
+                continue;
+            }
+            let bundle =
+                record.as_ref().and_then(|r| r.bundle.as_deref()).and_then(|b| b.parse::<Cid>().ok());
+            if !arbitration
+                && state == State::Assigned
+                && view.rebalancing(now)
+                && best.is_none_or(|(_, m)| m.len() < usize::from(view.quorum))
+                && last_rebalance.is_none_or(|t| t.elapsed() >= REBALANCE_RETRY)
+                && let Some(bundle) = bundle
+            {
+                last_rebalance = Some(Instant::now());
+                let heard: Vec<u8> = signed.iter().map(|sc| sc.index).collect();
+                let handed =
+                    self.rebalance(job_id, view, &assignment, &heard, bundle, &mut passed_over).await;
+                match handed {
+                    Ok(handed) => {
+                        for (joined, endpoint) in handed {
+                            let Some(slot) = assignment.iter_mut().find(|a| a.index == joined.index) else {
+                                continue;
+                            };
+                            let released = std::mem::replace(slot, joined);
+                            // A provider silent past the time it agreed to: a failure, as the scheduler sees it.
+                            self.learn(Event::Failed {
+                                task: TaskId(0),
+                                provider: provider_id(released.provider),
+                                at: unix_now_f64(),
+                            });
+                            progress(Progress::Waiting {
+                                reason: format!(
+                                    "{} stayed silent past the rebalance time: slot {} handed to {}",
+                                    released.provider, joined.index, joined.provider
+                                ),
+                            });
+                            endpoints.insert(joined.provider, endpoint.clone());
+                            if let Some(r) = record.as_mut() {
+                                r.providers.push((joined.provider, endpoint));
+                                self.save(r)?;
+                            }
+                        }
+                    }
+                    Err(e) => warn!(target: "ocean::requester", "rebalancing failed (will retry): {e}"),
                 }
                 continue;
             }

@@ -181,6 +181,77 @@ async fn killed_provider_job_still_completes_without_losing_ocat() {
     assert_eq!(net.total_ocat().await, supply, "no OCAT lost when a provider dies");
 }
 
+/// Rebalancing (issue 16): `kill -9` of one of three providers no longer holds a short job until its deadline.
+/// The job's rebalance time is its 10 s time limit plus the requester's slack; from then the two survivors'
+/// agreeing results settle it, and the dead provider is released: neither paid nor bonded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_provider_is_left_out_at_the_rebalance_time_not_at_the_deadline() {
+    let mut net = Net::start(&[false, false, false], 30).await;
+    let supply = net.total_ocat().await;
+    let job = net.job_timed("pi", "pi", &["--samples", "30000000"], 3, 2, 300, 10);
+    let started = Instant::now();
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    let job_id: B256 = id.parse().unwrap();
+    net.kill_node(2);
+    let view = net.deployer.job(job_id).await.unwrap();
+    assert!(view.rebalance_at != 0 && view.rebalance_at < view.commit_deadline, "{view:?}");
+
+    let o = net.requester(&["job", "wait", &id, "--timeout", "280"]);
+    let took = started.elapsed();
+    assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
+    assert!(last_line(&stdout(&o)).ends_with("to 2 providers"), "{}", stdout(&o));
+    // The deadline is 300 s away; the rebalance time about 40 s.
+    assert!(
+        took < Duration::from_secs(120),
+        "settled after {took:?}: waited for the deadline\n{}",
+        net.logs()
+    );
+    let dead = net.nodes[2].address;
+    assert_eq!(net.deployer.owed(dead).await.unwrap(), 0, "the dead provider is not paid");
+    let latest = net.deployer.block_number().await.unwrap();
+    let verdicts = net.deployer.verdicts(0, latest).await.unwrap();
+    assert!(
+        !verdicts.iter().any(|(j, p, _, _)| *j == job_id && *p == dead),
+        "the dead provider is released, not bonded: {verdicts:?}"
+    );
+    assert_eq!(net.total_ocat().await, supply, "no OCAT lost when a provider dies");
+}
+
+/// Rebalancing (issue 16), reassignment: a 2-of-2 job cannot settle without a killed provider, so past the
+/// job's rebalance time the requester hands its slot to the third node, which runs the job; the job settles
+/// long before its deadline and the killed provider is released (neither paid nor bonded) and seen as failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_providers_slot_is_handed_to_another_provider() {
+    let mut net = Net::start(&[false, false, false], 30).await;
+    let supply = net.total_ocat().await;
+    let job = net.job_timed("pi", "pi", &["--samples", "30000000"], 2, 2, 300, 10);
+    let started = Instant::now();
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    let job_id: B256 = id.parse().unwrap();
+    let first: Vec<_> = net.deployer.assignment(job_id).await.unwrap().iter().map(|a| a.provider).collect();
+    let victim = net.nodes.iter().position(|n| n.address == first[1]).unwrap();
+    let spare = net.nodes.iter().position(|n| !first.contains(&n.address)).unwrap();
+    net.kill_node(victim);
+
+    let o = net.requester(&["job", "wait", &id, "--timeout", "280"]);
+    let took = started.elapsed();
+    assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
+    assert!(took < Duration::from_secs(150), "settled after {took:?}\n{}", net.logs());
+    let now: Vec<_> = net.deployer.assignment(job_id).await.unwrap().iter().map(|a| a.provider).collect();
+    assert_eq!(now, vec![first[0], net.nodes[spare].address], "the silent slot went to the spare node");
+    assert!(net.deployer.owed(net.nodes[spare].address).await.unwrap() > 0, "the newcomer is paid");
+    let dead = net.nodes[victim].address;
+    assert_eq!(net.deployer.owed(dead).await.unwrap(), 0, "the released provider is not paid");
+    let latest = net.deployer.block_number().await.unwrap();
+    let verdicts = net.deployer.verdicts(0, latest).await.unwrap();
+    assert!(!verdicts.iter().any(|(j, p, _, _)| *j == job_id && *p == dead), "nor bonded: {verdicts:?}");
+    assert_eq!(net.total_ocat().await, supply, "no OCAT lost");
+}
+
 /// Submits (detached) a pi job that runs for seconds on node 0 and returns its id once node 0 is running it.
 async fn submit_long_job_until_running(net: &Net) -> String {
     let job = net.job("pi", "pi", &["--samples", "60000000"], 1, 1, 300);

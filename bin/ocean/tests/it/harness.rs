@@ -251,11 +251,25 @@ impl Net {
         quorum: u8,
         deadline_secs: u64,
     ) -> PathBuf {
+        self.job_timed(name, guest, args, replicas, quorum, deadline_secs, deadline_secs.min(120))
+    }
+
+    /// [`Net::job`] with its own `limits.timeout_secs` (the requester's rebalance time follows from it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn job_timed(
+        &self,
+        name: &str,
+        guest: &str,
+        args: &[&str],
+        replicas: u8,
+        quorum: u8,
+        deadline_secs: u64,
+        timeout: u64,
+    ) -> PathBuf {
         let module = repo_root().join("guests/wasm").join(format!("{guest}.wasm"));
         assert!(module.exists(), "{} missing: run `make guests`", module.display());
         let corpus = repo_root().join("examples/data/corpus.txt");
         let mode = if replicas == 1 { "none" } else { "quorum" };
-        let timeout = deadline_secs.min(120);
         let text = format!(
             "[program]\nkind = \"wasm\"\nmodule = {module:?}\nargs = {args:?}\nseed = 1\n\
              [inputs]\ncorpus = {corpus:?}\n\

@@ -237,6 +237,7 @@ async fn an_offer_signs_the_terms_it_was_asked_for_and_nothing_else() {
             providers: vec![Address::repeat_byte(1), Address::repeat_byte(2)],
             rebalance_at: 0,
         },
+        slot: None,
     };
     let post = |req: &OfferRequest| {
         Request::post("/offers")

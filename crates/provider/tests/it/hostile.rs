@@ -358,6 +358,19 @@ async fn create_job(
     salt: u8,
     manifest: Vec<u8>,
 ) -> B256 {
+    create_job_rebalanced(requester, provider, salt, manifest, B256::ZERO, 0).await
+}
+
+/// [`create_job`] with the manifest's `limits_hash`, that may be rebalanced `rebalance_in` seconds after creation
+/// (0: never).
+async fn create_job_rebalanced(
+    requester: &ocean_chain::Client,
+    provider: &ocean_chain::Client,
+    salt: u8,
+    manifest: Vec<u8>,
+    limits_hash: B256,
+    rebalance_in: u64,
+) -> B256 {
     use ocean_chain::{JobRequest, Mode, eip712};
     let now = requester.chain_time().await.unwrap();
     let req = JobRequest {
@@ -370,8 +383,8 @@ async fn create_job(
         price_per_replica: OCAT,
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
-        limits_hash: B256::ZERO,
-        rebalance_at: 0,
+        limits_hash,
+        rebalance_at: if rebalance_in == 0 { 0 } else { now + rebalance_in },
     };
     let id = requester.job_id(req.salt);
     let terms = eip712::terms_hash(&req, &[provider.address()]);
@@ -525,4 +538,57 @@ async fn a_job_with_a_junk_manifest_cid_does_not_stop_the_scan() {
         "the job after the junk one is seen: {tasks:?}"
     );
     assert_eq!(tasks.len(), 1, "the junk job is skipped, not recorded: {tasks:?}");
+}
+
+/// Rebalancing (issue 16): an offer to join a running job (`slot`) is checked against the chain before the node
+/// takes any data: a job that may not be rebalanced, one that does not exist, and one that already lists this
+/// node are declined with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offer_to_join_a_job_is_declined_unless_the_chain_allows_it() {
+    let (provider, _dir, _anvil, requester) = registered().await;
+    let me = provider.client().clone();
+    let manifest = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4";
+    let manifest_bytes = manifest.parse::<ocean_store::Cid>().unwrap().to_bytes();
+    let limits = ocean_types::manifest::Limits { timeout_secs: 10, ..Default::default() };
+    let limits_hash = ocean_protocol::OfferLimits::of(&limits).hash();
+    let fixed = create_job(&requester, &me, 1, manifest_bytes.clone()).await;
+    let rebalanced = create_job_rebalanced(&requester, &me, 2, manifest_bytes, limits_hash, 60).await;
+    let stranger = B256::repeat_byte(0xEE);
+    let later = me.chain_time().await.unwrap() + 600;
+    for (job, why) in [
+        (fixed, "not open to rebalancing"),
+        (stranger, "not open to rebalancing"),
+        (rebalanced, "in the job already"),
+    ] {
+        let view = me.job(job).await.unwrap();
+        let req = ocean_protocol::OfferRequest {
+            job_id: format!("{job:#x}"),
+            manifest_cid: manifest.into(),
+            price_cap_wei: OCAT.to_string(),
+            commit_deadline: if view.commit_deadline == 0 { later } else { view.commit_deadline },
+            private: false,
+            input_mib: limits.input_mib,
+            terms: ocean_protocol::OfferTerms {
+                replicas: 1,
+                quorum: 1,
+                mode: ocean_chain::Mode::None,
+                proof_spec: B256::ZERO,
+                limits: ocean_protocol::OfferLimits::of(&limits),
+                providers: vec![me.address()],
+                rebalance_at: view.rebalance_at,
+            },
+            slot: Some(0),
+        };
+        let mut http = Request::post("/offers")
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&req).unwrap()))
+            .unwrap();
+        http.extensions_mut().insert(ConnectInfo("127.0.0.9:4000".parse::<SocketAddr>().unwrap()));
+        let resp = provider.router().oneshot(http).await.unwrap();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        match serde_json::from_slice::<OfferResponse>(&body).unwrap() {
+            OfferResponse::Declined { reason } => assert!(reason.contains(why), "{job:#x}: {reason}"),
+            other => panic!("{job:#x}: a join offer was not declined: {other:?}"),
+        }
+    }
 }

@@ -99,6 +99,7 @@ impl Node {
                 providers: vec![me],
                 rebalance_at: 0,
             },
+            slot: None,
         };
         let resp =
             reqwest::Client::new().post(format!("{}/offers", self.url)).json(&req).send().await.unwrap();
