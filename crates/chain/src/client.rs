@@ -231,6 +231,9 @@ pub struct RpcOptions {
     pub log_chunk: u64,
     /// How long to wait for a sent transaction's receipt before giving up with [`Error::ReceiptTimeout`].
     pub receipt_timeout: std::time::Duration,
+    /// How long a sent transaction may go unmined before it is replaced by one with the same nonce and fees at
+    /// least 12.5 % higher (repeated until `receipt_timeout`).
+    pub bump_after: std::time::Duration,
 }
 
 impl Default for RpcOptions {
@@ -241,6 +244,7 @@ impl Default for RpcOptions {
             backoff_ms: 250,
             log_chunk: 1_000,
             receipt_timeout: std::time::Duration::from_secs(300),
+            bump_after: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -456,11 +460,73 @@ impl Client {
         contract: &'static str,
         name: &'static str,
     ) -> Result<TransactionReceipt> {
-        let sent = crate::deploy::send_within(call, contract, name, self.options.receipt_timeout).await;
+        let sent = self.send_replacing(call.into_transaction_request(), contract, name).await;
         if sent.is_err() {
             self.nonces.resync().await;
         }
         sent
+    }
+
+    /// Sends `tx` and follows it to its receipt, replacing it with the same nonce and a higher fee each time
+    /// `bump_after` passes without one (a public mempool drops or starves an underpriced transaction), until
+    /// `receipt_timeout`. The gas limit is estimated once, before a nonce is taken, so a call that would revert
+    /// fails here with its decoded error and uses no nonce.
+    async fn send_replacing(
+        &self,
+        mut tx: alloy::rpc::types::TransactionRequest,
+        contract: &'static str,
+        name: &'static str,
+    ) -> Result<TransactionReceipt> {
+        let reverted = |e| Error::from_contract(contract, name, alloy::contract::Error::TransportError(e));
+        tx.from = Some(self.address());
+        let gas = self.provider.estimate_gas(tx.clone()).await.map_err(reverted)?;
+        // A fifth more than the estimate: a call's path may depend on the block it lands in (the arbiter draw
+        // reads `prevrandao`, deadlines read the timestamp), and an unused limit costs nothing.
+        tx.gas = Some(gas.saturating_add(gas / 5));
+        let fees = self.provider.estimate_eip1559_fees().await?;
+        let (mut max_fee, mut tip) = (fees.max_fee_per_gas, fees.max_priority_fee_per_gas);
+        let taken = self.nonces.take(&self.provider, self.address()).await?;
+        tx.nonce = Some(taken.nonce);
+        let deadline = tokio::time::Instant::now() + self.options.receipt_timeout;
+        let mut sent: Vec<B256> = Vec::new();
+        loop {
+            tx.max_fee_per_gas = Some(max_fee);
+            tx.max_priority_fee_per_gas = Some(tip);
+            match self.provider.send_transaction(tx.clone()).await {
+                Ok(pending) => sent.push(*pending.tx_hash()),
+                // A replacement refused ("nonce too low", "replacement underpriced", "already known"): an earlier
+                // one was mined or is still pending; keep waiting for it.
+                Err(e) if !sent.is_empty() => {
+                    tracing::debug!(target: "ocean::chain", nonce = taken.nonce, "replacement not accepted: {e}");
+                }
+                Err(e) => return Err(reverted(e)),
+            }
+            let bump_at = (tokio::time::Instant::now() + self.options.bump_after).min(deadline);
+            loop {
+                for hash in &sent {
+                    if let Some(receipt) = self.provider.get_transaction_receipt(*hash).await? {
+                        if !receipt.status() {
+                            return Err(Error::TxFailed(receipt.transaction_hash));
+                        }
+                        return Ok(receipt);
+                    }
+                }
+                if tokio::time::Instant::now() >= bump_at {
+                    break;
+                }
+                tokio::time::sleep(self.provider.client().poll_interval()).await;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let tx = sent.first().copied().unwrap_or_default();
+                return Err(Error::ReceiptTimeout { tx, secs: self.options.receipt_timeout.as_secs() });
+            }
+            // Nodes accept a replacement only with both fees at least 10 % higher; follow the market if it rose
+            // further.
+            let now = self.provider.estimate_eip1559_fees().await?;
+            tip = (tip + tip / 8 + 1).max(now.max_priority_fee_per_gas);
+            max_fee = (max_fee + max_fee / 8 + 1).max(now.max_fee_per_gas).max(tip);
+            tracing::warn!(target: "ocean::chain", %contract, call = name, nonce = taken.nonce, max_fee, tip, "transaction not mined after {:?}: replacing it with a higher fee", self.options.bump_after);
+        }
     }
 
     fn token(&self) -> OceanToken::OceanTokenInstance<&DynProvider> {

@@ -1,12 +1,16 @@
-//! Transaction nonces for one client's account, resynchronized with the chain after a failed send.
+//! Transaction nonces for one client's account.
 //!
-//! alloy's fillers run side by side: the nonce is taken while gas is estimated, so a call that reverts in
-//! estimation (or any send the node refuses) has used a nonce that no transaction carries. alloy's own cached
-//! manager never gives it back, and every later transaction of that client then waits behind the gap forever.
-//! This manager counts locally like alloy's (so concurrent sends get distinct nonces) and forgets its count when
-//! a send fails, so the next send asks the node for the pending count again and fills the gap.
+//! The client fixes each transaction's nonce itself (so that a stuck transaction can be replaced by one with the
+//! same nonce and a higher fee, see `Client::send`). While some of its transactions are in flight it counts
+//! locally, so concurrent sends get distinct nonces; when none is, it asks the node for the account's pending
+//! count. That one extra call per idle send keeps the count right whatever happened in between: a send that
+//! failed before reaching the chain (its nonce was never used), a chain that was reset or reverted (a devnet's
+//! snapshot), another program sending from the same key.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use alloy::{
     network::Network,
@@ -16,10 +20,24 @@ use alloy::{
 };
 use tokio::sync::Mutex;
 
-/// The next nonce of the client's account, or `None` when it must be asked of the node.
+/// The next nonce of the client's account (`None`: ask the node) and how many sends are in flight.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Nonces {
     next: Arc<Mutex<Option<u64>>>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// A nonce taken for one send; the send counts as in flight until this is dropped.
+#[derive(Debug)]
+pub(crate) struct Taken {
+    pub(crate) nonce: u64,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Nonces {
@@ -27,8 +45,25 @@ impl Nonces {
     pub(crate) async fn resync(&self) {
         *self.next.lock().await = None;
     }
+
+    /// The nonce for the next transaction of `address`.
+    pub(crate) async fn take<P: Provider<N>, N: Network>(
+        &self,
+        provider: &P,
+        address: Address,
+    ) -> TransportResult<Taken> {
+        let mut next = self.next.lock().await;
+        let nonce = match *next {
+            Some(nonce) if self.in_flight.load(Ordering::SeqCst) > 0 => nonce,
+            _ => provider.get_transaction_count(address).pending().await?,
+        };
+        *next = Some(nonce + 1);
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Ok(Taken { nonce, in_flight: self.in_flight.clone() })
+    }
 }
 
+/// For transactions sent through the provider without a nonce (the client sets its own, see [`Nonces::take`]).
 #[async_trait::async_trait]
 impl NonceManager for Nonces {
     async fn get_next_nonce<P, N>(&self, provider: &P, address: Address) -> TransportResult<u64>
@@ -36,12 +71,6 @@ impl NonceManager for Nonces {
         P: Provider<N>,
         N: Network,
     {
-        let mut next = self.next.lock().await;
-        let nonce = match *next {
-            Some(nonce) => nonce,
-            None => provider.get_transaction_count(address).pending().await?,
-        };
-        *next = Some(nonce + 1);
-        Ok(nonce)
+        Ok(self.take(provider, address).await?.nonce)
     }
 }

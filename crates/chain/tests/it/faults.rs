@@ -68,3 +68,72 @@ async fn a_dead_url_in_the_list_is_passed_over() {
     assert_eq!(client.ocat_balance(client.address()).await.unwrap(), 4 * OCAT);
     assert!(Client::connect("", PrivateKeySigner::random(), n.deployment.clone()).await.is_err());
 }
+
+/// A transaction a mempool will not mine (its fee cap is under every block's base fee) is replaced with the same
+/// nonce and a higher fee until it is mined, and it takes effect once. Anvil mines only when told, each block
+/// with a base fee just above the first transaction's cap, as a public chain whose fees rose does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_transaction_is_replaced_with_a_higher_fee_and_the_same_nonce() {
+    let n = net().await;
+    let key: PrivateKeySigner = n.anvil.keys()[1].clone().into();
+    let options = RpcOptions { bump_after: std::time::Duration::from_secs(1), ..quick() };
+    let sender = Client::connect_with(&n.anvil.endpoint(), key, n.deployment.clone(), options).await.unwrap();
+    n.deployer.transfer(sender.address(), 10 * OCAT).await.unwrap();
+    let chain = n.deployer.provider();
+    chain.raw_request::<_, ()>("evm_setAutomine".into(), (false,)).await.unwrap();
+
+    let to = alloy::primitives::Address::repeat_byte(0x77);
+    let send = tokio::spawn(async move { sender.transfer(to, OCAT).await });
+    // The first transaction, as the pool holds it.
+    let (first_hash, first_cap, first_nonce) = loop {
+        let pool: serde_json::Value = chain.raw_request("txpool_content".into(), ()).await.unwrap();
+        let mine = pool["pending"].as_object().and_then(|by| by.values().next().cloned());
+        if let Some(tx) =
+            mine.and_then(|by_nonce| by_nonce.as_object().and_then(|m| m.values().next().cloned()))
+        {
+            let cap = u128::from_str_radix(tx["maxFeePerGas"].as_str().unwrap().trim_start_matches("0x"), 16)
+                .unwrap();
+            let nonce =
+                u64::from_str_radix(tx["nonce"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+            break (tx["hash"].as_str().unwrap().parse::<alloy::primitives::B256>().unwrap(), cap, nonce);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let started = std::time::Instant::now();
+    while !send.is_finished() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "never mined");
+        chain.raw_request::<_, ()>("anvil_setNextBlockBaseFeePerGas".into(), (first_cap + 1,)).await.unwrap();
+        chain.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let receipt = send.await.unwrap().unwrap();
+    chain.raw_request::<_, ()>("evm_setAutomine".into(), (true,)).await.unwrap();
+
+    assert_ne!(receipt.tx, first_hash, "the first transaction was replaced");
+    assert!(chain.get_transaction_receipt(first_hash).await.unwrap().is_none(), "and never mined");
+    let mined = chain.get_transaction_by_hash(receipt.tx).await.unwrap().unwrap();
+    use alloy::consensus::Transaction as _;
+    assert!(mined.max_fee_per_gas() > first_cap, "a higher fee cap");
+    assert_eq!(mined.nonce(), first_nonce, "the same nonce");
+    assert_eq!(n.deployer.ocat_balance(to).await.unwrap(), OCAT, "it took effect once");
+}
+
+/// After the chain went back to an earlier state (a devnet's snapshot reverted, a reset), the account's nonce
+/// is lower than the client's count: the next send must use the chain's, not wait for a receipt that never
+/// comes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_send_after_the_chain_was_reverted_uses_the_chains_nonce() {
+    let n = net().await;
+    let chain = n.deployer.provider();
+    let snapshot: alloy::primitives::U256 = chain.raw_request("evm_snapshot".into(), ()).await.unwrap();
+    n.deployer.transfer(alloy::primitives::Address::repeat_byte(1), OCAT).await.unwrap();
+    let reverted: bool = chain.raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    assert!(reverted);
+    let again = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        n.deployer.transfer(alloy::primitives::Address::repeat_byte(2), OCAT),
+    )
+    .await
+    .expect("a send after a revert must not wait for a receipt that never comes");
+    again.unwrap();
+}
