@@ -206,6 +206,12 @@ async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
             }
             return Ok(());
         }
+        // An endpoint behind the chain (a load-balanced public RPC, a node restarting from a dump) may not know a
+        // job this node saw assigned: not a verdict until the job's commit deadline has passed.
+        State::Nonexistent if t <= task.commit_deadline => {
+            debug!(target: "ocean::node", job = %task.job_id, "the chain endpoint does not know the job (yet)");
+            return Ok(());
+        }
         State::Failed | State::Nonexistent => {
             inner.update(&task.job_id, |x| {
                 x.state = TaskState::Failed { reason: "the job expired on chain without a verdict".into() };

@@ -252,6 +252,27 @@ async fn a_killed_providers_slot_is_handed_to_another_provider() {
     assert_eq!(net.total_ocat().await, supply, "no OCAT lost");
 }
 
+/// Issue 16, real faults: the chain's node is restarted from its state dump while a job runs (down for a moment,
+/// back on the same URL with the same blocks). The nodes and the requester ride it out and the job is paid.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_is_paid_across_an_anvil_restart_from_its_state_dump() {
+    let mut net = Net::start(&[false, false, false], 30).await;
+    let supply = net.total_ocat().await;
+    let job = net.job("pi", "pi", &["--samples", "30000000"], 3, 2, 120);
+    let o = net.requester(&["job", "submit", "--detach", job.to_str().unwrap()]);
+    assert!(o.status.success(), "submit failed: {}\n{}", stderr(&o), net.logs());
+    let id = stdout(&o).trim().to_owned();
+    let job_id: B256 = id.parse().unwrap();
+    let head = net.deployer.block_number().await.unwrap();
+    net.restart_chain_from_dump().await;
+    assert!(net.deployer.block_number().await.unwrap() >= head, "the restarted chain kept its blocks");
+
+    let o = net.requester(&["job", "wait", &id, "--timeout", "120"]);
+    assert!(o.status.success(), "wait failed: {}\n{}", stderr(&o), net.logs());
+    assert_eq!(net.deployer.job(job_id).await.unwrap().state, ocean_chain::State::Finalized);
+    assert_eq!(net.total_ocat().await, supply, "no OCAT lost across the restart");
+}
+
 /// Submits (detached) a pi job that runs for seconds on node 0 and returns its id once node 0 is running it.
 async fn submit_long_job_until_running(net: &Net) -> String {
     let job = net.job("pi", "pi", &["--samples", "60000000"], 1, 1, 300);

@@ -88,8 +88,8 @@ impl Net {
         rpc_faults: Option<ocean_chain::rpc_proxy::Faults>,
     ) -> Net {
         let dir = tempfile::tempdir().unwrap();
-        let anvil =
-            anvil::spawn_with(vec!["--accounts".into(), "12".into()]).expect("anvil (run `make deps`)");
+        let state = dir.path().join("anvil-state.json");
+        let anvil = anvil::spawn_with(anvil_args(&state)).expect("anvil (run `make deps`)");
         let keys: Vec<PrivateKeySigner> = anvil.keys().iter().map(|k| k.clone().into()).collect();
         let deployer_key = keys[0].clone();
         let provider = ProviderBuilder::new()
@@ -168,6 +168,22 @@ impl Net {
         }
         net.wait_serving().await;
         net
+    }
+
+    /// Stops Anvil as an operator would (SIGINT: it writes its state to its `--state` file) and starts it again
+    /// on the same port from that file, so the nodes and the requester keep their URL and find the chain,
+    /// blocks and logs included, as it was.
+    pub async fn restart_chain_from_dump(&mut self) {
+        let pid = self.anvil.child().id().to_string();
+        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        self.anvil.child_mut().wait().unwrap();
+        let state = self.dir.path().join("anvil-state.json");
+        assert!(state.exists(), "anvil wrote no state dump");
+        self.anvil = alloy::node_bindings::Anvil::at(anvil::binary())
+            .port(self.anvil.port())
+            .args(anvil_args(&state))
+            .try_spawn()
+            .expect("anvil from its dump");
     }
 
     /// Moves the chain's clock 5 s past `job`'s reveal deadline and mines a block (Anvil's own methods), so that
@@ -331,6 +347,12 @@ impl Drop for Net {
             }
         }
     }
+}
+
+/// Anvil's arguments for a test network: 12 funded accounts, its state kept in (and, when the file exists,
+/// loaded from) `state` when it is stopped gracefully.
+fn anvil_args(state: &Path) -> Vec<String> {
+    vec!["--accounts".into(), "12".into(), "--state".into(), state.to_string_lossy().into_owned()]
 }
 
 pub fn import(repo: &Path, name: &str, key: &PrivateKeySigner) {

@@ -592,3 +592,34 @@ async fn an_offer_to_join_a_job_is_declined_unless_the_chain_allows_it() {
         }
     }
 }
+
+/// Issue 16, a lagging endpoint: a load-balanced public RPC (or a chain node restarting from its dump) may answer
+/// for a state that does not hold a job this node saw assigned. That used to fail the task at once ("expired on
+/// chain without a verdict"), and with it the commitment the node owed, which cost its no-show bond. Now the
+/// task waits until its commit deadline has passed before the chain's silence counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_job_the_endpoint_does_not_know_fails_only_after_its_deadline() {
+    let (provider, dir, _anvil) = open(|c| c.poll_interval = Duration::from_millis(100)).await;
+    let me = provider.client().clone();
+    let now = me.chain_time().await.unwrap();
+    let done = |byte: u8, deadline: u64| ocean_provider::db::Task {
+        state: TaskState::Done,
+        result_cid: Some("bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into()),
+        done_at: Some(now),
+        ..ocean_provider::db::Task::assigned(
+            format!("{:#x}", B256::repeat_byte(byte)),
+            "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
+            deadline,
+            Some(0),
+        )
+    };
+    provider.put_task(&done(1, now + 600)).unwrap();
+    provider.put_task(&done(2, now.saturating_sub(1))).unwrap();
+    let tasks = run_for(provider, dir.path(), me, 2).await;
+    let state = |byte: u8| {
+        let id = format!("{:#x}", B256::repeat_byte(byte));
+        tasks.iter().find(|t| t.job_id == id).map(|t| t.state.clone()).unwrap()
+    };
+    assert_eq!(state(1), TaskState::Done, "still owed a commitment while the deadline has not passed");
+    assert!(matches!(state(2), TaskState::Failed { .. }), "over once it has: {:?}", state(2));
+}
