@@ -165,6 +165,30 @@ impl Assigned {
     }
 }
 
+/// Nodes read per Multicall3 `aggregate` call: well under any endpoint's `eth_call` gas cap.
+const MULTICALL_CHUNK: u64 = 256;
+
+fn node_info(
+    address: Address,
+    info: NodeRegistry::Info,
+    stake: NodeRegistry::stakesReturn,
+    active: bool,
+) -> NodeInfo {
+    NodeInfo {
+        address,
+        endpoint: info.endpoint,
+        cores: info.capabilities.cores,
+        memory_mib: info.capabilities.memoryMiB,
+        gpu_vram_mib: info.capabilities.gpuVramMiB,
+        gpu_model: info.capabilities.gpuModel,
+        benchmark_score: info.capabilities.benchmarkScore,
+        encryption_key: info.encryptionKey,
+        stake: stake.staked.to::<u128>(),
+        unbonding: stake.unbonding.to::<u128>(),
+        active,
+    }
+}
+
 /// A registered provider, as the registry stores it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NodeInfo {
@@ -287,6 +311,8 @@ pub enum Verdict {
 pub struct Client {
     provider: DynProvider,
     nonces: Nonces,
+    /// Whether the chain has Multicall3 (reads of many nodes are then batched).
+    multicall: bool,
     signer: PrivateKeySigner,
     deployment: Deployment,
     domain: Eip712Domain,
@@ -429,7 +455,18 @@ impl Client {
             return Err(Error::NotDeployed(deployment.market));
         }
         let domain = eip712::domain(deployment.chain_id, deployment.market);
-        Ok(Self { provider, nonces, signer, deployment, domain, options, job_blocks: JobBlocks::default() })
+        // Multicall3 is at its canonical address on most public chains; `deploy` puts it on a local devnet.
+        let multicall = !provider.get_code_at(alloy::providers::MULTICALL3_ADDRESS).await?.is_empty();
+        Ok(Self {
+            provider,
+            nonces,
+            signer,
+            deployment,
+            domain,
+            options,
+            job_blocks: JobBlocks::default(),
+            multicall,
+        })
     }
 
     /// This client's account.
@@ -1015,25 +1052,56 @@ impl Client {
         let map = |e| Error::from_contract("NodeRegistry", "read", e);
         let count = registry.nodeCount().call().await.map_err(map)?;
         let count = u64::try_from(count).map_err(|_| Error::InvalidArgument("node count".into()))?;
+        if self.multicall && count > 0 {
+            match self.nodes_batched(count).await {
+                Ok(nodes) => return Ok(nodes),
+                Err(e) => {
+                    tracing::debug!(target: "ocean::chain", "Multicall3 read failed, reading node by node: {e}")
+                }
+            }
+        }
         let mut out = Vec::new();
         for i in 0..count {
             let address = registry.nodes(U256::from(i)).call().await.map_err(map)?;
             let info = registry.info(address).call().await.map_err(map)?;
             let stake = registry.stakes(address).call().await.map_err(map)?;
             let active = registry.isActive(address).call().await.map_err(map)?;
-            out.push(NodeInfo {
-                address,
-                endpoint: info.endpoint,
-                cores: info.capabilities.cores,
-                memory_mib: info.capabilities.memoryMiB,
-                gpu_vram_mib: info.capabilities.gpuVramMiB,
-                gpu_model: info.capabilities.gpuModel,
-                benchmark_score: info.capabilities.benchmarkScore,
-                encryption_key: info.encryptionKey,
-                stake: stake.staked.to::<u128>(),
-                unbonding: stake.unbonding.to::<u128>(),
-                active,
-            });
+            out.push(node_info(address, info, stake, active));
+        }
+        Ok(out)
+    }
+
+    /// [`Client::nodes`] through Multicall3's `aggregate`: the four reads of each node cost four calls per
+    /// [`MULTICALL_CHUNK`] nodes instead of four per node.
+    async fn nodes_batched(
+        &self,
+        count: u64,
+    ) -> std::result::Result<Vec<NodeInfo>, alloy::providers::MulticallError> {
+        let registry = self.registry();
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < count {
+            let end = start.saturating_add(MULTICALL_CHUNK).min(count);
+            let mut addresses = self.provider.multicall().dynamic::<NodeRegistry::nodesCall>();
+            for i in start..end {
+                addresses = addresses.add_dynamic(registry.nodes(U256::from(i)));
+            }
+            let addresses = addresses.aggregate().await?;
+            let mut infos = self.provider.multicall().dynamic::<NodeRegistry::infoCall>();
+            let mut stakes = self.provider.multicall().dynamic::<NodeRegistry::stakesCall>();
+            let mut active = self.provider.multicall().dynamic::<NodeRegistry::isActiveCall>();
+            for a in &addresses {
+                infos = infos.add_dynamic(registry.info(*a));
+                stakes = stakes.add_dynamic(registry.stakes(*a));
+                active = active.add_dynamic(registry.isActive(*a));
+            }
+            let (infos, stakes, active) =
+                tokio::try_join!(infos.aggregate(), stakes.aggregate(), active.aggregate())?;
+            for (((address, info), stake), active) in addresses.into_iter().zip(infos).zip(stakes).zip(active)
+            {
+                out.push(node_info(address, info, stake, active));
+            }
+            start = end;
         }
         Ok(out)
     }

@@ -515,6 +515,9 @@ pub async fn deploy_with_zk_key(
 
     wire(provider, deployer, params, token, registry, rewards, market, timelock, governor, zk_verifier)
         .await?;
+    if is_local_devnet(provider, chain_id, params.profile) {
+        ensure_multicall3(provider).await?;
+    }
 
     Ok(Deployment {
         chain_id,
@@ -625,6 +628,24 @@ async fn wire(
 /// profile, Anvil's chain id (31337) and an RPC on this machine. Anything else may hold value.
 pub fn is_local_devnet(provider: &DynProvider, chain_id: u64, profile: Profile) -> bool {
     profile == Profile::Devnet && chain_id == ANVIL_CHAIN_ID && provider.client().is_local()
+}
+
+/// Puts Multicall3 at its canonical address on a local devnet that lacks it, as public chains have it there:
+/// deploys its published creation code (the one alloy ships) with a plain transaction and copies the runtime
+/// code to the canonical address with Anvil's `anvil_setCode`. Clients batch their registry reads through it.
+async fn ensure_multicall3(provider: &DynProvider) -> Result<()> {
+    use alloy::{network::TransactionBuilder as _, providers::MULTICALL3_ADDRESS};
+    if !provider.get_code_at(MULTICALL3_ADDRESS).await?.is_empty() {
+        return Ok(());
+    }
+    let tx = alloy::rpc::types::TransactionRequest::default()
+        .with_deploy_code(alloy::providers::bindings::IMulticall3::BYTECODE.clone());
+    let receipt = provider.send_transaction(tx).await?.get_receipt().await?;
+    let deployed = receipt.contract_address.ok_or(Error::TxFailed(receipt.transaction_hash))?;
+    let code = provider.get_code_at(deployed).await?;
+    let () = provider.raw_request("anvil_setCode".into(), (MULTICALL3_ADDRESS, code)).await?;
+    info!(target: "ocean::chain", address = %MULTICALL3_ADDRESS, "Multicall3 installed on the devnet");
+    Ok(())
 }
 
 /// The chain id Anvil (and Hardhat) use for a local chain.

@@ -28,6 +28,8 @@ pub struct Faults {
 pub struct Seen {
     /// Requests received.
     pub requests: AtomicU64,
+    /// `eth_call`s forwarded (reads of contract state).
+    pub calls: AtomicU64,
     /// `eth_getLogs` calls refused for their range.
     pub range_refusals: AtomicU64,
     /// Requests answered 503.
@@ -104,6 +106,9 @@ async fn handle(State(shared): State<Arc<Shared>>, body: Bytes) -> axum::respons
         return (StatusCode::TOO_MANY_REQUESTS, "429 Too Many Requests").into_response();
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if request["method"].as_str() == Some("eth_call") {
+        shared.seen.calls.fetch_add(1, Ordering::Relaxed);
+    }
     if let (Some(max), Some("eth_getLogs")) = (f.max_log_range, request["method"].as_str()) {
         let filter = &request["params"][0];
         let Some(head) = latest(&shared).await else { return bad_gateway("no block number") };

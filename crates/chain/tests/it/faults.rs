@@ -137,3 +137,35 @@ async fn a_send_after_the_chain_was_reverted_uses_the_chains_nonce() {
     .expect("a send after a revert must not wait for a receipt that never comes");
     again.unwrap();
 }
+
+/// Issue 16: reading the registry batches through Multicall3 (installed on the devnet at its canonical address,
+/// where public chains have it): nine nodes cost five `eth_call`s (the count, then one `aggregate` for each of
+/// the four reads), not four per node, and read the same as the registry answers node by node.
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_reads_are_batched_through_multicall3() {
+    let n = net().await;
+    for i in 0..9 {
+        let key: PrivateKeySigner = n.anvil.keys()[i + 1].clone().into();
+        let p = Client::connect(&n.anvil.endpoint(), key, n.deployment.clone()).await.unwrap();
+        n.deployer.transfer(p.address(), 500 * OCAT).await.unwrap();
+        register(&p, i).await;
+    }
+    let proxy = Proxy::start(n.anvil.endpoint(), Faults::default()).await.unwrap();
+    let reader = Client::connect(&proxy.url, PrivateKeySigner::random(), n.deployment.clone()).await.unwrap();
+    let before = proxy.seen.calls.load(Ordering::Relaxed);
+    let nodes = reader.nodes().await.unwrap();
+    let calls = proxy.seen.calls.load(Ordering::Relaxed) - before;
+    assert_eq!(nodes.len(), 9);
+    assert_eq!(calls, 5, "eth_calls for 9 nodes");
+
+    let registry = ocean_chain::bindings::NodeRegistry::new(n.deployment.registry, n.deployer.provider());
+    for (i, node) in nodes.iter().enumerate() {
+        assert_eq!(node.address, registry.nodes(alloy::primitives::U256::from(i)).call().await.unwrap());
+        let info = registry.info(node.address).call().await.unwrap();
+        assert_eq!(node.endpoint, info.endpoint);
+        assert_eq!(node.encryption_key, info.encryptionKey);
+        let stake = registry.stakes(node.address).call().await.unwrap();
+        assert_eq!(node.stake, stake.staked.to::<u128>());
+        assert_eq!(node.active, registry.isActive(node.address).call().await.unwrap());
+    }
+}
