@@ -165,6 +165,32 @@ impl Assigned {
     }
 }
 
+/// A live log subscription (see [`Client::watch_provider_events`]); the WebSocket closes when it is dropped.
+pub struct EventWatch {
+    _ws: DynProvider,
+    subscription: alloy::pubsub::Subscription<alloy::rpc::types::Log>,
+}
+
+impl EventWatch {
+    /// The block of the next event; `None` once the subscription has ended (the connection dropped).
+    pub async fn next(&mut self) -> Option<u64> {
+        loop {
+            match self.subscription.recv().await {
+                Ok(log) => return Some(log.block_number.unwrap_or_default()),
+                // Events were dropped because the reader fell behind: the scan finds them anyway.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for EventWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventWatch")
+    }
+}
+
 /// Nodes read per Multicall3 `aggregate` call: well under any endpoint's `eth_call` gas cap.
 const MULTICALL_CHUNK: u64 = 256;
 
@@ -951,6 +977,24 @@ impl Client {
             slots.insert(a.index, a);
         }
         Ok(slots.into_values().collect())
+    }
+
+    /// Live `ProviderAssigned` and `ProviderReleased` events of `provider` from a WebSocket endpoint
+    /// (`eth_subscribe("logs")`): a hint that there is something to scan, never the record. The scan reads the
+    /// logs itself, with its cursor, confirmation depth and reorganization checks, so an event lost with a
+    /// dropped connection costs only the delay until the next poll.
+    pub async fn watch_provider_events(&self, ws_url: &str, provider: Address) -> Result<EventWatch> {
+        use alloy::providers::WsConnect;
+        let ws = ProviderBuilder::new().connect_ws(WsConnect::new(ws_url)).await?;
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.deployment.market)
+            .event_signature(vec![
+                <JobMarket::ProviderAssigned as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+                <JobMarket::ProviderReleased as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+            ])
+            .topic2(provider.into_word());
+        let subscription = ws.subscribe_logs(&filter).await?;
+        Ok(EventWatch { _ws: ws.erased(), subscription })
     }
 
     /// Jobs in blocks `from..=to` whose slot `provider` left through `reassign`: `(job id, slot index)`.

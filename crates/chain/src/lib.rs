@@ -39,7 +39,7 @@ pub mod rpc_proxy;
 pub use alloy::primitives::{Address, B256, Bytes, U256};
 pub use alloy::signers::local::PrivateKeySigner;
 pub use client::{
-    Assigned, Client, JobRequest, JobView, Mode, NodeInfo, Receipt, RpcOptions, State, Verdict,
+    Assigned, Client, EventWatch, JobRequest, JobView, Mode, NodeInfo, Receipt, RpcOptions, State, Verdict,
 };
 pub use deploy::{Bounds, Deployment, Params, Profile};
 pub use error::Error;

@@ -76,6 +76,9 @@ pub struct Config {
     pub max_offers_per_peer: usize,
     /// How often the chain is scanned (and settlement looks at the node's tasks).
     pub poll_interval: Duration,
+    /// A WebSocket endpoint of the chain: when set, the node subscribes to its own assignment events and scans
+    /// the moment one arrives instead of at its next poll (polling goes on: the subscription is only a hint).
+    pub ws_url: Option<String>,
     /// Blocks an assignment must be deep before the node takes it as work (0 on an automining devnet, a few
     /// on a chain that reorganizes).
     pub confirmations: u64,
@@ -125,6 +128,7 @@ impl Config {
             max_offers: 4096,
             max_offers_per_peer: 64,
             poll_interval: Duration::from_millis(500),
+            ws_url: None,
             confirmations: 0,
             commit_grace: Duration::from_secs(30),
             cores,
@@ -341,6 +345,11 @@ impl Provider {
         });
         let workers = worker::spawn(inner.clone(), receiver, stop_rx.clone());
         let watcher = tokio::spawn(settle::watch(inner.clone(), stop_rx.clone()));
+        let subscriber = inner
+            .config
+            .ws_url
+            .clone()
+            .map(|url| tokio::spawn(settle::subscribe(inner.clone(), url, stop_rx.clone())));
         let settler = tokio::spawn(settle::settle_periodically(inner.clone(), stop_rx.clone()));
         let collector = tokio::spawn(collect_periodically(inner.clone(), stop_rx.clone()));
 
@@ -356,6 +365,9 @@ impl Provider {
             let _ = w.await;
         }
         let _ = collector.await;
+        if let Some(s) = subscriber {
+            let _ = s.await;
+        }
         api.await.map_err(|e| Error::Db(format!("API task: {e}")))
     }
 }

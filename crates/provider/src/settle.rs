@@ -55,6 +55,46 @@ pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Longest wait before subscribing again after the WebSocket failed or closed.
+const MAX_RESUBSCRIBE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Event ingestion over a WebSocket: every `ProviderAssigned` or `ProviderReleased` event of this node pokes the
+/// scan, so new work is seen within a block instead of a poll interval. The scan stays the only reader of the
+/// chain's record (cursor, confirmations, reorganizations); a lost connection is subscribed again with backoff,
+/// and meanwhile polling finds everything.
+pub(super) async fn subscribe(inner: Arc<Inner>, ws_url: String, mut stop: watch::Receiver<bool>) {
+    let mut backoff = std::time::Duration::from_millis(500);
+    loop {
+        match inner.client.watch_provider_events(&ws_url, inner.client.address()).await {
+            Ok(mut events) => {
+                info!(target: "ocean::node", %ws_url, "subscribed to this node's assignment events");
+                backoff = std::time::Duration::from_millis(500);
+                loop {
+                    tokio::select! {
+                        event = events.next() => match event {
+                            Some(block) => {
+                                debug!(target: "ocean::node", block, "assignment event: scanning now");
+                                inner.poke.notify_one();
+                            }
+                            None => break,
+                        },
+                        _ = stop.changed() => return,
+                    }
+                }
+                warn!(target: "ocean::node", %ws_url, "the event subscription ended; subscribing again");
+            }
+            Err(e) => {
+                warn!(target: "ocean::node", %ws_url, "cannot subscribe to events (polling goes on): {e}")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.changed() => return,
+        }
+        backoff = (backoff * 2).min(MAX_RESUBSCRIBE);
+    }
+}
+
 fn hash_tag(hash: B256) -> u64 {
     u64::from_be_bytes(hash.0[..8].try_into().unwrap_or_default())
 }

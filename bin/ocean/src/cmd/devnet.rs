@@ -268,6 +268,8 @@ async fn start_inner(up: &Up, children: &mut Vec<std::process::Child>) -> eyre::
             .arg("--deployment")
             .arg(&state.deployment)
             .args(["--rpc-url", &rpc_url])
+            // Anvil serves WebSocket on the same port: nodes see their assignments as events.
+            .args(["--ws-url", &rpc_url.replacen("http://", "ws://", 1)])
             .env("OCEAN_PASSWORD", PASSWORD)
             .env_remove("OCEAN_CONFIG")
             .env_remove("OCEAN_ACCOUNT")

@@ -138,6 +138,10 @@ struct Start {
     /// Chain polling interval in milliseconds.
     #[arg(long, default_value_t = 500)]
     poll_ms: u64,
+    /// A WebSocket endpoint of the chain (ws:// or wss://): the node subscribes to its own assignment events
+    /// there and sees new work at once instead of at its next poll. Polling goes on either way.
+    #[arg(long, env = "OCEAN_NODE_WS_URL")]
+    ws_url: Option<String>,
     /// Seconds a requester has to settle with the signed commitment before the node commits on chain.
     #[arg(long, default_value_t = 30)]
     commit_grace_secs: u64,
@@ -418,6 +422,7 @@ async fn start_node(start: Start, config: &Config) -> eyre::Result<()> {
     pc.price = settings.price.map_or(1_000_000_000_000_000, Amount::wei);
     pc.max_concurrency = settings.concurrency.unwrap_or(cores as usize).max(1);
     pc.poll_interval = Duration::from_millis(start.poll_ms.max(10));
+    pc.ws_url = start.ws_url.clone();
     pc.commit_grace = Duration::from_secs(start.commit_grace_secs);
     pc.cores = cores;
     pc.memory_mib = memory;

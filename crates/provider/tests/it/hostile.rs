@@ -623,3 +623,42 @@ async fn a_job_the_endpoint_does_not_know_fails_only_after_its_deadline() {
     assert_eq!(state(1), TaskState::Done, "still owed a commitment while the deadline has not passed");
     assert!(matches!(state(2), TaskState::Failed { .. }), "over once it has: {:?}", state(2));
 }
+
+/// Issue 16, event ingestion: with a WebSocket endpoint the node subscribes to its own assignment events and
+/// scans when one arrives. Its poll interval here is a minute, so only the subscription can make it see a job
+/// assigned after it started within the few seconds it runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_assignment_is_seen_at_once_through_the_event_subscription() {
+    use ocean_chain::{Client, PrivateKeySigner, bindings::NodeRegistry};
+    let (anvil, me) = ocean_chain::anvil::spawn_deployed().await.unwrap();
+    let caps = NodeRegistry::Capabilities {
+        cores: 1,
+        memoryMiB: 1024,
+        gpuVramMiB: 0,
+        benchmarkScore: 1,
+        gpuModel: "".into(),
+    };
+    me.register_node(100 * OCAT, caps, B256::ZERO, "http://127.0.0.1:9".into()).await.unwrap();
+    let key: PrivateKeySigner = anvil.keys()[1].clone().into();
+    let requester = Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
+    me.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ocean_provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    config.poll_interval = Duration::from_secs(60);
+    config.ws_url = Some(anvil.ws_endpoint());
+    let provider = ocean_provider::Provider::open(config, me.clone()).unwrap();
+    let manifest: ocean_store::Cid =
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
+    let creator = {
+        let me = me.clone();
+        tokio::spawn(async move {
+            // After the node's first scan (at start) and its subscription.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            create_job(&requester, &me, 9, manifest.to_bytes()).await
+        })
+    };
+    let tasks = run_for(provider, dir.path(), me, 5).await;
+    let job = format!("{:#x}", creator.await.unwrap());
+    assert!(tasks.iter().any(|t| t.job_id == job), "the assignment was not seen: {tasks:?}");
+}
