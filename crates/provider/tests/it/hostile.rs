@@ -662,3 +662,55 @@ async fn an_assignment_is_seen_at_once_through_the_event_subscription() {
     let job = format!("{:#x}", creator.await.unwrap());
     assert!(tasks.iter().any(|t| t.job_id == job), "the assignment was not seen: {tasks:?}");
 }
+
+/// Rebalancing (issue 16): a node whose slot the requester hands to another provider after the job's rebalance
+/// time sees `ProviderReleased` in its scan and ends the task (nothing to commit, nothing owed).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_node_whose_slot_was_handed_on_drops_the_task() {
+    use alloy::providers::Provider as _;
+    use ocean_chain::{Client, PrivateKeySigner, bindings::NodeRegistry, eip712};
+    let (provider, dir, anvil, requester) = registered().await;
+    let me = provider.client().clone();
+    let key: PrivateKeySigner = anvil.keys()[2].clone().into();
+    let other = Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
+    me.transfer(other.address(), 500 * OCAT).await.unwrap();
+    let caps = NodeRegistry::Capabilities {
+        cores: 1,
+        memoryMiB: 1024,
+        gpuVramMiB: 0,
+        benchmarkScore: 1,
+        gpuModel: "".into(),
+    };
+    other.register_node(100 * OCAT, caps, B256::ZERO, "http://127.0.0.1:9".into()).await.unwrap();
+    let manifest: ocean_store::Cid =
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
+    let job = create_job_rebalanced(&requester, &me, 3, manifest.to_bytes(), B256::ZERO, 60).await;
+
+    let handing = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let chain = requester.provider();
+        chain.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (61u64,)).await.unwrap();
+        chain.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
+        let current: Vec<_> = requester
+            .assignment(job)
+            .await
+            .unwrap()
+            .iter()
+            .map(ocean_chain::Assigned::to_assignment)
+            .collect();
+        let next = vec![
+            ocean_chain::Assigned { job_id: job, provider: other.address(), index: 0, price: OCAT, block: 0 }
+                .to_assignment(),
+        ];
+        let t = requester.chain_time().await.unwrap();
+        let offer = other.sign_offer(job, OCAT, t + 300, eip712::reassign_terms(&next)).unwrap();
+        requester.reassign(job, current, 0, offer).await.unwrap();
+    });
+    let tasks = run_for(provider, dir.path(), me, 4).await;
+    handing.await.unwrap();
+    let task = tasks.iter().find(|t| t.job_id == format!("{job:#x}")).expect("the task");
+    match &task.state {
+        TaskState::Failed { reason } => assert!(reason.contains("released"), "{reason}"),
+        other => panic!("the released task is {other:?}"),
+    }
+}
