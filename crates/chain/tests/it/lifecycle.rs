@@ -27,6 +27,18 @@ pub(crate) async fn net() -> Net {
 }
 
 impl Net {
+    /// `count` funded (500 OCAT) and registered providers, accounts 2, 3, …
+    async fn providers(&self, count: usize) -> Vec<Client> {
+        let mut providers = Vec::new();
+        for i in 0..count {
+            let p = self.account(2 + i, 500).await;
+            register(&p, i).await;
+            assert!(p.is_active(p.address()).await.unwrap());
+            providers.push(p);
+        }
+        providers
+    }
+
     async fn account(&self, index: usize, ocat: u128) -> Client {
         let key: PrivateKeySigner = self.anvil.keys()[index].clone().into();
         let client = Client::connect(&self.anvil.endpoint(), key, self.deployment.clone()).await.unwrap();
@@ -78,15 +90,9 @@ async fn deployment_is_deterministic_and_idempotent() {
     assert_eq!(Deployment::load(&path).unwrap(), n.deployment);
 }
 
-/// Creates and settles one 3-replica job; returns the gas of (createJobWithPermit, reveal).
-pub(crate) async fn run_job(
-    requester: &Client,
-    providers: &[Client],
-    salt: u8,
-    prices: [u128; 3],
-) -> (u64, u64) {
-    let now = requester.chain_time().await.unwrap();
-    let req = JobRequest {
+/// A 2-of-3 quorum job request at 10 OCAT per replica, due 600 s after `now`.
+fn two_of_three(salt: u8, now: u64) -> JobRequest {
+    JobRequest {
         salt: B256::repeat_byte(salt),
         manifest_cid: b"\x01\x70\x12\x20manifest".to_vec(),
         late_manifest: false,
@@ -98,7 +104,18 @@ pub(crate) async fn run_job(
         proof_spec: B256::ZERO,
         limits_hash: eip712::limits_hash(256, 5_000_000_000, 60, 64, 1024),
         rebalance_at: 0,
-    };
+    }
+}
+
+/// Creates and settles one 3-replica job; returns the gas of (createJobWithPermit, reveal).
+pub(crate) async fn run_job(
+    requester: &Client,
+    providers: &[Client],
+    salt: u8,
+    prices: [u128; 3],
+) -> (u64, u64) {
+    let now = requester.chain_time().await.unwrap();
+    let req = two_of_three(salt, now);
     let job_id = requester.job_id(req.salt);
     let addresses: Vec<Address> = providers.iter().map(Client::address).collect();
     let terms = eip712::terms_hash(&req, &addresses);
@@ -136,13 +153,7 @@ pub(crate) async fn run_job(
 async fn three_replica_job_is_paid_and_refunded() {
     let n = net().await;
     let requester = n.account(1, 1_000).await;
-    let mut providers = Vec::new();
-    for i in 0..3 {
-        let p = n.account(2 + i, 500).await;
-        register(&p, i).await;
-        assert!(p.is_active(p.address()).await.unwrap());
-        providers.push(p);
-    }
+    let providers = n.providers(3).await;
 
     // Provider 2 offers below the cap: it is paid its own price and the difference is refunded.
     let prices = [10 * OCAT, 10 * OCAT, 8 * OCAT];
@@ -273,26 +284,9 @@ async fn terms_and_job_ids_match_the_contract() {
 async fn a_silent_slot_is_handed_to_another_provider_and_the_job_settles_early() {
     let n = net().await;
     let requester = n.account(1, 1_000).await;
-    let mut providers = Vec::new();
-    for i in 0..4 {
-        let p = n.account(2 + i, 500).await;
-        register(&p, i).await;
-        providers.push(p);
-    }
+    let providers = n.providers(4).await;
     let now = requester.chain_time().await.unwrap();
-    let req = JobRequest {
-        salt: B256::repeat_byte(7),
-        manifest_cid: b"\x01\x70\x12\x20manifest".to_vec(),
-        late_manifest: false,
-        replicas: 3,
-        quorum: 2,
-        mode: Mode::Quorum,
-        price_per_replica: 10 * OCAT,
-        commit_deadline: now + 600,
-        proof_spec: B256::ZERO,
-        limits_hash: B256::ZERO,
-        rebalance_at: now + 60,
-    };
+    let req = JobRequest { rebalance_at: now + 60, ..two_of_three(7, now) };
     let job_id = requester.job_id(req.salt);
     let first: Vec<Address> = providers[..3].iter().map(Client::address).collect();
     let terms = eip712::terms_hash(&req, &first);

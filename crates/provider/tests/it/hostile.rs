@@ -334,21 +334,37 @@ const OCAT: u128 = 1_000_000_000_000_000_000;
 /// A provider opened (not running) and registered on a fresh chain, and a funded requester account.
 async fn registered()
 -> (ocean_provider::Provider, tempfile::TempDir, alloy::node_bindings::AnvilInstance, ocean_chain::Client) {
-    use ocean_chain::{Client, PrivateKeySigner, bindings::NodeRegistry};
     let (provider, dir, anvil) = open(|c| c.poll_interval = Duration::from_millis(100)).await;
     let me = provider.client().clone();
-    let caps = NodeRegistry::Capabilities {
+    register(&me).await;
+    let requester = funded(&anvil, &me, 1, 1_000).await;
+    (provider, dir, anvil, requester)
+}
+
+/// Registers `node` as a provider with 100 OCAT of stake.
+async fn register(node: &ocean_chain::Client) {
+    let caps = ocean_chain::bindings::NodeRegistry::Capabilities {
         cores: 1,
         memoryMiB: 1024,
         gpuVramMiB: 0,
         benchmarkScore: 1,
         gpuModel: "".into(),
     };
-    me.register_node(100 * OCAT, caps, B256::ZERO, "http://127.0.0.1:9".into()).await.unwrap();
-    let key: PrivateKeySigner = anvil.keys()[1].clone().into();
-    let requester = Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
-    me.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
-    (provider, dir, anvil, requester)
+    node.register_node(100 * OCAT, caps, B256::ZERO, "http://127.0.0.1:9".into()).await.unwrap();
+}
+
+/// A client for Anvil's account `index`, given `ocat` OCAT by `bank`.
+async fn funded(
+    anvil: &alloy::node_bindings::AnvilInstance,
+    bank: &ocean_chain::Client,
+    index: usize,
+    ocat: u128,
+) -> ocean_chain::Client {
+    let key: ocean_chain::PrivateKeySigner = anvil.keys()[index].clone().into();
+    let client =
+        ocean_chain::Client::connect(&anvil.endpoint(), key, bank.deployment().clone()).await.unwrap();
+    bank.transfer(client.address(), ocat * OCAT).await.unwrap();
+    client
 }
 
 /// Creates a 1-replica job of `manifest` assigned to `provider`, with its signed offer; returns the job id.
@@ -629,19 +645,9 @@ async fn a_job_the_endpoint_does_not_know_fails_only_after_its_deadline() {
 /// assigned after it started within the few seconds it runs.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_assignment_is_seen_at_once_through_the_event_subscription() {
-    use ocean_chain::{Client, PrivateKeySigner, bindings::NodeRegistry};
     let (anvil, me) = ocean_chain::anvil::spawn_deployed().await.unwrap();
-    let caps = NodeRegistry::Capabilities {
-        cores: 1,
-        memoryMiB: 1024,
-        gpuVramMiB: 0,
-        benchmarkScore: 1,
-        gpuModel: "".into(),
-    };
-    me.register_node(100 * OCAT, caps, B256::ZERO, "http://127.0.0.1:9".into()).await.unwrap();
-    let key: PrivateKeySigner = anvil.keys()[1].clone().into();
-    let requester = Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
-    me.transfer(requester.address(), 1_000 * OCAT).await.unwrap();
+    register(&me).await;
+    let requester = funded(&anvil, &me, 1, 1_000).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = ocean_provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
@@ -668,20 +674,11 @@ async fn an_assignment_is_seen_at_once_through_the_event_subscription() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_node_whose_slot_was_handed_on_drops_the_task() {
     use alloy::providers::Provider as _;
-    use ocean_chain::{Client, PrivateKeySigner, bindings::NodeRegistry, eip712};
+    use ocean_chain::eip712;
     let (provider, dir, anvil, requester) = registered().await;
     let me = provider.client().clone();
-    let key: PrivateKeySigner = anvil.keys()[2].clone().into();
-    let other = Client::connect(&anvil.endpoint(), key, me.deployment().clone()).await.unwrap();
-    me.transfer(other.address(), 500 * OCAT).await.unwrap();
-    let caps = NodeRegistry::Capabilities {
-        cores: 1,
-        memoryMiB: 1024,
-        gpuVramMiB: 0,
-        benchmarkScore: 1,
-        gpuModel: "".into(),
-    };
-    other.register_node(100 * OCAT, caps, B256::ZERO, "http://127.0.0.1:9".into()).await.unwrap();
+    let other = funded(&anvil, &me, 2, 500).await;
+    register(&other).await;
     let manifest: ocean_store::Cid =
         "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
     let job = create_job_rebalanced(&requester, &me, 3, manifest.to_bytes(), B256::ZERO, 60).await;
