@@ -61,6 +61,9 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         uint8 quorum;
         Mode mode;
         State state;
+        /// A slot was handed on (`reassign`): the requester chose part of the majority, so nobody is slashed or
+        /// bonded when the job settles (every slot is then treated like a drafted arbiter).
+        bool reassigned;
         // slot 1
         uint96 pricePerReplica;
         uint40 revealDeadline;
@@ -234,9 +237,6 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
     );
     /// @dev Indexes `replicas..2*replicas-1` are arbiters drawn for an arbitration round.
     event ProviderAssigned(bytes32 indexed jobId, address indexed provider, uint8 index, uint96 price);
-    /// @notice `provider` left slot `index` of the job without commitment, pay or bond (`reassign`); the slot's
-    ///         new provider is in the `ProviderAssigned` event that follows.
-    event ProviderReleased(bytes32 indexed jobId, address indexed provider, uint8 index);
     event Committed(bytes32 indexed jobId, address indexed provider, bytes32 commitment);
     event JobFinalized(bytes32 indexed jobId, bytes resultCid, uint8 matches, uint256 refund);
     event ProviderPaid(bytes32 indexed jobId, address indexed provider, uint256 amount);
@@ -458,16 +458,15 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (keccak256(abi.encode(assignment)) != job.assignmentHash) revert AssignmentMismatch();
         if (!_rebalancing(job)) revert RebalanceNotOpen(job.rebalanceAt);
         if (block.timestamp > job.commitDeadline) revert CommitClosed(job.commitDeadline);
-        if (index >= assignment.length) revert BadCommitIndex(index);
-        address released = assignment[index].provider;
-        if (commitments[jobId][released] != bytes32(0)) revert AlreadyCommitted();
+        // (An `index` outside the assignment reverts with Panic(0x32) on this read.)
+        if (commitments[jobId][assignment[index].provider] != bytes32(0)) revert AlreadyCommitted();
         if (_contains(assignment, offer.provider, assignment.length)) revert ProviderAlreadyAssigned(offer.provider);
         Assignment[] memory next = assignment;
         next[index] = Assignment(offer.provider, offer.price);
         bytes32 nextHash = keccak256(abi.encode(next));
-        _checkOffer(jobId, offer, job.pricePerReplica, reassignTerms(nextHash));
+        _checkOffer(jobId, offer, job.pricePerReplica, reassignTerms(job.assignmentHash, nextHash));
         job.assignmentHash = nextHash;
-        emit ProviderReleased(jobId, released, index);
+        job.reassigned = true;
         emit ProviderAssigned(jobId, offer.provider, index, offer.price);
     }
 
@@ -598,8 +597,8 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
 
     /// @notice The `terms` of an offer to join a running job whose assignment becomes the one hashed to
     ///         `nextAssignmentHash` (`reassign`); the rest of the job's terms are on chain and cannot change.
-    function reassignTerms(bytes32 nextAssignmentHash) public pure returns (bytes32) {
-        return keccak256(abi.encode(REASSIGN_TAG, nextAssignmentHash));
+    function reassignTerms(bytes32 assignmentHash, bytes32 nextAssignmentHash) public pure returns (bytes32) {
+        return keccak256(abi.encode(REASSIGN_TAG, assignmentHash, nextAssignmentHash));
     }
 
     /// @notice EIP-712 digest a provider signs to offer to run `jobId` for `price` until `expiry` on `terms`.
@@ -686,7 +685,13 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         if (req.commitDeadline <= block.timestamp || req.commitDeadline > block.timestamp + maxJobDuration) {
             revert DeadlineOutOfRange(req.commitDeadline);
         }
-        if (req.rebalanceAt != 0 && (req.rebalanceAt <= block.timestamp || req.rebalanceAt >= req.commitDeadline)) {
+        // Quorum mode only: a Proof-mode proof is not bound to its provider, so a slot handed on could resubmit it.
+        if (
+            req.rebalanceAt != 0
+                && (req.mode != Mode.Quorum
+                    || req.rebalanceAt <= block.timestamp
+                    || req.rebalanceAt >= req.commitDeadline)
+        ) {
             revert RebalanceOutOfRange(req.rebalanceAt);
         }
         // Fully assigned at birth: a job nobody is committed to pay for in full never exists on chain.
@@ -866,6 +871,7 @@ contract JobMarket is Ownable, EIP712, IWorkLedger {
         // and before the commit deadline (a settlement after `rebalanceAt`) a silent one is released, not bonded.
         uint256 originals = job.state == State.Arbitration ? job.replicas : type(uint256).max;
         bool early = job.state == State.Assigned && block.timestamp <= job.commitDeadline;
+        if (job.reassigned) originals = 0;
         job.state = State.Finalized;
         Payout memory p = Payout(0, 0, job.feeBps, currentEpoch(), minRewardFee, 0);
         for (uint256 i; i < assignment.length; ++i) {

@@ -45,6 +45,7 @@ contract Handler {
         uint40 commitDeadline; // of the current phase
         uint40 revealDeadline; // of the current phase
         uint32 rebalanceAt;
+        bool reassigned;
         Phase phase;
         JobMarket.Assignment[] assignment;
         Behaviour[] behaviour;
@@ -186,7 +187,7 @@ contract Handler {
         });
         // Half the jobs may be rebalanced, from a random time before their commit deadline.
         uint256 roll = uint256(keccak256(abi.encode(capSeed, durSeed, salt)));
-        if (roll % 2 == 0) {
+        if (roll % 2 == 0 && !none) {
             req.rebalanceAt = uint32(_bound(roll >> 8, block.timestamp + 1, req.commitDeadline - 1));
         }
     }
@@ -646,7 +647,9 @@ contract Handler {
         JobMarket.Assignment[] memory next = j.assignment;
         uint96 price = uint96(_bound(uint256(keccak256(abi.encode(pick, j.id))), 0, j.cap));
         next[i] = JobMarket.Assignment(providers[who], price);
-        JobMarket.Offer memory offer = _offer(j.id, who, price, market.reassignTerms(keccak256(abi.encode(next))));
+        JobMarket.Offer memory offer = _offer(
+            j.id, who, price, market.reassignTerms(keccak256(abi.encode(j.assignment)), keccak256(abi.encode(next)))
+        );
         bool expectOk = !asProvider && j.phase == Phase.Assigned && _rebalancing(j)
             && block.timestamp <= j.commitDeadline && !j.onChain[i];
         ReassignCheck memory c = _reassignCheck(j.assignment[i].provider);
@@ -657,6 +660,7 @@ contract Handler {
             j.assignment[i] = next[i];
             j.behaviour[i] = _roll(uint256(keccak256(abi.encode(pick, i, j.id, "reassigned"))));
             j.onChain[i] = false;
+            j.reassigned = true;
             calls["reassign"]++;
         } catch {
             if (expectOk) _violation("reassign failed where it must succeed");
@@ -779,6 +783,8 @@ contract Handler {
         uint256 n = list.length;
         uint256 credited;
         uint256 taken;
+        // A job with a slot handed on slashes and bonds nobody (every slot is treated like a drafted arbiter).
+        if (j.reassigned) bondable = false;
         for (uint256 i; i < n; ++i) {
             address p = list[i].provider;
             uint256 stakeNow = _stakeOf(p);
@@ -790,7 +796,7 @@ contract Handler {
                 if (bondable) expectedLoss = b.stake[i] * b.noShowBps / 10_000;
             } else if (counted[i] == keccak256(abi.encodePacked(cid, p))) {
                 expectedGain = list[i].price - uint256(list[i].price) * b.feeBps / 10_000;
-            } else if (counted[i] != NO_SHOW && (bondable || i < j.r)) {
+            } else if (counted[i] != NO_SHOW && !j.reassigned && (bondable || i < j.r)) {
                 // Drafted arbiters (slots from r on in an arbitration) are never slashed for dissent.
                 expectedLoss = b.stake[i] * b.slashBps / 10_000;
             }

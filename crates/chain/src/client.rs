@@ -979,7 +979,7 @@ impl Client {
         Ok(slots.into_values().collect())
     }
 
-    /// Live `ProviderAssigned` and `ProviderReleased` events of `provider` from a WebSocket endpoint
+    /// Live `ProviderAssigned` events of `provider` from a WebSocket endpoint
     /// (`eth_subscribe("logs")`): a hint that there is something to scan, never the record. The scan reads the
     /// logs itself, with its cursor, confirmation depth and reorganization checks, so an event lost with a
     /// dropped connection costs only the delay until the next poll.
@@ -988,21 +988,10 @@ impl Client {
         let ws = ProviderBuilder::new().connect_ws(WsConnect::new(ws_url)).await?;
         let filter = alloy::rpc::types::Filter::new()
             .address(self.deployment.market)
-            .event_signature(vec![
-                <JobMarket::ProviderAssigned as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
-                <JobMarket::ProviderReleased as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
-            ])
+            .event_signature(<JobMarket::ProviderAssigned as alloy::sol_types::SolEvent>::SIGNATURE_HASH)
             .topic2(provider.into_word());
         let subscription = ws.subscribe_logs(&filter).await?;
         Ok(EventWatch { _ws: ws.erased(), subscription })
-    }
-
-    /// Jobs in blocks `from..=to` whose slot `provider` left through `reassign`: `(job id, slot index)`.
-    pub async fn releases(&self, provider: Address, from: u64, to: u64) -> Result<Vec<(B256, u8)>> {
-        let events = self
-            .events::<JobMarket::ProviderReleased>(None, Some(provider.into_word()), from, Some(to))
-            .await?;
-        Ok(events.into_iter().map(|(ev, _)| (ev.jobId, ev.index)).collect())
     }
 
     /// Hands slot `index` of a job (whose assignment is `assignment` today) to the provider of `offer`, signed

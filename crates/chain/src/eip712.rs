@@ -146,10 +146,13 @@ pub fn assignment_hash(assignment: &[JobMarket::Assignment]) -> B256 {
     keccak256((assignment.to_vec(),).abi_encode_params())
 }
 
-/// The `terms` an offer to join a running job signs (`JobMarket.reassignTerms`): the job's assignment as it
-/// becomes with the new provider in its slot. The rest of the job's terms are on chain and cannot change.
-pub fn reassign_terms(next: &[JobMarket::Assignment]) -> B256 {
-    keccak256((keccak256(b"Ocean AI reassignment"), assignment_hash(next)).abi_encode())
+/// The `terms` an offer to join a running job signs (`JobMarket.reassignTerms`): the job's assignment now and as
+/// it becomes with the new provider in its slot (binding both, the offer cannot be replayed into a later
+/// assignment). The rest of the job's terms are on chain and cannot change.
+pub fn reassign_terms(current: &[JobMarket::Assignment], next: &[JobMarket::Assignment]) -> B256 {
+    keccak256(
+        (keccak256(b"Ocean AI reassignment"), assignment_hash(current), assignment_hash(next)).abi_encode(),
+    )
 }
 
 /// The digest a provider signs to offer to run `job_id` for `price` (wei) until `expiry` (unix seconds) on the

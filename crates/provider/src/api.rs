@@ -229,7 +229,12 @@ async fn join_terms(
     if view.state != ocean_chain::State::Assigned || view.rebalance_at == 0 {
         return Ok(Err("the job is not open to rebalancing".into()));
     }
-    if view.commit_deadline < t.saturating_add(req.terms.limits.timeout_secs) {
+    // Only quorum jobs are rebalanced, and a private job's inputs are sealed to its original providers.
+    if view.mode != ocean_chain::Mode::Quorum || req.private {
+        return Ok(Err("only a public quorum job can be joined".into()));
+    }
+    // The offer may land up to its lifetime after it is signed.
+    if view.commit_deadline < t.saturating_add(OFFER_TTL).saturating_add(req.terms.limits.timeout_secs) {
         return Ok(Err(format!(
             "the job's commit deadline is {}s away, less than its {}s time limit",
             view.commit_deadline.saturating_sub(t),
@@ -254,9 +259,10 @@ async fn join_terms(
         )));
     }
     let me = client.address();
-    let mut next: Vec<_> =
+    let mut current: Vec<_> =
         client.assignment(job_id).await?.iter().map(ocean_chain::Assigned::to_assignment).collect();
-    next.truncate(usize::from(view.replicas));
+    current.truncate(usize::from(view.replicas));
+    let mut next = current.clone();
     if next.iter().any(|a| a.provider == me) {
         return Ok(Err("this node is in the job already".into()));
     }
@@ -265,7 +271,7 @@ async fn join_terms(
     };
     // The price is at most the job's cap (a uint96), checked above.
     *entry = ocean_chain::Assigned { job_id, provider: me, index: slot, price, block: 0 }.to_assignment();
-    Ok(Ok(ocean_chain::eip712::reassign_terms(&next)))
+    Ok(Ok(ocean_chain::eip712::reassign_terms(&current, &next)))
 }
 
 /// Why a node does not sign yet.
@@ -543,11 +549,16 @@ async fn tasks(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response 
 }
 
 fn status(t: Task) -> Response {
+    // Near and past the job's rebalance time the requester could hand this node's slot to a node of its own that
+    // commits to the result read here: show it only once this node's commitment is on chain.
+    let rebalancing =
+        t.rebalance_at.is_some_and(|r| r != 0 && now() + super::settle::REBALANCE_MARGIN_SECS >= r);
+    let shown = !rebalancing || matches!(t.state, TaskState::Committed | TaskState::Settled { .. });
     Json(TaskStatus {
         job_id: t.job_id,
         state: t.state.phase(),
-        result_cid: t.result_cid,
-        signed_commit: t.signed_commit,
+        result_cid: t.result_cid.filter(|_| shown),
+        signed_commit: t.signed_commit.filter(|_| shown),
         run_secs: t.run_secs,
         envelope_cid: t.envelope_cid,
         error: match t.state {

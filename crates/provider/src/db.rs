@@ -86,6 +86,9 @@ pub struct Task {
     pub commit_deadline: u64,
     /// Position in the assignment (known once assigned).
     pub index: Option<u8>,
+    /// The job's rebalance time (unix seconds; 0 or absent: never), read from chain at assignment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalance_at: Option<u64>,
     /// Price it will be paid, wei (decimal string).
     pub price_wei: String,
     /// Current state.
@@ -123,6 +126,7 @@ impl Task {
             manifest_cid,
             commit_deadline,
             index,
+            rebalance_at: None,
             price_wei: "0".into(),
             state: TaskState::Assigned,
             requester: None,

@@ -25,8 +25,8 @@ const SCANNED: &str = "scanned_block";
 const SCANNED_HASH: &str = "scanned_block_hash";
 
 /// How long before a job's rebalance time a provider with a result commits it on chain if the job is still
-/// open: a few block times and polls.
-const REBALANCE_MARGIN_SECS: u64 = 10;
+/// open (and from when it shows its result only once committed): blocks, polls and a fee bump or two.
+pub(super) const REBALANCE_MARGIN_SECS: u64 = 30;
 
 /// Least time between two scans: anyone may poke, and a poke costs the node RPC calls.
 const MIN_SCAN_GAP: std::time::Duration = std::time::Duration::from_millis(200);
@@ -58,7 +58,7 @@ pub(super) async fn watch(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
 /// Longest wait before subscribing again after the WebSocket failed or closed.
 const MAX_RESUBSCRIBE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Event ingestion over a WebSocket: every `ProviderAssigned` or `ProviderReleased` event of this node pokes the
+/// Event ingestion over a WebSocket: every `ProviderAssigned` event of this node pokes the
 /// scan, so new work is seen within a block instead of a poll interval. The scan stays the only reader of the
 /// chain's record (cursor, confirmations, reorganizations); a lost connection is subscribed again with backoff,
 /// and meanwhile polling finds everything.
@@ -152,6 +152,7 @@ async fn scan(inner: &Arc<Inner>, cursor_checked: &mut bool) -> Result<()> {
             price_wei: a.price.to_string(),
             requester: Some(view.requester.to_string()),
             limits_hash: Some(format!("{limits_hash:#x}")),
+            rebalance_at: Some(view.rebalance_at),
             ..Task::assigned(key.clone(), manifest.to_string(), view.commit_deadline, Some(a.index))
         };
         // Every task has a hold, even when its data was already here (no upload of its own): gc then releases
@@ -178,20 +179,6 @@ async fn scan(inner: &Arc<Inner>, cursor_checked: &mut bool) -> Result<()> {
             Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
                 return Err(Error::Db("task queue closed".into()));
             }
-        }
-    }
-    // A slot handed to another provider after the job's rebalance time: the task is over, unpaid and unbonded.
-    for (job_id, index) in client.releases(client.address(), from, latest).await? {
-        let key = job_hex(job_id);
-        let released = inner.update(&key, |t| {
-            if !t.state.is_final() {
-                t.state = TaskState::Failed {
-                    reason: format!("released: the requester handed slot {index} to another provider after the job's rebalance time"),
-                };
-            }
-        })?;
-        if released.is_some() {
-            info!(target: "ocean::node", job = %key, index, "released from the job");
         }
     }
     if let Some(hash) = client.block_hash(latest).await? {
@@ -373,6 +360,24 @@ async fn queue_arrived_data(inner: &Arc<Inner>) -> Result<()> {
 
 async fn commit(inner: &Arc<Inner>, task: &Task, job_id: B256, result: &Cid) -> Result<()> {
     let client = &inner.client;
+    // Past its rebalance time the requester may have handed this node's slot to another provider: a commitment
+    // would then be gas for nothing (it is never read). The task is over, unpaid and unbonded.
+    if let Some(index) = task.index {
+        let view = client.job(job_id).await?;
+        if view.rebalance_at != 0 && client.chain_time().await? >= view.rebalance_at {
+            let assignment = client.assignment(job_id).await?;
+            let mine = assignment.iter().any(|a| a.index == index && a.provider == client.address());
+            if !mine {
+                inner.update(&task.job_id, |t| {
+                    t.state = TaskState::Failed {
+                        reason: format!("released: the requester handed slot {index} to another provider after the job's rebalance time"),
+                    };
+                })?;
+                info!(target: "ocean::node", job = %task.job_id, index, "released from the job");
+                return Ok(());
+            }
+        }
+    }
     inner.update(&task.job_id, |x| x.state = TaskState::Committing)?;
     if client.onchain_commitment(job_id, client.address()).await? == B256::ZERO {
         client.commit(job_id, &result.to_bytes()).await?;
@@ -419,6 +424,15 @@ async fn submit_proof(
 pub(super) async fn publish(inner: &Arc<Inner>, task: Task) {
     let Ok(job) = task.job_id.parse::<B256>() else { return };
     if inner.gate.published(&job) {
+        return;
+    }
+    // Only a result the market paid this node for is served: an unpaid one (the node was released from the job,
+    // or outvoted) is not the job's, and serving it would hand the requester work it never paid for.
+    let paid = match &task.state {
+        TaskState::Settled { paid, .. } => paid != "0",
+        _ => inner.client.settlement(job, inner.client.address()).await.is_ok_and(|(paid, _)| paid > 0),
+    };
+    if !paid {
         return;
     }
     let store = inner.store.clone();

@@ -395,7 +395,7 @@ async fn create_job_rebalanced(
         late_manifest: false,
         replicas: 1,
         quorum: 1,
-        mode: Mode::None,
+        mode: if rebalance_in == 0 { Mode::None } else { Mode::Quorum },
         price_per_replica: OCAT,
         commit_deadline: now + 600,
         proof_spec: B256::ZERO,
@@ -587,7 +587,7 @@ async fn an_offer_to_join_a_job_is_declined_unless_the_chain_allows_it() {
             terms: ocean_protocol::OfferTerms {
                 replicas: 1,
                 quorum: 1,
-                mode: ocean_chain::Mode::None,
+                mode: ocean_chain::Mode::Quorum,
                 proof_spec: B256::ZERO,
                 limits: ocean_protocol::OfferLimits::of(&limits),
                 providers: vec![me.address()],
@@ -669,45 +669,53 @@ async fn an_assignment_is_seen_at_once_through_the_event_subscription() {
     assert!(tasks.iter().any(|t| t.job_id == job), "the assignment was not seen: {tasks:?}");
 }
 
-/// Rebalancing (issue 16): a node whose slot the requester hands to another provider after the job's rebalance
-/// time sees `ProviderReleased` in its scan and ends the task (nothing to commit, nothing owed).
+/// Rebalancing (issue 16): a node whose slot the requester handed to another provider after the job's rebalance
+/// time finds out before it commits (a commitment would be gas for nothing) and ends the task.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_node_whose_slot_was_handed_on_drops_the_task() {
+async fn a_node_whose_slot_was_handed_on_drops_the_task_before_committing() {
     use alloy::providers::Provider as _;
     use ocean_chain::eip712;
-    let (provider, dir, anvil, requester) = registered().await;
-    let me = provider.client().clone();
+    let (anvil, me) = ocean_chain::anvil::spawn_deployed().await.unwrap();
+    register(&me).await;
+    let requester = funded(&anvil, &me, 1, 1_000).await;
     let other = funded(&anvil, &me, 2, 500).await;
     register(&other).await;
     let manifest: ocean_store::Cid =
         "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".parse().unwrap();
     let job = create_job_rebalanced(&requester, &me, 3, manifest.to_bytes(), B256::ZERO, 60).await;
+    let chain = requester.provider();
+    chain.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (61u64,)).await.unwrap();
+    chain.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
+    let current: Vec<_> =
+        requester.assignment(job).await.unwrap().iter().map(ocean_chain::Assigned::to_assignment).collect();
+    let next = vec![
+        ocean_chain::Assigned { job_id: job, provider: other.address(), index: 0, price: OCAT, block: 0 }
+            .to_assignment(),
+    ];
+    let t = requester.chain_time().await.unwrap();
+    let offer = other.sign_offer(job, OCAT, t + 300, eip712::reassign_terms(&current, &next)).unwrap();
+    requester.reassign(job, current, 0, offer).await.unwrap();
 
-    let handing = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let chain = requester.provider();
-        chain.raw_request::<_, serde_json::Value>("evm_increaseTime".into(), (61u64,)).await.unwrap();
-        chain.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
-        let current: Vec<_> = requester
-            .assignment(job)
-            .await
-            .unwrap()
-            .iter()
-            .map(ocean_chain::Assigned::to_assignment)
-            .collect();
-        let next = vec![
-            ocean_chain::Assigned { job_id: job, provider: other.address(), index: 0, price: OCAT, block: 0 }
-                .to_assignment(),
-        ];
-        let t = requester.chain_time().await.unwrap();
-        let offer = other.sign_offer(job, OCAT, t + 300, eip712::reassign_terms(&next)).unwrap();
-        requester.reassign(job, current, 0, offer).await.unwrap();
-    });
-    let tasks = run_for(provider, dir.path(), me, 4).await;
-    handing.await.unwrap();
+    // The node finished before it noticed, and owes a commitment at once (no grace).
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ocean_provider::Config::new(dir.path().to_owned(), "127.0.0.1:0".parse().unwrap());
+    config.poll_interval = Duration::from_millis(100);
+    config.commit_grace = Duration::ZERO;
+    let provider = ocean_provider::Provider::open(config, me.clone()).unwrap();
+    let deadline = me.job(job).await.unwrap().commit_deadline;
+    provider
+        .put_task(&ocean_provider::db::Task {
+            state: TaskState::Done,
+            result_cid: Some(manifest.to_string()),
+            done_at: Some(0),
+            ..ocean_provider::db::Task::assigned(format!("{job:#x}"), manifest.to_string(), deadline, Some(0))
+        })
+        .unwrap();
+    let tasks = run_for(provider, dir.path(), me.clone(), 2).await;
     let task = tasks.iter().find(|t| t.job_id == format!("{job:#x}")).expect("the task");
     match &task.state {
         TaskState::Failed { reason } => assert!(reason.contains("released"), "{reason}"),
         other => panic!("the released task is {other:?}"),
     }
+    assert_eq!(me.onchain_commitment(job, me.address()).await.unwrap(), B256::ZERO, "no commitment sent");
 }
