@@ -861,7 +861,6 @@ impl Requester {
         progress(Progress::Placing { candidates: candidates.len() });
         let now = self.client.chain_time().await?;
         let commit_deadline = now + job.manifest.payment.deadline_secs;
-        let rebalance_at = rebalance_time(now, commit_deadline, job.manifest.limits.timeout_secs);
         let salt: B256 = B256::from(rand::random::<[u8; 32]>());
         let job_id = self.client.job_id(salt);
         let task = Task {
@@ -880,6 +879,12 @@ impl Requester {
             VerificationMode::None => Mode::None,
             VerificationMode::Quorum => Mode::Quorum,
             VerificationMode::Zk => Mode::Proof,
+        };
+        // Only a quorum job is rebalanced (the market refuses the others: a proof is not bound to its provider).
+        let rebalance_at = if mode == Mode::Quorum {
+            rebalance_time(now, commit_deadline, job.manifest.limits.timeout_secs)
+        } else {
+            0
         };
         let limits = ocean_protocol::OfferLimits::of(&job.manifest.limits);
         let proof_spec = job.proof_spec.unwrap_or(B256::ZERO);
