@@ -544,8 +544,9 @@ impl Client {
         tx.from = Some(self.address());
         let gas = self.provider.estimate_gas(tx.clone()).await.map_err(reverted)?;
         // A fifth more than the estimate: a call's path may depend on the block it lands in (the arbiter draw
-        // reads `prevrandao`, deadlines read the timestamp), and an unused limit costs nothing.
-        tx.gas = Some(gas.saturating_add(gas / 5));
+        // reads `prevrandao`, deadlines read the timestamp), and an unused limit costs nothing. A limit the caller
+        // set (`expire` leaves room for every draw attempt) is kept when it is higher.
+        tx.gas = Some(gas.saturating_add(gas / 5).max(tx.gas.unwrap_or(0)));
         let fees = self.provider.estimate_eip1559_fees().await?;
         let (mut max_fee, mut tip) = (fees.max_fee_per_gas, fees.max_priority_fee_per_gas);
         let taken = self.nonces.take(&self.provider, self.address()).await?;
