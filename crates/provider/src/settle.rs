@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use ocean_chain::{B256, State};
+use ocean_chain::{B256, JobView, State};
 use ocean_store::Cid;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -271,12 +271,12 @@ async fn settle(inner: &Arc<Inner>, task: &Task) -> Result<()> {
                 due = due.min(view.rebalance_at.saturating_sub(REBALANCE_MARGIN_SECS));
             }
             if t >= due {
-                commit(inner, task, job_id, &result).await?;
+                commit(inner, task, job_id, &view, &result).await?;
             }
         }
         TaskState::Committing if t < view.commit_deadline => {
             // A restart between deciding to commit and recording it: the chain knows whether it happened.
-            commit(inner, task, job_id, &result).await?;
+            commit(inner, task, job_id, &view, &result).await?;
         }
         TaskState::Committing => {
             let committed = client.onchain_commitment(job_id, client.address()).await? != B256::ZERO;
@@ -358,12 +358,11 @@ async fn queue_arrived_data(inner: &Arc<Inner>) -> Result<()> {
     Ok(())
 }
 
-async fn commit(inner: &Arc<Inner>, task: &Task, job_id: B256, result: &Cid) -> Result<()> {
+async fn commit(inner: &Arc<Inner>, task: &Task, job_id: B256, view: &JobView, result: &Cid) -> Result<()> {
     let client = &inner.client;
     // Past its rebalance time the requester may have handed this node's slot to another provider: a commitment
     // would then be gas for nothing (it is never read). The task is over, unpaid and unbonded.
     if let Some(index) = task.index {
-        let view = client.job(job_id).await?;
         if view.rebalance_at != 0 && client.chain_time().await? >= view.rebalance_at {
             let assignment = client.assignment(job_id).await?;
             let mine = assignment.iter().any(|a| a.index == index && a.provider == client.address());

@@ -382,11 +382,6 @@ const MAX_REBALANCE_TRIES: usize = 3;
 /// Least time between two rounds of rebalancing one job: each asks providers and may send a transaction.
 const REBALANCE_RETRY: Duration = Duration::from_secs(5);
 
-/// The price a signed offer names, wei.
-fn eip712_price(offer: &JobMarket::Offer) -> u128 {
-    offer.price.to::<u128>()
-}
-
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -1133,7 +1128,7 @@ impl Requester {
                 .await?
                 .ok_or_else(|| Error::UnknownJob(format!("{job_id:#x}")))?,
         )?;
-        let manifest = self.manifest_of(job_id, &[]).await?;
+        let manifest = self.manifest_at(manifest_cid, &[]).await?;
         if manifest.privacy.encrypt {
             return Ok(Vec::new());
         }
@@ -1187,7 +1182,7 @@ impl Requester {
                     }
                 };
                 let Some(offer) = offer.filter(|o| o.provider == node.address) else { continue };
-                let price = eip712_price(&offer);
+                let price = offer.price.to::<u128>();
                 let onchain: Vec<_> = current.iter().map(ocean_chain::Assigned::to_assignment).collect();
                 match self.client.reassign(job_id, onchain, slot.index, offer).await {
                     Ok(receipt) => {
@@ -1618,7 +1613,11 @@ impl Requester {
             .manifest_cid(job_id)
             .await?
             .ok_or_else(|| Error::UnknownJob(format!("{job_id:#x}")))?;
-        let cid = Cid::from_bytes(&bytes)?;
+        self.manifest_at(Cid::from_bytes(&bytes)?, gateways).await
+    }
+
+    /// The manifest `cid`, from the local store or fetched from `gateways`.
+    async fn manifest_at(&self, cid: Cid, gateways: &[String]) -> Result<Manifest> {
         if !self.store.has(&cid)? {
             let fetcher = ocean_store::fetch::Fetcher::new(self.store.clone(), gateways.to_vec())?;
             fetcher.fetch(&cid, &Arc::new(ocean_store::fetch::Progress::default())).await?;

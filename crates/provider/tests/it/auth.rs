@@ -317,3 +317,36 @@ async fn an_upload_for_an_assigned_task_must_hold_its_manifest() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(node.provider.store().pins().unwrap().contains(&manifest));
 }
+
+/// Rebalancing (issue 16), attacker review: from shortly before a job's rebalance time the requester could read a
+/// provider's result, hand its slot to a node of its own and have that node commit to it. So a task near or past
+/// its rebalance time shows its result and signed commitment only once its commitment is on chain; before that
+/// time, and for jobs that are never rebalanced, nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn near_the_rebalance_time_a_result_shows_only_once_committed_on_chain() {
+    let node = node().await;
+    let router = node.provider.router();
+    let bearer = format!("Bearer {}", node.token.trim());
+    let result = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".to_string();
+    let requester = Address::repeat_byte(9);
+    let cases = [
+        (1u8, Some(now() + 3_600), TaskState::Done, true),
+        (2, Some(0), TaskState::Done, true),
+        (3, Some(now() + 5), TaskState::Done, false),
+        (4, Some(now().saturating_sub(5)), TaskState::Committing, false),
+        (5, Some(now() + 5), TaskState::Committed, true),
+    ];
+    for (byte, rebalance_at, state, shown) in cases {
+        let job = B256::repeat_byte(byte);
+        node.provider
+            .put_task(&Task { rebalance_at, ..task(job, requester, state, Some(result.clone())) })
+            .unwrap();
+        let (status, body) = call(
+            &router,
+            Request::get(task_path(job)).header("authorization", &bearer).body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body.contains(&result), shown, "case {byte}: {body}");
+    }
+}
