@@ -362,19 +362,19 @@ async fn commit(inner: &Arc<Inner>, task: &Task, job_id: B256, view: &JobView, r
     let client = &inner.client;
     // Past its rebalance time the requester may have handed this node's slot to another provider: a commitment
     // would then be gas for nothing (it is never read). The task is over, unpaid and unbonded.
-    if let Some(index) = task.index {
-        if view.rebalance_at != 0 && client.chain_time().await? >= view.rebalance_at {
-            let assignment = client.assignment(job_id).await?;
-            let mine = assignment.iter().any(|a| a.index == index && a.provider == client.address());
-            if !mine {
-                inner.update(&task.job_id, |t| {
-                    t.state = TaskState::Failed {
-                        reason: format!("released: the requester handed slot {index} to another provider after the job's rebalance time"),
-                    };
-                })?;
-                info!(target: "ocean::node", job = %task.job_id, index, "released from the job");
-                return Ok(());
-            }
+    if let Some(index) = task.index
+        && view.rebalance_at != 0
+        && client.chain_time().await? >= view.rebalance_at
+    {
+        let assignment = client.assignment(job_id).await?;
+        if !assignment.iter().any(|a| a.index == index && a.provider == client.address()) {
+            inner.update(&task.job_id, |t| {
+                t.state = TaskState::Failed {
+                    reason: format!("released: the requester handed slot {index} to another provider after the job's rebalance time"),
+                };
+            })?;
+            info!(target: "ocean::node", job = %task.job_id, index, "released from the job");
+            return Ok(());
         }
     }
     inner.update(&task.job_id, |x| x.state = TaskState::Committing)?;
